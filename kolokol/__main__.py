@@ -1,0 +1,5 @@
+import sys
+
+from kolokol.cli import main
+
+sys.exit(main())

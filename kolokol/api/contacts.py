@@ -1,0 +1,76 @@
+"""Contacts: PUT/GET /api/contacts/{external_id} (upsert, read) and GET /api/contacts?phone=."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+
+from kolokol.api import query
+from kolokol.api.auth import READ_CALLS, WRITE_CONTACTS, requires
+from kolokol.api.errors import ApiError, json_body
+from kolokol.app_keys import PHONES, SESSIONS
+from kolokol.call_json import contact_json
+from kolokol.contacts import ContactRejected, contacts_by_number, upsert_contact
+from kolokol.db import Contact
+
+routes = web.RouteTableDef()
+
+
+@routes.put("/api/contacts/{external_id}")
+@requires(WRITE_CONTACTS)
+async def put_contact(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    name = body.get("name")
+    phones = body.get("phones", [])
+    fields = body.get("fields", {})
+    if not isinstance(name, str):
+        raise ApiError(400, "invalid-field", "name must be a string", {"field": "name"})
+    if not isinstance(phones, list) or not all(isinstance(p, str) for p in phones) or len(phones) > 50:
+        raise ApiError(400, "invalid-field", "phones must be a list of up to 50 strings", {"field": "phones"})
+    if not isinstance(fields, dict) or not all(
+        isinstance(v, str | int | float | None) for v in fields.values()
+    ):
+        raise ApiError(400, "invalid-field", "fields must be an object of plain values", {"field": "fields"})
+    try:
+        async with request.app[SESSIONS].begin() as session:
+            result = await upsert_contact(
+                session,
+                request.app[PHONES],
+                external_id=request.match_info["external_id"],
+                name=name,
+                phones=phones,
+                fields={str(k): "" if v is None else str(v) for k, v in fields.items()},
+            )
+            item = contact_json(result.contact)
+    except ContactRejected as exc:
+        raise ApiError(400, "invalid-contact", str(exc)) from exc
+    return web.json_response(
+        {"contact": item, "created": result.created, "rejected_phones": list(result.rejected_phones)},
+        status=201 if result.created else 200,
+    )
+
+
+@routes.get("/api/contacts/{external_id}")
+@requires(READ_CALLS)
+async def get_contact(request: web.Request) -> web.Response:
+    async with request.app[SESSIONS]() as session:
+        contact = await session.scalar(
+            select(Contact).where(Contact.external_id == request.match_info["external_id"])
+        )
+        if contact is None:
+            raise ApiError(404, "no-such-contact", "no contact with this external id")
+        return web.json_response(contact_json(contact))
+
+
+@routes.get("/api/contacts")
+@requires(READ_CALLS)
+async def find_contacts(request: web.Request) -> web.Response:
+    phone = query.text(request, "phone", 60)
+    if not phone:
+        raise ApiError(400, "invalid-parameter", "give ?phone= to search by number", {"parameter": "phone"})
+    number = request.app[PHONES].e164(phone)
+    if number is None:
+        raise ApiError(400, "invalid-parameter", "phone is not a phone number", {"parameter": "phone"})
+    async with request.app[SESSIONS]() as session:
+        found = await contacts_by_number(session, number)
+        return web.json_response({"items": [contact_json(c) for c in found]})

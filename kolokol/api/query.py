@@ -1,0 +1,56 @@
+"""Query-string parsing with clear 400s for hostile or malformed input."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from kolokol.api.errors import ApiError
+
+
+def choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.query.get(name)
+    if value is None or value == "":
+        return None
+    if value not in allowed:
+        raise ApiError(
+            400, "invalid-parameter", f"{name} must be one of {', '.join(allowed)}", {"parameter": name}
+        )
+    return value
+
+
+def moment(request: web.Request, name: str) -> datetime | None:
+    value = request.query.get(name)
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ApiError(
+            400, "invalid-parameter", f"{name} must be an ISO 8601 date or time", {"parameter": name}
+        ) from exc
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+def integer(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    value = request.query.get(name)
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise ApiError(
+            400,
+            "invalid-parameter",
+            f"{name} must be a whole number from {low} to {high}",
+            {"parameter": name},
+        )
+    return int(value)
+
+
+def text(request: web.Request, name: str, max_length: int = 200) -> str | None:
+    value = request.query.get(name)
+    if value is None or value == "":
+        return None
+    if len(value) > max_length:
+        raise ApiError(400, "invalid-parameter", f"{name} is too long", {"parameter": name})
+    return value

@@ -1,0 +1,120 @@
+"""The composition root: settings in, a wired aiohttp application out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from aiohttp import web
+from sqlalchemy import text
+
+from kolokol.ami_ingest import AsteriskIngest
+from kolokol.api import calls, contacts, tasks
+from kolokol.api.errors import error_response, errors_middleware
+from kolokol.app_keys import AMI, PHONES, SESSIONS, SETTINGS
+from kolokol.call_pipeline import CallPipeline
+from kolokol.db import make_engine, make_sessionmaker
+from kolokol.migrate import upgrade
+from kolokol.phones import PhoneNormalizer
+from kolokol.settings import Settings
+from pbx.ami import AmiClient
+from pbx.assembler import CallAssembler
+
+log = logging.getLogger("kolokol.app")
+# Bodies beyond this are refused before they are read: contacts and task updates are small.
+MAX_BODY = 1024 * 1024
+
+
+class _NoAmi:
+    """Stands in when no Asterisk is configured (cloud PBX only): readiness does not wait for it."""
+
+    logged_in = True
+
+
+def make_phones(settings: Settings) -> PhoneNormalizer:
+    return PhoneNormalizer(
+        settings.phones.default_region, settings.phones.max_extension_digits, settings.phones.trunk_prefixes
+    )
+
+
+def make_pipeline(app: web.Application) -> CallPipeline:
+    settings = app[SETTINGS]
+    lookback = settings.calls.first_time_lookback_days
+    return CallPipeline(
+        app[SESSIONS],
+        sla=timedelta(minutes=settings.tasks.sla_minutes),
+        first_time_lookback=timedelta(days=lookback) if lookback else None,
+    )
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    engine = make_engine(app[SETTINGS].database.url)
+    await upgrade(engine)
+    app[SESSIONS] = make_sessionmaker(engine)
+    yield
+    await engine.dispose()
+
+
+async def _asterisk(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    ami_settings = settings.pbx.asterisk
+    if ami_settings is None:
+        app[AMI] = _NoAmi()
+        yield
+        return
+    assembler = CallAssembler(
+        app[PHONES].e164,
+        max_extension_digits=settings.phones.max_extension_digits,
+        settle_seconds=settings.calls.settle_seconds,
+        stale_after_seconds=settings.calls.stale_after_seconds,
+    )
+    ingest = AsteriskIngest(assembler, make_pipeline(app))
+    client = AmiClient(
+        host=ami_settings.host,
+        port=ami_settings.port,
+        username=ami_settings.username,
+        secret=ami_settings.secret.get_secret_value(),
+        on_event=ingest.on_event,
+        on_resync=ingest.on_resync,
+        action_timeout=ami_settings.action_timeout_seconds,
+        ping_interval=ami_settings.ping_interval_seconds,
+    )
+    app[AMI] = client
+    ingest.start()
+    await client.start()
+    yield
+    await client.stop()
+    await ingest.stop()
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    components: dict[str, bool] = {}
+    try:
+        async with request.app[SESSIONS]() as session:
+            await session.execute(text("SELECT 1"))
+        components["database"] = True
+    except Exception:
+        components["database"] = False
+    components["ami"] = request.app[AMI].logged_in
+    ready = all(components.values())
+    if not ready:
+        return error_response(503, "not-ready", "a component is not ready", {"components": components})
+    return web.json_response({"status": "ready", "components": components})
+
+
+def make_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
+    app[SETTINGS] = settings
+    app[PHONES] = make_phones(settings)
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_asterisk)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    for table in (calls.routes, tasks.routes, contacts.routes):
+        app.router.add_routes(table)
+    return app

@@ -1,0 +1,22 @@
+"""Typed application state shared by the HTTP handlers."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kolokol.phones import PhoneNormalizer
+from kolokol.settings import Settings
+
+
+class AmiStatus(Protocol):
+    @property
+    def logged_in(self) -> bool: ...
+
+
+SETTINGS = web.AppKey("settings", Settings)
+SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+PHONES = web.AppKey("phones", PhoneNormalizer)
+AMI = web.AppKey("ami", AmiStatus)

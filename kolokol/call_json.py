@@ -1,0 +1,111 @@
+"""The one serializer of the call record (REST, replay output, CRM payloads)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kolokol.db import Call, CallbackTask, Contact
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with milliseconds and a Z, e.g. 2026-11-23T09:45:18.120Z."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def contact_json(contact: Contact) -> dict[str, Any]:
+    return {
+        "id": contact.id,
+        "external_id": contact.external_id,
+        "name": contact.name,
+        "phones": sorted(p.number for p in contact.phones),
+        **{k: v for k, v in contact.fields.items() if k not in ("id", "external_id", "name", "phones")},
+    }
+
+
+def task_json(task: CallbackTask) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "number": task.number,
+        "status": task.status,
+        "due_at": iso(task.due_at),
+        "missed_calls": task.missed_calls,
+        "first_missed_at": iso(task.first_missed_at),
+        "last_missed_at": iso(task.last_missed_at),
+        "assignee": task.assignee,
+        "resolution": task.resolution,
+        "closed_at": iso(task.closed_at),
+        "closed_by_call_id": task.closed_by_call_id,
+        "first_call_id": task.first_call_id,
+        "last_call_id": task.last_call_id,
+        "note": task.note,
+    }
+
+
+def _seconds(start: datetime, end: datetime | None) -> float:
+    if end is None:
+        return 0.0
+    return round(max(0.0, (end - start).total_seconds()), 3)
+
+
+def call_json(call: Call, contacts: Sequence[Contact], task: CallbackTask | None) -> dict[str, Any]:
+    return {
+        "id": call.id,
+        "pbx": call.pbx,
+        "pbx_call_id": call.pbx_call_id,
+        "direction": call.direction,
+        "caller": call.caller,
+        "caller_name": call.caller_name,
+        "called": call.called,
+        "status": call.status,
+        "disposition": call.disposition,
+        "missed_where": call.missed_where,
+        "operator": call.operator,
+        "answered_by": call.answered_by,
+        "rang": list(call.rang),
+        "transfers": list(call.transfers),
+        "started_at": iso(call.started_at),
+        "answered_at": iso(call.answered_at),
+        "ended_at": iso(call.ended_at),
+        "wait_seconds": _seconds(call.started_at, call.answered_at or call.ended_at),
+        "talk_seconds": _seconds(call.answered_at, call.ended_at) if call.answered_at else 0.0,
+        "contacts": [contact_json(c) for c in contacts],
+        "first_time_caller": call.first_time_caller,
+        "source": None,
+        "recording": None,
+        "callback_task": task_json(task) if task is not None else None,
+    }
+
+
+async def calls_json(session: AsyncSession, calls: Iterable[Call]) -> list[dict[str, Any]]:
+    """Serialise many calls with two extra queries, not two per call."""
+    calls = list(calls)
+    contact_ids = {cid for call in calls for cid in call.contact_ids}
+    task_ids = {call.callback_task_id for call in calls if call.callback_task_id}
+    contacts = (
+        {c.id: c for c in (await session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))).all()}
+        if contact_ids
+        else {}
+    )
+    tasks = (
+        {
+            t.id: t
+            for t in (await session.scalars(select(CallbackTask).where(CallbackTask.id.in_(task_ids)))).all()
+        }
+        if task_ids
+        else {}
+    )
+    return [
+        call_json(
+            call,
+            [contacts[cid] for cid in call.contact_ids if cid in contacts],
+            tasks.get(call.callback_task_id) if call.callback_task_id else None,
+        )
+        for call in calls
+    ]

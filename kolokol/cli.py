@@ -1,0 +1,123 @@
+"""The ``kolokol`` command: serve, migrate, replay, token create, contacts import."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from kolokol.settings import Settings, SettingsError, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    # --config is accepted before or after the command ("kolokol replay --config FILE ...").
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        help="TOML configuration file (default: $KOLOKOL_CONFIG or built-in defaults)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="kolokol", description="Telephony and call tracking for clinics", parents=[common]
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", parents=[common], help="run the HTTP API, webhooks and the AMI connection")
+    sub.add_parser("migrate", parents=[common], help="bring the database schema up to date")
+    replay = sub.add_parser(
+        "replay", parents=[common], help="print call records (JSON lines) from recorded PBX traffic"
+    )
+    replay.add_argument("files", nargs="+", metavar="FILE")
+    token = sub.add_parser("token", parents=[common], help="API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", parents=[common], help="print a new API token")
+    create.add_argument(
+        "--role", required=True, choices=("admin", "manager", "marketer", "operator", "integration")
+    )
+    create.add_argument("--name", required=True)
+    contacts = sub.add_parser("contacts", parents=[common], help="contacts")
+    contacts_sub = contacts.add_subparsers(dest="contacts_command", required=True)
+    imp = contacts_sub.add_parser(
+        "import", parents=[common], help="upsert contacts from a CSV file (UTF-8 or cp1251)"
+    )
+    imp.add_argument("file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    # replay's --config means "use that database"; without it replay runs on an in-memory one.
+    config: str | None = getattr(args, "config", None)
+    try:
+        settings = load_settings(config)
+    except SettingsError as exc:
+        print(f"kolokol: {exc}", file=sys.stderr)
+        return 2
+    from kolokol.log_setup import configure_logging
+
+    configure_logging(settings.log.level, settings.log.format)
+    if args.command == "serve":
+        return _serve(settings)
+    if args.command == "migrate":
+        return asyncio.run(_migrate(settings))
+    if args.command == "replay":
+        from kolokol.replay import replay
+
+        return asyncio.run(replay(args.files, settings, use_config_db=config is not None, out=sys.stdout))
+    if args.command == "token":
+        return asyncio.run(_token_create(settings, args.role, args.name))
+    if args.command == "contacts":
+        from kolokol.contacts_import import import_contacts_file
+
+        return asyncio.run(import_contacts_file(settings, Path(args.file)))
+    return 2
+
+
+def _serve(settings: Settings) -> int:
+    from aiohttp import web
+
+    from kolokol.app import make_app
+
+    web.run_app(
+        make_app(settings),
+        host=settings.http.host,
+        port=settings.http.port,
+        shutdown_timeout=10,
+        access_log=None,
+        print=lambda text: print(text, file=sys.stderr),
+    )
+    return 0
+
+
+async def _migrate(settings: Settings) -> int:
+    from kolokol.db import make_engine
+    from kolokol.migrate import upgrade
+
+    engine = make_engine(settings.database.url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    print("database is up to date", file=sys.stderr)
+    return 0
+
+
+async def _token_create(settings: Settings, role: str, name: str) -> int:
+    from kolokol.db import make_engine, make_sessionmaker
+    from kolokol.migrate import upgrade
+    from kolokol.tokens import create_token
+
+    engine = make_engine(settings.database.url)
+    try:
+        await upgrade(engine)
+        async with make_sessionmaker(engine).begin() as session:
+            token = await create_token(session, name=name, role=role)
+    finally:
+        await engine.dispose()
+    print(token)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

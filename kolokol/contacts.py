@@ -1,0 +1,81 @@
+"""Contacts: upsert by the CRM's external id; phones normalised so calls can find them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kolokol.db import Contact, ContactPhone
+from kolokol.phones import PhoneNormalizer
+
+
+class ContactRejected(ValueError):
+    """The contact cannot be stored as given; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    contact: Contact
+    created: bool
+    rejected_phones: tuple[str, ...]
+
+
+async def upsert_contact(
+    session: AsyncSession,
+    phones_normalizer: PhoneNormalizer,
+    *,
+    external_id: str,
+    name: str,
+    phones: Iterable[str],
+    fields: Mapping[str, str] | None = None,
+) -> UpsertResult:
+    external_id = external_id.strip()
+    name = name.strip()
+    if not external_id:
+        raise ContactRejected("external_id is required")
+    if not name:
+        raise ContactRejected("name is required")
+    numbers: dict[str, str] = {}
+    rejected: list[str] = []
+    for raw in phones:
+        number = phones_normalizer.e164(raw)
+        if number is None:
+            rejected.append(raw)
+        else:
+            numbers.setdefault(number, raw)
+    now = datetime.now(UTC)
+    contact = await session.scalar(select(Contact).where(Contact.external_id == external_id))
+    created = contact is None
+    if contact is None:
+        contact = Contact(
+            external_id=external_id, name=name, fields=dict(fields or {}), created_at=now, updated_at=now
+        )
+        contact.phones = []
+        session.add(contact)
+    else:
+        contact.name = name
+        if fields is not None:
+            contact.fields = dict(fields)
+        contact.updated_at = now
+    # The CRM sends the whole list: phones it no longer lists are removed.
+    contact.phones = [p for p in contact.phones if p.number in numbers] + [
+        ContactPhone(number=n, raw=raw[:100])
+        for n, raw in numbers.items()
+        if n not in {p.number for p in contact.phones}
+    ]
+    await session.flush()
+    return UpsertResult(contact, created, tuple(rejected))
+
+
+async def contacts_by_number(session: AsyncSession, number: str) -> list[Contact]:
+    return list(
+        (
+            await session.scalars(
+                select(Contact).join(ContactPhone).where(ContactPhone.number == number).order_by(Contact.name)
+            )
+        ).unique()
+    )

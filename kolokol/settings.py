@@ -1,0 +1,128 @@
+"""Settings: one TOML file plus ``KOLOKOL_<SECTION>__<KEY>`` environment overrides, read once and frozen."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+ENV_PREFIX = "KOLOKOL_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HttpSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class FeedSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8081, ge=0, le=65535)
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite+aiosqlite:///var/kolokol.sqlite3"
+
+
+class PhoneSettings(_Section):
+    default_region: str = "RU"
+    max_extension_digits: int = Field(5, ge=2, le=8)
+    trunk_prefixes: tuple[str, ...] = ()
+
+
+class AsteriskSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(5038, ge=1, le=65535)
+    username: str
+    secret: SecretStr
+    action_timeout_seconds: float = Field(5.0, gt=0)
+    ping_interval_seconds: float = Field(10.0, gt=0)
+    # Clinic numbers that count as "ours" when a call leaves through the trunk; the trunk endpoints'
+    # channel-name prefixes tell an outside leg from a phone.
+    trunk_channel_prefixes: tuple[str, ...] = ("PJSIP/trunk", "SIP/trunk")
+
+
+class PbxSettings(_Section):
+    asterisk: AsteriskSettings | None = None
+
+
+class CallSettings(_Section):
+    # A call with no event for this long is closed as it stands (a lost hang-up must not keep it open).
+    stale_after_seconds: float = Field(4 * 3600, gt=0)
+    # Late events (a queue leave after the last hang-up) arrive within this grace after the call ends.
+    settle_seconds: float = Field(2.0, ge=0)
+    first_time_lookback_days: int | None = Field(None, ge=1)
+
+
+class TaskSettings(_Section):
+    sla_minutes: float = Field(15, gt=0)
+
+
+class LogSettings(_Section):
+    level: str = "INFO"
+    format: str = Field("auto", pattern="^(auto|json|console)$")
+
+
+class Settings(_Section):
+    http: HttpSettings = HttpSettings()
+    feed: FeedSettings = FeedSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    phones: PhoneSettings = PhoneSettings()
+    pbx: PbxSettings = PbxSettings()
+    calls: CallSettings = CallSettings()
+    tasks: TaskSettings = TaskSettings()
+    log: LogSettings = LogSettings()
+
+
+class SettingsError(ValueError):
+    """The configuration cannot be used; the message names the file and key."""
+
+
+def _apply_env(tree: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == "KOLOKOL_CONFIG":
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        if len(path) < 2 or not all(path):
+            continue
+        node = tree
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise SettingsError(f"{name}: {part} is not a section")
+            node = child
+        leaf = path[-1]
+        # Lists come from the environment as comma-separated text.
+        node[leaf] = (
+            [item.strip() for item in value.split(",") if item.strip()]
+            if leaf.endswith("prefixes")
+            else value
+        )
+
+
+def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the TOML file (``path`` or ``KOLOKOL_CONFIG``), overlay the environment, validate."""
+    env = os.environ if environ is None else environ
+    chosen = path if path is not None else env.get("KOLOKOL_CONFIG")
+    tree: dict[str, Any] = {}
+    if chosen:
+        try:
+            tree = tomllib.loads(Path(chosen).read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise SettingsError(f"config file not found: {chosen}") from exc
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"config file {chosen} is not valid TOML: {exc}") from exc
+    _apply_env(tree, env)
+    try:
+        return Settings.model_validate(tree)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SettingsError(f"invalid setting {where}: {first['msg']}") from exc

@@ -1,0 +1,567 @@
+"""The sans-I/O call assembler: Asterisk AMI events in, finished call records out.
+
+AMI reports channels, not calls. One call is every channel sharing a Linkedid; channels that Asterisk
+later moves to an older Linkedid (pickups, attended transfers) bring their call along and are merged.
+The assembler keeps only live calls: a call is emitted once its last channel has hung up and a short
+settle time has passed (late queue events), or when its events stopped for too long.
+
+No asyncio, no SQL: times come from the events' ``Timestamp`` header or from the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from pbx.call_record import (
+    Direction,
+    Disposition,
+    MissedWhere,
+    PbxCallRecord,
+    Status,
+    Transfer,
+)
+from pbx.channels import UNKNOWN_NAMES, Channel, classify_channel, local_pair_key
+
+log = logging.getLogger("kolokol.assembler")
+
+AmiEvent = Mapping[str, str]
+# Outside number -> E.164, or None when it is no outside number.
+NumberNormalizer = Callable[[str | None], str | None]
+
+_BUSY_CAUSES = frozenset({"17", "21"})
+_FAILED_CAUSES = frozenset({"1", "3", "20", "27", "34", "38", "41", "42"})
+_FAILED_DIAL = frozenset({"CHANUNAVAIL", "CONGESTION"})
+
+
+@dataclass(slots=True)
+class _Call:
+    call_id: str
+    started_at: datetime
+    last_event_at: datetime
+    channels: dict[str, Channel] = field(default_factory=dict)
+    originator: str | None = None
+    rang: list[str] = field(default_factory=list)
+    dial_results: dict[str, str] = field(default_factory=dict)  # dest uniqueid -> DialStatus
+    dial_string: str = ""
+    answered_at: datetime | None = None
+    answered_by: str | None = None
+    operator: str | None = None
+    connected_at: datetime | None = None  # first time two real parties talked (outbound/internal)
+    transfers: list[Transfer] = field(default_factory=list)
+    queue_joined: bool = False
+    queue_abandoned: bool = False
+    queue_connected: bool = False
+    recording_file: str | None = None
+    ended_at: datetime | None = None
+
+
+class CallAssembler:
+    """Feed events in arrival order; collect the records each call returns."""
+
+    def __init__(
+        self,
+        normalize: NumberNormalizer,
+        *,
+        max_extension_digits: int = 5,
+        settle_seconds: float = 2.0,
+        stale_after_seconds: float = 4 * 3600,
+    ) -> None:
+        self._normalize = normalize
+        self._max_ext = max_extension_digits
+        self._settle = timedelta(seconds=settle_seconds)
+        self._stale = timedelta(seconds=stale_after_seconds)
+        self._channels: dict[str, Channel] = {}
+        self._calls: dict[str, _Call] = {}
+        self._bridges: dict[str, set[str]] = {}
+        self._handlers: dict[str, Callable[[AmiEvent, datetime], None]] = {
+            "Newchannel": self._on_channel_snapshot,
+            "Newstate": self._on_channel_snapshot,
+            "NewCallerid": self._on_channel_snapshot,
+            "NewConnectedLine": self._on_channel_snapshot,
+            "CoreShowChannel": self._on_channel_snapshot,
+            "DialBegin": self._on_dial_begin,
+            "DialEnd": self._on_dial_end,
+            "BridgeEnter": self._on_bridge_enter,
+            "BridgeLeave": self._on_bridge_leave,
+            "Hangup": self._on_hangup,
+            "QueueCallerJoin": self._on_queue_join,
+            "QueueCallerAbandon": self._on_queue_abandon,
+            "AgentConnect": self._on_agent_connect,
+            "BlindTransfer": self._on_blind_transfer,
+            "AttendedTransfer": self._on_attended_transfer,
+            "VarSet": self._on_varset,
+        }
+
+    # -- public surface ---------------------------------------------------------------------------
+
+    @property
+    def open_calls(self) -> int:
+        return len(self._calls)
+
+    @property
+    def handled_events(self) -> frozenset[str]:
+        """The event names this assembler uses: the AMI event filter should let these through."""
+        return frozenset(self._handlers)
+
+    def feed(self, event: AmiEvent, received_at: datetime) -> list[PbxCallRecord]:
+        """Apply one event; return the calls that are now finished."""
+        at = _event_time(event, received_at)
+        handler = self._handlers.get(event.get("Event", ""))
+        if handler is not None:
+            try:
+                handler(event, at)
+            except (KeyError, ValueError, TypeError) as exc:
+                # A malformed event must not take the calls around it down.
+                log.warning("ami event skipped", extra={"event": event.get("Event"), "error": str(exc)})
+        return self._finish_due(at)
+
+    def tick(self, now: datetime) -> list[PbxCallRecord]:
+        """Finish calls whose settle time has passed or whose events stopped."""
+        return self._finish_due(now)
+
+    def resync(self, live_channels: Iterable[AmiEvent], now: datetime) -> list[PbxCallRecord]:
+        """After a reconnect: channels we track that Asterisk no longer has hung up while we were away."""
+        live: set[str] = set()
+        for snapshot in live_channels:
+            uniqueid = snapshot.get("Uniqueid", "")
+            if uniqueid:
+                live.add(uniqueid)
+                self._on_channel_snapshot(snapshot, now)
+        for channel in list(self._channels.values()):
+            if channel.alive and channel.uniqueid not in live:
+                self._hang_up(channel, now, cause="")
+        return self._finish_due(now)
+
+    def flush(self, now: datetime | None = None) -> list[PbxCallRecord]:
+        """Finish every call (end of a replay, or shutdown)."""
+        done = []
+        for call in list(self._calls.values()):
+            ended = call.ended_at or now or call.last_event_at
+            done.append(self._finish(call, ended, timed_out=call.ended_at is None))
+        return sorted(done, key=lambda r: r.started_at)
+
+    # -- channel bookkeeping ----------------------------------------------------------------------
+
+    def _channel(self, event: AmiEvent, at: datetime, prefix: str = "") -> Channel | None:
+        uniqueid = event.get(f"{prefix}Uniqueid", "")
+        if not uniqueid:
+            return None
+        linkedid = event.get(f"{prefix}Linkedid", "") or uniqueid
+        channel = self._channels.get(uniqueid)
+        if channel is None:
+            name = event.get(f"{prefix}Channel", "")
+            kind, extension = classify_channel(name, self._max_ext)
+            channel = Channel(uniqueid, linkedid, name, kind, extension, at)
+            self._channels[uniqueid] = channel
+            call = self._calls.get(linkedid)
+            if call is None:
+                call = _Call(call_id=linkedid, started_at=at, last_event_at=at)
+                self._calls[linkedid] = call
+            call.channels[uniqueid] = channel
+            if uniqueid == linkedid or call.originator is None:
+                call.originator = uniqueid
+        elif linkedid != channel.linkedid and linkedid in self._calls:
+            self._merge(self._calls_of(channel), self._calls[linkedid])
+        self._update_snapshot(channel, event, prefix)
+        call = self._calls_of(channel)
+        call.last_event_at = max(call.last_event_at, at)
+        return channel
+
+    def _update_snapshot(self, channel: Channel, event: AmiEvent, prefix: str) -> None:
+        num = event.get(f"{prefix}CallerIDNum")
+        if num is not None:
+            channel.caller_num = num
+        name = event.get(f"{prefix}CallerIDName")
+        if name is not None:
+            channel.caller_name = name
+        exten = event.get(f"{prefix}Exten")
+        if exten:
+            channel.exten = exten
+            if not channel.first_exten:
+                channel.first_exten = exten
+        var_prefix = f"{prefix}ChanVariable(" if prefix else "ChanVariable("
+        for key, value in event.items():
+            if key.startswith(var_prefix) and key.endswith(")"):
+                channel.variables[key[len(var_prefix) : -1]] = value
+        recording = channel.variables.get("MIXMONITOR_FILENAME")
+        if recording:
+            self._calls_of(channel).recording_file = recording
+
+    def _calls_of(self, channel: Channel) -> _Call:
+        call = self._calls.get(channel.linkedid)
+        if call is None:
+            # The call was finished already and a straggler event arrived: give it a fresh home.
+            call = _Call(
+                call_id=channel.linkedid, started_at=channel.created_at, last_event_at=channel.created_at
+            )
+            call.channels[channel.uniqueid] = channel
+            call.originator = channel.uniqueid
+            self._calls[channel.linkedid] = call
+        return call
+
+    def _merge(self, source: _Call, target: _Call) -> None:
+        """Asterisk moved channels of ``source`` into ``target``'s Linkedid: one call from now on."""
+        if source is target:
+            return
+        for channel in source.channels.values():
+            channel.linkedid = target.call_id
+            target.channels[channel.uniqueid] = channel
+        for ext in source.rang:
+            if ext not in target.rang:
+                target.rang.append(ext)
+        target.dial_results.update(source.dial_results)
+        target.transfers.extend(source.transfers)
+        target.recording_file = target.recording_file or source.recording_file
+        target.last_event_at = max(target.last_event_at, source.last_event_at)
+        target.ended_at = None
+        self._calls.pop(source.call_id, None)
+
+    def _hang_up(self, channel: Channel, at: datetime, cause: str) -> None:
+        if not channel.alive:
+            return
+        channel.hung_up_at = at
+        channel.cause = cause
+        self._leave_bridge(channel)
+        call = self._calls_of(channel)
+        if all(not c.alive for c in call.channels.values()):
+            call.ended_at = at
+
+    def _leave_bridge(self, channel: Channel) -> None:
+        if channel.bridge is not None:
+            members = self._bridges.get(channel.bridge)
+            if members is not None:
+                members.discard(channel.uniqueid)
+                if not members:
+                    del self._bridges[channel.bridge]
+            channel.bridge = None
+
+    # -- event handlers -----------------------------------------------------------------------------
+
+    def _on_channel_snapshot(self, event: AmiEvent, at: datetime) -> None:
+        self._channel(event, at)
+
+    def _on_varset(self, event: AmiEvent, at: datetime) -> None:
+        if event.get("Variable") == "MIXMONITOR_FILENAME":
+            channel = self._channel(event, at)
+            if channel is not None and event.get("Value"):
+                self._calls_of(channel).recording_file = event["Value"]
+
+    def _on_dial_begin(self, event: AmiEvent, at: datetime) -> None:
+        caller = self._channel(event, at)
+        dest = self._channel(event, at, "Dest")
+        if dest is None:
+            return
+        call = self._calls_of(dest)
+        if caller is not None and not call.dial_string:
+            call.dial_string = event.get("DialString", "")
+        if dest.kind == "phone" and dest.extension and dest.extension not in call.rang:
+            call.rang.append(dest.extension)
+
+    def _on_dial_end(self, event: AmiEvent, at: datetime) -> None:
+        self._channel(event, at)
+        dest = self._channel(event, at, "Dest")
+        status = event.get("DialStatus", "")
+        if dest is None or not status:
+            return
+        call = self._calls_of(dest)
+        # A duplicate CANCEL must not overwrite the real outcome of that leg.
+        if call.dial_results.get(dest.uniqueid) in (None, "RINGING", "PROCEEDING", "PROGRESS"):
+            call.dial_results[dest.uniqueid] = status
+
+    def _on_bridge_enter(self, event: AmiEvent, at: datetime) -> None:
+        channel = self._channel(event, at)
+        bridge = event.get("BridgeUniqueid", "")
+        if channel is None or not bridge or event.get("BridgeTechnology") == "holding_bridge":
+            return
+        self._leave_bridge(channel)
+        channel.bridge = bridge
+        self._bridges.setdefault(bridge, set()).add(channel.uniqueid)
+        self._connected(channel, at)
+
+    def _on_bridge_leave(self, event: AmiEvent, at: datetime) -> None:
+        channel = self._channel(event, at)
+        if channel is not None and channel.bridge == event.get("BridgeUniqueid"):
+            self._leave_bridge(channel)
+
+    def _on_hangup(self, event: AmiEvent, at: datetime) -> None:
+        channel = self._channel(event, at)
+        if channel is not None:
+            self._hang_up(channel, at, event.get("Cause", ""))
+
+    def _on_queue_join(self, event: AmiEvent, at: datetime) -> None:
+        channel = self._channel(event, at)
+        if channel is not None:
+            self._calls_of(channel).queue_joined = True
+
+    def _on_queue_abandon(self, event: AmiEvent, at: datetime) -> None:
+        channel = self._channel(event, at)
+        if channel is not None:
+            call = self._calls_of(channel)
+            call.queue_joined = True
+            call.queue_abandoned = True
+
+    def _on_agent_connect(self, event: AmiEvent, at: datetime) -> None:
+        channel = self._channel(event, at)
+        if channel is not None:
+            self._calls_of(channel).queue_connected = True
+
+    def _on_blind_transfer(self, event: AmiEvent, at: datetime) -> None:
+        transferer = self._channel(event, at, "Transferer")
+        transferee = self._channel(event, at, "Transferee")
+        anchor = transferee or transferer
+        if anchor is None or event.get("Result", "Success") != "Success":
+            return
+        target = event.get("Extension", "") or None
+        self._calls_of(anchor).transfers.append(
+            Transfer(transferer.extension if transferer else None, target, "blind", at)
+        )
+
+    def _on_attended_transfer(self, event: AmiEvent, at: datetime) -> None:
+        if event.get("Result", "Success") != "Success":
+            return
+        first = self._channel(event, at, "OrigTransferer")
+        second = self._channel(event, at, "SecondTransferer")
+        target = self._channel(event, at, "TransferTarget")
+        transferee = self._channel(event, at, "Transferee")
+        anchor = transferee or first
+        if anchor is None:
+            return
+        call = self._calls_of(anchor)
+        if second is not None:
+            self._merge(self._calls_of(second), call)
+        if target is not None:
+            self._merge(self._calls_of(target), call)
+        to_ext = target.extension if target is not None else None
+        if to_ext is None and second is not None:
+            to_ext = self._peer_extension(second)
+        from_ext = first.extension if first is not None else (second.extension if second else None)
+        call.transfers.append(Transfer(from_ext, to_ext, "attended", at))
+
+    # -- who talks to whom --------------------------------------------------------------------------
+
+    def _parties(self, bridge: str) -> set[str]:
+        """Real channels connected through this bridge, following Local ;1/;2 pairs to their far side."""
+        seen_bridges: set[str] = set()
+        parties: set[str] = set()
+        pending = [bridge]
+        while pending:
+            current = pending.pop()
+            if current in seen_bridges:
+                continue
+            seen_bridges.add(current)
+            for uniqueid in self._bridges.get(current, ()):
+                channel = self._channels[uniqueid]
+                if channel.kind != "local":
+                    parties.add(uniqueid)
+                    continue
+                key = local_pair_key(channel.name)
+                for other in self._channels.values():
+                    if (
+                        other is not channel
+                        and other.alive
+                        and other.bridge
+                        and local_pair_key(other.name) == key
+                    ):
+                        pending.append(other.bridge)
+        return parties
+
+    def _peer_extension(self, channel: Channel) -> str | None:
+        if channel.bridge is None:
+            return None
+        for uniqueid in self._parties(channel.bridge):
+            other = self._channels[uniqueid]
+            if other is not channel and other.kind == "phone":
+                return other.extension
+        return None
+
+    def _connected(self, channel: Channel, at: datetime) -> None:
+        assert channel.bridge is not None
+        parties = [self._channels[u] for u in self._parties(channel.bridge)]
+        if len(parties) < 2:
+            return
+        # Channels of different calls now share a bridge (a pickup, a transfer): one call from now on.
+        calls = {id(self._calls_of(c)): self._calls_of(c) for c in parties}
+        if len(calls) > 1:
+            target = min(calls.values(), key=lambda c: (c.started_at, c.call_id))
+            for other in list(calls.values()):
+                self._merge(other, target)
+        call = self._calls_of(channel)
+        phones = [c for c in parties if c.kind == "phone"]
+        trunks = [c for c in parties if c.kind == "trunk"]
+        if call.connected_at is None:
+            call.connected_at = at
+        if trunks and phones:
+            ext = phones[0].extension
+            if call.answered_at is None:
+                call.answered_at = at
+                call.answered_by = ext
+            call.operator = ext
+
+    # -- finishing ------------------------------------------------------------------------------------
+
+    def _finish_due(self, now: datetime) -> list[PbxCallRecord]:
+        done = []
+        for call in list(self._calls.values()):
+            if call.ended_at is not None and now - call.ended_at >= self._settle:
+                done.append(self._finish(call, call.ended_at, timed_out=False))
+            elif now - call.last_event_at >= self._stale:
+                done.append(self._finish(call, call.last_event_at, timed_out=True))
+        return done
+
+    def _finish(self, call: _Call, ended_at: datetime, *, timed_out: bool) -> PbxCallRecord:
+        self._calls.pop(call.call_id, None)
+        for uniqueid in call.channels:
+            channel = self._channels.pop(uniqueid, None)
+            if channel is not None:
+                self._leave_bridge(channel)
+        return _Interpretation(call, self._normalize, ended_at, timed_out).record()
+
+
+class _Interpretation:
+    """Turns one finished call's facts into the contract's fields."""
+
+    def __init__(self, call: _Call, normalize: NumberNormalizer, ended_at: datetime, timed_out: bool) -> None:
+        self.call = call
+        self.normalize = normalize
+        self.ended_at = ended_at
+        self.timed_out = timed_out
+        channels = sorted(call.channels.values(), key=lambda c: (c.created_at, c.uniqueid))
+        origin = call.channels.get(call.originator or "")
+        real = [c for c in channels if c.kind != "local"]
+        if origin is None or origin.kind == "local":
+            origin = real[0] if real else channels[0]
+        self.origin = origin
+        self.channels = channels
+        self.trunks = [c for c in channels if c.kind == "trunk"]
+        self.phones = [c for c in channels if c.kind == "phone"]
+
+    def direction(self) -> Direction:
+        if self.origin.kind == "trunk":
+            return "inbound"
+        if self.trunks:
+            return "outbound"
+        dialled = self.normalize(self._dialled_number())
+        return "outbound" if dialled else "internal"
+
+    def _dialled_number(self) -> str:
+        dial = self.call.dial_string
+        if dial:
+            # "89161234567@trunk", "trunk/sip:89161234567@host", "PJSIP/101"
+            target = dial.split("/")[-1].split("@")[0].removeprefix("sip:")
+            if target:
+                return target
+        return self.origin.first_exten
+
+    def record(self) -> PbxCallRecord:
+        call = self.call
+        direction = self.direction()
+        if direction == "inbound":
+            caller = self.normalize(self.origin.caller_num) or self.origin.caller_num or "anonymous"
+            called_raw = self.origin.first_exten
+            called = self.normalize(called_raw) or called_raw
+            name = self.origin.caller_name.strip()
+            caller_name = None if name.lower() in UNKNOWN_NAMES else name
+            answered_at = call.answered_at
+            answered_by = call.answered_by
+            operator = call.operator
+        else:
+            ext = self.origin.extension or self.origin.caller_num
+            outgoing_line = self.normalize(self.origin.caller_num)
+            caller = outgoing_line or ext
+            caller_name = None
+            if direction == "outbound":
+                called = self.normalize(self._dialled_number()) or self._dialled_number()
+            else:
+                others = [p.extension for p in self.phones if p is not self.origin and p.extension]
+                called = others[0] if others else self._dialled_number()
+            answered_at = call.connected_at
+            answered_by = None
+            operator = self.origin.extension
+        status, disposition, missed_where = self._outcome(direction, answered_at is not None)
+        return PbxCallRecord(
+            pbx="asterisk",
+            pbx_call_id=call.call_id,
+            direction=direction,
+            caller=caller,
+            caller_name=caller_name,
+            called=called,
+            status=status,
+            disposition=disposition,
+            missed_where=missed_where,
+            operator=operator,
+            answered_by=answered_by,
+            rang=tuple(call.rang),
+            transfers=tuple(call.transfers),
+            started_at=call.started_at,
+            answered_at=answered_at,
+            ended_at=max(self.ended_at, call.started_at),
+            recording_file=call.recording_file,
+            closed_by_timeout=self.timed_out,
+        )
+
+    def _outcome(
+        self, direction: Direction, answered: bool
+    ) -> tuple[Status, Disposition, MissedWhere | None]:
+        if answered:
+            return "answered", "answered", None
+        disposition = self._lost_disposition(direction)
+        if direction != "inbound":
+            return "unanswered", disposition, None
+        where: MissedWhere
+        if self.call.queue_joined:
+            where = "queue"
+        elif self.call.rang:
+            where = "ringing"
+        else:
+            where = "ivr"
+        return "missed", disposition, where
+
+    def _lost_disposition(self, direction: Direction) -> Disposition:
+        results = set(self.call.dial_results.values())
+        causes = {c.cause for c in self.channels if c is not self.origin and c.kind != "local"}
+        if direction == "inbound" and self.call.queue_joined:
+            if self.call.queue_abandoned:
+                return "caller_hangup"
+            if "BUSY" in results and "NOANSWER" not in results and "CANCEL" not in results:
+                return "busy"
+            # Left the queue without an agent and without abandoning: the queue timed out.
+            return "no_answer" if not self._caller_hung_up_first() else "caller_hangup"
+        if results:
+            if "NOANSWER" in results:
+                return "no_answer"
+            if results <= {"BUSY"} or (
+                "BUSY" in results and not results - {"BUSY", "CHANUNAVAIL", "CONGESTION"}
+            ):
+                return "busy"
+            if results <= _FAILED_DIAL:
+                return "failed"
+            if "CANCEL" in results:
+                return "caller_hangup"
+            return "no_answer"
+        if causes & _BUSY_CAUSES or self.origin.cause in _BUSY_CAUSES:
+            return "busy"
+        if causes & _FAILED_CAUSES or self.origin.cause in _FAILED_CAUSES:
+            return "failed"
+        if direction == "inbound":
+            return "caller_hangup"
+        return "failed" if not self.call.rang and not self.trunks else "caller_hangup"
+
+    def _caller_hung_up_first(self) -> bool:
+        origin_end = self.origin.hung_up_at
+        if origin_end is None:
+            return False
+        others = [c.hung_up_at for c in self.channels if c is not self.origin and c.hung_up_at is not None]
+        return not others or origin_end <= min(others)
+
+
+def _event_time(event: AmiEvent, fallback: datetime) -> datetime:
+    stamp = event.get("Timestamp")
+    if stamp:
+        try:
+            return datetime.fromtimestamp(float(stamp), tz=UTC)
+        except (ValueError, OverflowError, OSError):
+            pass
+    return fallback

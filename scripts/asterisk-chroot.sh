@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Builds, starts and stops the real Asterisk (and SIPp) that the integration tests talk to.
+#
+# Asterisk is not in Debian 12, so it runs from a Debian sid chroot built with debootstrap. The chroot is
+# cached outside the clone (KOLOKOL_CHROOT, default /var/cache/kolokol/sid-asterisk) because building it
+# takes minutes; the mirror is read from this machine's own apt configuration.
+#
+#   scripts/asterisk-chroot.sh build          build the chroot once (no-op when cached and complete)
+#   scripts/asterisk-chroot.sh start CONFDIR  copy CONFDIR into the chroot's /etc/asterisk and start Asterisk
+#   scripts/asterisk-chroot.sh stop           stop Asterisk
+#   scripts/asterisk-chroot.sh run CMD...     run a command inside the chroot (e.g. sipp)
+#   scripts/asterisk-chroot.sh path           print the chroot path
+set -euo pipefail
+
+CHROOT=${KOLOKOL_CHROOT:-/var/cache/kolokol/sid-asterisk}
+STAMP="$CHROOT/.kolokol-ready"
+
+mirror() {
+  # The first Debian archive URI this machine's apt uses (not the security archive).
+  local uri
+  uri=$( { grep -hE '^\s*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}';
+           grep -hE '^\s*deb\s' /etc/apt/sources.list 2>/dev/null | awk '{print $2}'; } |
+         grep -v -- '-security' | grep -E '/debian/?$' | head -n1 )
+  if [ -z "$uri" ]; then
+    echo "asterisk-chroot: no Debian mirror found in /etc/apt" >&2
+    exit 1
+  fi
+  echo "${uri%/}"
+}
+
+mounted() { mountpoint -q "$CHROOT/$1"; }
+
+mount_all() {
+  mounted proc || mount -t proc proc "$CHROOT/proc"
+  mounted dev || mount --bind /dev "$CHROOT/dev"
+  mounted dev/pts || mount --bind /dev/pts "$CHROOT/dev/pts"
+}
+
+build() {
+  if [ -f "$STAMP" ]; then
+    return 0
+  fi
+  command -v debootstrap >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
+  local m
+  m=$(mirror)
+  if [ ! -x "$CHROOT/usr/bin/apt-get" ]; then
+    rm -rf "$CHROOT"
+    mkdir -p "$CHROOT"
+    echo "asterisk-chroot: debootstrap sid from $m into $CHROOT (a few minutes)" >&2
+    debootstrap --variant=minbase sid "$CHROOT" "$m" >"$CHROOT.debootstrap.log" 2>&1 || {
+      tail -n 20 "$CHROOT.debootstrap.log" >&2; exit 1; }
+  fi
+  echo "deb $m sid main" >"$CHROOT/etc/apt/sources.list"
+  # The mirror here can serve a sid Release file whose Valid-Until has passed; the packages are still
+  # signed, so accept it rather than fail the whole build.
+  echo 'Acquire::Check-Valid-Until "false";' >"$CHROOT/etc/apt/apt.conf.d/99kolokol-valid-until"
+  mount_all
+  # Services must not start inside the chroot during installation.
+  printf '#!/bin/sh\nexit 101\n' >"$CHROOT/usr/sbin/policy-rc.d"
+  chmod +x "$CHROOT/usr/sbin/policy-rc.d"
+  chroot "$CHROOT" apt-get update -qq
+  if ! chroot "$CHROOT" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      asterisk asterisk-modules asterisk-core-sounds-en sip-tester procps >"$CHROOT.apt.log" 2>&1; then
+    tail -n 20 "$CHROOT.apt.log" >&2
+    echo "asterisk-chroot: the mirror could not deliver asterisk/sip-tester today" >&2
+    exit 3
+  fi
+  touch "$STAMP"
+}
+
+start() {
+  local confdir=$1
+  [ -f "$STAMP" ] || build
+  mount_all
+  stop_quiet
+  rm -rf "$CHROOT/etc/asterisk.kolokol"
+  cp -r "$confdir" "$CHROOT/etc/asterisk.kolokol"
+  mkdir -p "$CHROOT/var/run/asterisk" "$CHROOT/var/spool/asterisk/monitor" "$CHROOT/var/log/asterisk"
+  # Asterisk drops every capability (CAP_DAC_OVERRIDE included) after switching user, even to root, so
+  # the package's asterisk-owned 0750 directories would be unreadable for "-U root". Run as the package's
+  # own asterisk user instead, which also keeps the test PBX unprivileged.
+  chroot "$CHROOT" chown -R asterisk:asterisk /var/run/asterisk /var/spool/asterisk /var/log/asterisk \
+    /var/lib/asterisk /var/cache/asterisk
+  chroot "$CHROOT" /usr/sbin/asterisk -C /etc/asterisk.kolokol/asterisk.conf -U asterisk -G asterisk
+  # Wait until Asterisk answers on its control socket and has fully booted.
+  for _ in $(seq 1 100); do
+    if chroot "$CHROOT" /usr/sbin/asterisk -C /etc/asterisk.kolokol/asterisk.conf -rx 'core waitfullybooted' >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "asterisk-chroot: Asterisk did not boot" >&2
+  tail -n 30 "$CHROOT/var/log/asterisk/messages" 2>/dev/null >&2 || true
+  exit 1
+}
+
+stop_quiet() {
+  if [ -e "$CHROOT/var/run/asterisk/asterisk.ctl" ]; then
+    chroot "$CHROOT" /usr/sbin/asterisk -C /etc/asterisk.kolokol/asterisk.conf -rx 'core stop now' >/dev/null 2>&1 || true
+  fi
+  pkill -f "^/usr/sbin/asterisk -C /etc/asterisk.kolokol" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    pgrep -f "^/usr/sbin/asterisk -C /etc/asterisk.kolokol" >/dev/null || return 0
+    sleep 0.1
+  done
+  pkill -9 -f "^/usr/sbin/asterisk -C /etc/asterisk.kolokol" 2>/dev/null || true
+}
+
+case "${1:-}" in
+  build) build ;;
+  start) start "${2:?usage: start CONFDIR}" ;;
+  stop) stop_quiet ;;
+  run) shift; mount_all; chroot "$CHROOT" "$@" ;;
+  path) echo "$CHROOT" ;;
+  *) echo "usage: $0 build|start CONFDIR|stop|run CMD...|path" >&2; exit 2 ;;
+esac

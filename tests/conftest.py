@@ -1,0 +1,43 @@
+"""Shared fixtures: a migrated database on SQLite and, when KOLOKOL_TEST_PG_URL is set, on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from kolokol.db import make_engine
+from kolokol.migrate import upgrade
+
+PG_URL = os.environ.get("KOLOKOL_TEST_PG_URL", "")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'kolokol.sqlite3'}"
+    if not PG_URL:
+        pytest.skip("KOLOKOL_TEST_PG_URL is not set: scripts/test starts a real PostgreSQL and sets it")
+    return PG_URL
+
+
+async def _reset_postgres(url: str) -> None:
+    engine = make_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    if db_url.startswith("postgresql"):
+        await _reset_postgres(db_url)
+    engine = make_engine(db_url)
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
