@@ -1,0 +1,608 @@
+"""Helpers that drive a real Asterisk 22 (in a Debian sid chroot) and SIPp for integration tests.
+
+Nothing here is a test. Typical use::
+
+    from tests import asterisk_harness as h
+    h.start_asterisk()                     # raises AsteriskUnavailable if the chroot cannot be built
+    with h.AmiRecorder("/tmp/x.ami") as rec:
+        h.scenario_ringall_answered()
+        rec.wait_for_quiet(1.0)
+    h.stop_asterisk()
+
+Topology (see asterisk_conf/pjsip.conf): Asterisk SIP on 127.0.0.1:5060, AMI on 127.0.0.1:5038, the
+provider trunk is SIPp on 127.0.0.2:5060, phones 101..104 are SIPp on 127.0.0.101..104:5060. The chroot
+shares the host's network namespace, so SIPp inside it can bind any 127.0.0.x address.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPT = REPO / "scripts" / "asterisk-chroot.sh"
+CONF_DIR = REPO / "asterisk_conf"
+SIPP_DIR = REPO / "tests" / "sipp"
+FIXTURES_DIR = REPO / "tests" / "fixtures" / "ami"
+
+AMI_HOST = "127.0.0.1"
+AMI_PORT = 5038
+AMI_USER = "kolokol"
+AMI_SECRET = "kolokol-test-secret"
+ASTERISK_SIP = "127.0.0.1:5060"
+TRUNK_IP = "127.0.0.2"
+PHONE_IP = {ext: f"127.0.0.{ext}" for ext in ("101", "102", "103", "104")}
+
+DID_RINGALL = "74951110001"
+DID_QUEUE = "74951110002"
+DID_IVR = "74951110003"
+DID_103 = "74951110004"
+CLINIC_NUMBER = "74951110000"
+CALLER_NUM = "79161234567"
+CALLER_NAME = "Иван Петров"
+OUTSIDE_NUMBER = "89161234567"
+
+# Path inside the chroot where the SIPp scenarios are copied.
+CHROOT_SIPP_DIR = "/tmp/kolokol-sipp"
+
+
+class AsteriskUnavailable(RuntimeError):
+    """The Asterisk chroot cannot be built here (e.g. the Debian mirror could not deliver the packages)."""
+
+
+class HarnessError(RuntimeError):
+    pass
+
+
+# --------------------------------------------------------------------------------------------- chroot
+
+
+def chroot_path() -> Path:
+    return Path(os.environ.get("KOLOKOL_CHROOT", "/var/cache/kolokol/sid-asterisk"))
+
+
+def _script(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def build_chroot() -> None:
+    """Build the chroot if needed. Exit status 3 from the script means the mirror lacks Asterisk."""
+    res = _script("build")
+    if res.returncode == 3:
+        raise AsteriskUnavailable(res.stderr.strip() or "the mirror could not deliver asterisk/sip-tester")
+    if res.returncode != 0:
+        raise AsteriskUnavailable(f"asterisk chroot build failed ({res.returncode}): {res.stderr.strip()}")
+
+
+def start_asterisk(conf_dir: Path | str = CONF_DIR) -> None:
+    """Build the chroot if needed, copy conf_dir to /etc/asterisk.kolokol and start Asterisk."""
+    if os.geteuid() != 0:
+        raise AsteriskUnavailable("the Asterisk chroot needs root (chroot/mount)")
+    build_chroot()
+    res = _script("start", str(conf_dir), timeout=120)
+    if res.returncode == 3:
+        raise AsteriskUnavailable(res.stderr.strip())
+    if res.returncode != 0:
+        raise HarnessError(f"asterisk did not start ({res.returncode}): {res.stderr.strip()}")
+    _wait_ami_port(20)
+
+
+def stop_asterisk() -> None:
+    _script("stop", timeout=60)
+
+
+def asterisk_cli(command: str) -> str:
+    res = _script("run", "/usr/sbin/asterisk", "-C", "/etc/asterisk.kolokol/asterisk.conf", "-rx", command,
+                  timeout=30)
+    return res.stdout
+
+
+def _wait_ami_port(timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((AMI_HOST, AMI_PORT), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise HarnessError("AMI port 5038 never opened")
+
+
+# ----------------------------------------------------------------------------------------------- SIPp
+
+
+def _sync_scenarios() -> None:
+    dest = chroot_path() / CHROOT_SIPP_DIR.lstrip("/")
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in SIPP_DIR.glob("*.xml"):
+        shutil.copyfile(f, dest / f.name)
+
+
+class Sipp:
+    """One SIPp process running inside the chroot (its own process group, so it can be killed)."""
+
+    def __init__(self, scenario: str, args: list[str], log_name: str) -> None:
+        _sync_scenarios()
+        name = scenario if scenario.endswith(".xml") else scenario + ".xml"
+        self.log_path = chroot_path() / "tmp" / f"sipp-{log_name}.log"
+        self.cmd = [str(SCRIPT), "run", "sipp", "-sf", f"{CHROOT_SIPP_DIR}/{name}", *args]
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait(self, timeout: float | None = None) -> int:
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is not None:
+                self._log.close()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self._log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def run_sipp(scenario: str, *args: str, bind_ip: str, remote: str | None = None,
+             timeout: float = 120, keys: dict[str, str] | None = None, port: int = 5060,
+             log_name: str | None = None) -> Sipp:
+    """Start SIPp with `scenario` (a file name in tests/sipp) bound to bind_ip:port.
+
+    `remote` (host:port) makes it a UAC towards Asterisk; without it SIPp is a UAS waiting for calls.
+    `keys` become `-key NAME VALUE`. The returned Sipp wraps the subprocess (`.proc`)."""
+    sipp_args = ["-i", bind_ip, "-p", str(port), "-mi", bind_ip, "-nostdin", "-trace_err",
+                 "-error_file", f"/tmp/sipp-{log_name or bind_ip}-err.log",
+                 "-timeout", f"{int(timeout)}s", "-timeout_error"]
+    for k, v in (keys or {}).items():
+        sipp_args += ["-key", k, v]
+    sipp_args += list(args)
+    if remote:
+        sipp_args.insert(0, remote)
+    return Sipp(scenario, sipp_args, log_name or f"{scenario}-{bind_ip}")
+
+
+def caller(scenario: str, number: str, *, hold_ms: int = 4000, cid_num: str = CALLER_NUM,
+           cid_name: str = CALLER_NAME, bind_ip: str = TRUNK_IP, extra_keys: dict[str, str] | None = None,
+           timeout: float = 120) -> Sipp:
+    """A UAC placing one call to Asterisk (trunk by default)."""
+    keys = {"cid_num": cid_num, "cid_name": cid_name, **(extra_keys or {})}
+    return run_sipp(scenario, "-s", number, "-m", "1", "-d", str(hold_ms), bind_ip=bind_ip,
+                    remote=ASTERISK_SIP, keys=keys, timeout=timeout, log_name=f"uac-{bind_ip}")
+
+
+def phone(scenario: str, ext_or_ip: str, *, ring_ms: int = 2000, talk_ms: int = 4000,
+          timeout: float = 300) -> Sipp:
+    """A UAS for a phone (101..104) or the trunk (127.0.0.2)."""
+    ip = PHONE_IP.get(ext_or_ip, ext_or_ip)
+    return run_sipp(scenario, "-d", str(talk_ms), bind_ip=ip, keys={"ring_ms": str(ring_ms)},
+                    timeout=timeout, log_name=f"uas-{ip}")
+
+
+# ------------------------------------------------------------------------------------------------ AMI
+
+
+def _login_bytes(events: str) -> bytes:
+    return (f"Action: Login\r\nUsername: {AMI_USER}\r\nSecret: {AMI_SECRET}\r\n"
+            f"Events: {events}\r\n\r\n").encode()
+
+
+def _read_until(sock: socket.socket, buf: bytearray, marker: bytes, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while marker not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise HarnessError(f"AMI: timeout waiting for {marker!r}; got {bytes(buf)[:300]!r}")
+        sock.settimeout(left)
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise HarnessError("AMI: connection closed")
+        buf += chunk
+    return buf.index(marker) + len(marker)
+
+
+def _login(sock: socket.socket, events: str) -> bytes:
+    """Log in; return whatever arrived after the login response (may hold the first events)."""
+    buf = bytearray()
+    _read_until(sock, buf, b"\r\n", 10)  # banner "Asterisk Call Manager/x.y.z"
+    sock.sendall(_login_bytes(events))
+    end = _read_until(sock, buf, b"\r\n\r\n", 10)
+    # The first complete block after the banner is the login response.
+    banner_end = buf.index(b"\r\n") + 2
+    end = buf.index(b"\r\n\r\n", banner_end) + 4
+    response = bytes(buf[banner_end:end])
+    if b"Response: Success" not in response:
+        raise HarnessError(f"AMI login failed: {response!r}")
+    return bytes(buf[end:])
+
+
+class AmiRecorder:
+    """Raw capture of every byte AMI sends after a successful login (Events: on)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._sock = socket.create_connection((AMI_HOST, AMI_PORT), timeout=10)
+        rest = _login(self._sock, "on")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "wb")
+        self._lock = threading.Lock()
+        self._last_rx = time.monotonic()
+        self._stop = threading.Event()
+        if rest:
+            self._write(rest)
+        self._thread = threading.Thread(target=self._run, name="ami-recorder", daemon=True)
+        self._thread.start()
+
+    def _write(self, data: bytes) -> None:
+        with self._lock:
+            self._file.write(data)
+            self._file.flush()
+            self._last_rx = time.monotonic()
+
+    def _run(self) -> None:
+        self._sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                data = self._sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            self._write(data)
+
+    def wait_for_quiet(self, seconds: float, max_wait: float = 60) -> None:
+        """Return once nothing has been received for `seconds`."""
+        deadline = time.monotonic() + max_wait
+        while time.monotonic() < deadline:
+            with self._lock:
+                idle = time.monotonic() - self._last_rx
+            if idle >= seconds:
+                return
+            time.sleep(min(0.1, seconds - idle + 0.01))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        try:
+            self._sock.close()
+        finally:
+            self._file.close()
+
+    def __enter__(self) -> "AmiRecorder":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AmiClient:
+    """A second AMI session (Events: off) for actions: transfers, hangups, CoreShowChannels."""
+
+    def __init__(self) -> None:
+        self._sock = socket.create_connection((AMI_HOST, AMI_PORT), timeout=10)
+        self._buf = bytearray(_login(self._sock, "off"))
+        self._seq = 0
+
+    def _next_block(self, timeout: float) -> dict[str, str]:
+        end = _read_until(self._sock, self._buf, b"\r\n\r\n", timeout)
+        raw = bytes(self._buf[:end]).decode("utf-8", "replace")
+        del self._buf[:end]
+        msg: dict[str, str] = {}
+        for line in raw.split("\r\n"):
+            if ": " in line:
+                k, v = line.split(": ", 1)
+                msg.setdefault(k, v)
+        return msg
+
+    def action(self, name: str, timeout: float = 10, **headers: str) -> list[dict[str, str]]:
+        """Send an action; return the response followed by its list events (for EventList actions)."""
+        self._seq += 1
+        aid = f"kolokol-harness-{self._seq}"
+        lines = [f"Action: {name}", f"ActionID: {aid}"] + [f"{k}: {v}" for k, v in headers.items()]
+        self._sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        out: list[dict[str, str]] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = self._next_block(max(0.1, deadline - time.monotonic()))
+            if msg.get("ActionID") != aid:
+                continue
+            out.append(msg)
+            if "Response" in msg and msg.get("EventList") != "start":
+                return out
+            if msg.get("EventList") == "Complete" or msg.get("Event", "").endswith("Complete"):
+                return out
+
+    def channels(self) -> list[dict[str, str]]:
+        return [m for m in self.action("CoreShowChannels") if m.get("Event") == "CoreShowChannel"]
+
+    def channel_of(self, endpoint: str, timeout: float = 10) -> str:
+        """Name of the (first) live channel of PJSIP endpoint `endpoint`, e.g. PJSIP/101-00000003."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for ch in self.channels():
+                if ch.get("Channel", "").startswith(f"PJSIP/{endpoint}-"):
+                    return ch["Channel"]
+            time.sleep(0.2)
+        raise HarnessError(f"no channel for endpoint {endpoint}")
+
+    def wait_channel_state(self, endpoint: str, state: str = "Up", timeout: float = 15) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for ch in self.channels():
+                if ch.get("Channel", "").startswith(f"PJSIP/{endpoint}-") and ch.get("ChannelStateDesc") == state:
+                    return ch["Channel"]
+            time.sleep(0.2)
+        raise HarnessError(f"endpoint {endpoint} never reached state {state}")
+
+    def wait_no_channels(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.channels():
+                return
+            time.sleep(0.3)
+        raise HarnessError(f"channels still up after {timeout}s: {[c.get('Channel') for c in self.channels()]}")
+
+    def close(self) -> None:
+        try:
+            self._sock.sendall(b"Action: Logoff\r\n\r\n")
+        except OSError:
+            pass
+        self._sock.close()
+
+    def __enter__(self) -> "AmiClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ------------------------------------------------------------------------------------------ scenarios
+# Every scenario places its call(s), waits until the UAC(s) finished and no channel is left, stops the
+# UAS instances and returns. Timings are chosen so events of different phases are seconds apart.
+
+
+def _finish(stack: ExitStack, ami: AmiClient, uacs: list[Sipp], timeout: float = 90) -> None:
+    for uac in uacs:
+        try:
+            uac.wait(timeout)
+        except subprocess.TimeoutExpired:
+            uac.stop()
+            raise HarnessError(f"SIPp UAC did not finish: {uac.cmd}")
+    ami.wait_no_channels(30)
+    time.sleep(0.5)
+    stack.close()
+
+
+def _uas(stack: ExitStack, scenario: str, who: str, **kw: int) -> Sipp:
+    s = phone(scenario, who, **kw)
+    stack.callback(s.stop)
+    return s
+
+
+def scenario_ringall_answered(ami: AmiClient) -> None:
+    """Trunk call to DID 74951110001 (ring-all 101&102); 102 answers after 2 s, 101 loses; caller hangs up."""
+    with ExitStack() as st:
+        _uas(st, "uas_ring", "101")
+        _uas(st, "uas_answer", "102", ring_ms=2000)
+        time.sleep(0.5)
+        uac = caller("uac_call", DID_RINGALL, hold_ms=4000)
+        _finish(st, ami, [uac])
+
+
+def scenario_ringall_no_answer(ami: AmiClient) -> None:
+    """DID 74951110001; 101 and 102 ring for the whole 20 s Dial timeout; Asterisk hangs the caller up."""
+    with ExitStack() as st:
+        _uas(st, "uas_ring", "101")
+        _uas(st, "uas_ring", "102")
+        time.sleep(0.5)
+        uac = caller("uac_call", DID_RINGALL)
+        _finish(st, ami, [uac])
+
+
+def scenario_caller_hangup_while_ringing(ami: AmiClient) -> None:
+    """DID 74951110001; 101 and 102 ring; the caller CANCELs after 4 s."""
+    with ExitStack() as st:
+        _uas(st, "uas_ring", "101")
+        _uas(st, "uas_ring", "102")
+        time.sleep(0.5)
+        uac = caller("uac_cancel", DID_RINGALL, hold_ms=4000)
+        _finish(st, ami, [uac])
+
+
+def scenario_busy(ami: AmiClient) -> None:
+    """DID 74951110004 (direct to 103); 103 rejects with 486 Busy Here."""
+    with ExitStack() as st:
+        _uas(st, "uas_busy", "103")
+        time.sleep(0.5)
+        uac = caller("uac_call", DID_103)
+        _finish(st, ami, [uac])
+
+
+def scenario_ivr_hangup(ami: AmiClient) -> None:
+    """DID 74951110003 (IVR, answered by Asterisk); the caller hangs up after 3 s without choosing."""
+    with ExitStack() as st:
+        uac = caller("uac_call", DID_IVR, hold_ms=3000)
+        _finish(st, ami, [uac])
+
+
+def scenario_ivr_queue_answered(ami: AmiClient) -> None:
+    """DID 74951110003; the caller presses 1 (SIP INFO) → queue reception; 102 answers, 101 loses;
+    caller hangs up 8 s after the IVR answered (5 s after pressing 1... see timings)."""
+    with ExitStack() as st:
+        _uas(st, "uas_ring", "101")
+        _uas(st, "uas_answer", "102", ring_ms=2000)
+        time.sleep(0.5)
+        uac = caller("uac_dtmf", DID_IVR, hold_ms=6000, extra_keys={"dtmf": "1"})
+        _finish(st, ami, [uac])
+
+
+def scenario_queue_answered(ami: AmiClient) -> None:
+    """DID 74951110002 (queue reception, ring-all 101+102); 102 answers after 3 s; caller hangs up."""
+    with ExitStack() as st:
+        _uas(st, "uas_ring", "101")
+        _uas(st, "uas_answer", "102", ring_ms=3000)
+        time.sleep(0.5)
+        uac = caller("uac_call", DID_QUEUE, hold_ms=5000)
+        _finish(st, ami, [uac])
+
+
+def scenario_queue_abandoned(ami: AmiClient) -> None:
+    """DID 74951110002; 101 and 102 ring; the caller gives up (CANCEL) after 5 s in the queue."""
+    with ExitStack() as st:
+        _uas(st, "uas_ring", "101")
+        _uas(st, "uas_ring", "102")
+        time.sleep(0.5)
+        uac = caller("uac_cancel", DID_QUEUE, hold_ms=5000)
+        _finish(st, ami, [uac])
+
+
+def scenario_queue_timeout(ami: AmiClient) -> None:
+    """DID 74951110002; nobody answers; after the 30 s queue timeout Asterisk hangs the caller up."""
+    with ExitStack() as st:
+        _uas(st, "uas_ring", "101")
+        _uas(st, "uas_ring", "102")
+        time.sleep(0.5)
+        uac = caller("uac_call", DID_QUEUE)
+        _finish(st, ami, [uac], timeout=120)
+
+
+def scenario_operator_hangs_up_first(ami: AmiClient) -> None:
+    """DID 74951110004 → 103 answers after 2 s, talks 4 s and hangs up (BYE from 103)."""
+    with ExitStack() as st:
+        _uas(st, "uas_answer_hangup", "103", ring_ms=2000, talk_ms=4000)
+        time.sleep(0.5)
+        uac = caller("uac_wait_bye", DID_103)
+        _finish(st, ami, [uac])
+
+
+def scenario_outbound_answered(ami: AmiClient) -> None:
+    """Phone 101 dials 89161234567; the provider answers after 2 s; 101 hangs up after 4 s."""
+    with ExitStack() as st:
+        _uas(st, "uas_answer", TRUNK_IP, ring_ms=2000)
+        time.sleep(0.5)
+        uac = caller("uac_call", OUTSIDE_NUMBER, hold_ms=4000, cid_num="101", cid_name="",
+                     bind_ip=PHONE_IP["101"])
+        _finish(st, ami, [uac])
+
+
+def scenario_outbound_unanswered(ami: AmiClient) -> None:
+    """Phone 101 dials 89161234567; the provider answers 486 Busy Here."""
+    with ExitStack() as st:
+        _uas(st, "uas_busy", TRUNK_IP)
+        time.sleep(0.5)
+        uac = caller("uac_call", OUTSIDE_NUMBER, cid_num="101", cid_name="", bind_ip=PHONE_IP["101"])
+        _finish(st, ami, [uac])
+
+
+def scenario_internal_call(ami: AmiClient) -> None:
+    """Phone 101 dials 102; 102 answers after 2 s; 101 hangs up after 4 s."""
+    with ExitStack() as st:
+        _uas(st, "uas_answer", "102", ring_ms=2000)
+        time.sleep(0.5)
+        uac = caller("uac_call", "102", hold_ms=4000, cid_num="101", cid_name="", bind_ip=PHONE_IP["101"])
+        _finish(st, ami, [uac])
+
+
+def scenario_blind_transfer(ami: AmiClient) -> None:
+    """DID 74951110001; 101 answers after 1.5 s (102 loses); 3 s later AMI BlindTransfer of 101's
+    channel to 103@phones; 101 is hung up; 103 answers after 2 s; the caller hangs up 12 s after answer."""
+    with ExitStack() as st:
+        _uas(st, "uas_answer", "101", ring_ms=1500)
+        _uas(st, "uas_ring", "102")
+        _uas(st, "uas_answer", "103", ring_ms=2000)
+        time.sleep(0.5)
+        uac = caller("uac_call", DID_RINGALL, hold_ms=12000)
+        chan = ami.wait_channel_state("101", "Up")
+        time.sleep(3)
+        res = ami.action("BlindTransfer", Channel=chan, Exten="103", Context="phones")
+        if res[0].get("Response") != "Success":
+            raise HarnessError(f"BlindTransfer failed: {res}")
+        _finish(st, ami, [uac])
+
+
+def scenario_attended_transfer(ami: AmiClient) -> None:
+    """DID 74951110001; 101 answers after 1.5 s (102 loses); 3 s later AMI Atxfer on 101's channel to
+    103@phones (the caller is put on hold); 103 answers after 2 s; 3 s later 101 is hung up via AMI, which
+    completes the transfer: caller talks to 103; the caller hangs up 16 s after the first answer."""
+    with ExitStack() as st:
+        _uas(st, "uas_answer", "101", ring_ms=1500)
+        _uas(st, "uas_ring", "102")
+        _uas(st, "uas_answer", "103", ring_ms=2000)
+        time.sleep(0.5)
+        uac = caller("uac_call", DID_RINGALL, hold_ms=16000)
+        chan = ami.wait_channel_state("101", "Up")
+        time.sleep(3)
+        res = ami.action("Atxfer", Channel=chan, Exten="103", Context="phones")
+        if res[0].get("Response") != "Success":
+            raise HarnessError(f"Atxfer failed: {res}")
+        ami.wait_channel_state("103", "Up", timeout=15)
+        time.sleep(3)
+        ami.action("Hangup", Channel=chan)
+        _finish(st, ami, [uac])
+
+
+def scenario_pickup(ami: AmiClient) -> None:
+    """DID 74951110004 → 103 rings; after 3 s phone 104 dials *8 and picks the call up; the caller
+    hangs up 5 s after being answered by 104."""
+    with ExitStack() as st:
+        _uas(st, "uas_ring", "103")
+        time.sleep(0.5)
+        uac = caller("uac_call", DID_103, hold_ms=5000)
+        ami.wait_channel_state("103", "Ringing")
+        time.sleep(3)
+        picker = caller("uac_wait_bye", "*8", cid_num="104", cid_name="", bind_ip=PHONE_IP["104"])
+        _finish(st, ami, [uac, picker])
+
+
+SCENARIOS: dict[str, Callable[[AmiClient], None]] = {
+    "ringall_answered": scenario_ringall_answered,
+    "ringall_no_answer": scenario_ringall_no_answer,
+    "caller_hangup_while_ringing": scenario_caller_hangup_while_ringing,
+    "busy": scenario_busy,
+    "ivr_hangup": scenario_ivr_hangup,
+    "ivr_queue_answered": scenario_ivr_queue_answered,
+    "queue_answered": scenario_queue_answered,
+    "queue_abandoned": scenario_queue_abandoned,
+    "queue_timeout": scenario_queue_timeout,
+    "operator_hangs_up_first": scenario_operator_hangs_up_first,
+    "outbound_answered": scenario_outbound_answered,
+    "outbound_unanswered": scenario_outbound_unanswered,
+    "internal_call": scenario_internal_call,
+    "blind_transfer": scenario_blind_transfer,
+    "attended_transfer": scenario_attended_transfer,
+    "pickup": scenario_pickup,
+}
+
+
+def record_scenario(name: str, out_dir: Path | str = FIXTURES_DIR, quiet: float = 1.5) -> Path:
+    """Run one scenario against a running Asterisk and write its raw AMI capture to out_dir/<name>.ami."""
+    out = Path(out_dir) / f"{name}.ami"
+    tmp = out.with_suffix(".ami.part")
+    with AmiClient() as ami:
+        ami.wait_no_channels(30)
+        with AmiRecorder(tmp) as rec:
+            rec.wait_for_quiet(0.5)
+            SCENARIOS[name](ami)
+            rec.wait_for_quiet(quiet)
+    tmp.replace(out)
+    return out

@@ -1,0 +1,60 @@
+"""Configuration: TOML, environment overrides, and clear refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kolokol.settings import SettingsError, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_need_no_file() -> None:
+    settings = load_settings(environ={})
+    assert settings.database.url.startswith("sqlite+aiosqlite:///var/")
+    assert (settings.http.port, settings.phones.default_region, settings.pbx.asterisk) == (8080, "RU", None)
+
+
+def test_example_file_is_valid_and_matches_the_defaults() -> None:
+    assert load_settings(ROOT / "kolokol.example.toml", environ={}) == load_settings(environ={})
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "k.toml"
+    config.write_text('[pbx.asterisk]\nusername = "kolokol"\nsecret = "from-file"\n', encoding="utf-8")
+    settings = load_settings(
+        environ={
+            "KOLOKOL_CONFIG": str(config),
+            "KOLOKOL_PBX__ASTERISK__SECRET": "from-env",
+            "KOLOKOL_HTTP__PORT": "9090",
+            "KOLOKOL_PHONES__TRUNK_PREFIXES": "9, 0",
+        }
+    )
+    assert settings.pbx.asterisk is not None
+    assert settings.pbx.asterisk.secret.get_secret_value() == "from-env"
+    assert "from-env" not in repr(settings), "secrets never show in logs or reprs"
+    assert settings.http.port == 9090
+    assert settings.phones.trunk_prefixes == ("9", "0")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[http]\nport = 'eighty'\n", "http.port"),
+        ("[http]\nprot = 80\n", "http.prot"),
+        ("[http\n", "not valid TOML"),
+        ("[pbx.asterisk]\nhost = 'x'\n", "pbx.asterisk.username"),
+    ],
+)
+def test_bad_configuration_names_the_key(tmp_path: Path, text: str, message: str) -> None:
+    config = tmp_path / "k.toml"
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(SettingsError, match=message):
+        load_settings(config, environ={})
+
+
+def test_missing_file_is_a_clear_error() -> None:
+    with pytest.raises(SettingsError, match="not found"):
+        load_settings("/nonexistent/kolokol.toml", environ={})
