@@ -1,0 +1,129 @@
+"""The kolokol command as an administrator uses it: serve, token create, contacts import, logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def kolokol(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kolokol", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
+        cwd=ROOT,
+    )
+
+
+def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KOLOKOL_")}
+    env["KOLOKOL_DATABASE__URL"] = f"sqlite+aiosqlite:///{tmp_path / 'k.sqlite3'}"
+    env.update(extra)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get(url: str, token: str | None = None) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 - loopback test server
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_serve_answers_health_and_stops_cleanly_with_secret_kept_out_of_logs(tmp_path: Path) -> None:
+    port = free_port()
+    ami_port = free_port()  # nothing listens there: AMI stays down, the service must not
+    env = environment(
+        tmp_path,
+        KOLOKOL_HTTP__PORT=str(port),
+        KOLOKOL_PBX__ASTERISK__PORT=str(ami_port),
+        KOLOKOL_PBX__ASTERISK__USERNAME="kolokol",
+        KOLOKOL_PBX__ASTERISK__SECRET="s3cr3t-never-logged",
+        KOLOKOL_LOG__FORMAT="json",
+        KOLOKOL_LOG__LEVEL="DEBUG",
+    )
+    token = kolokol("token", "create", "--role", "manager", "--name", "Ольга", env=env).stdout.strip()
+    assert token.startswith("kk_")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kolokol", "serve"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, body = get(f"http://127.0.0.1:{port}/healthz")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "kolokol serve did not come up"
+                time.sleep(0.1)
+        assert (status, body) == (200, {"status": "ok"})
+        status, body = get(f"http://127.0.0.1:{port}/readyz")
+        assert status == 503
+        assert body["details"] == {"components": {"database": True, "ami": False}}
+        status, body = get(f"http://127.0.0.1:{port}/api/calls", token)
+        assert (status, body["total"]) == (200, 0)
+        time.sleep(1.5)  # let the AMI client try (and fail) to connect at least once
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "s3cr3t-never-logged" not in stderr
+    lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    assert lines, "logs are JSON lines"
+    assert any(line["logger"].startswith("kolokol.ami") for line in lines), "the failed AMI connect is logged"
+
+
+def test_contacts_import_from_an_excel_export(tmp_path: Path) -> None:
+    csv_file = tmp_path / "patients.csv"
+    csv_file.write_bytes(
+        "Код;ФИО;Телефон;Куратор\r\n1;Иванова Мария;8 (916) 123-45-67, +7 903 111-22-33;Ольга\r\n;Без кода;8916\r\n".encode(
+            "cp1251"
+        )
+    )
+    env = environment(tmp_path)
+    result = kolokol("contacts", "import", str(csv_file), env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1 contacts created, 0 updated, 1 warnings"
+    assert "line 3" in result.stderr
+    again = kolokol("contacts", "import", str(csv_file), env=env)
+    assert again.stdout.strip() == "0 contacts created, 1 updated, 1 warnings"
+
+
+def test_contacts_import_refuses_garbage_and_changes_nothing(tmp_path: Path) -> None:
+    garbage = tmp_path / "x.csv"
+    garbage.write_bytes(bytes(range(256)))
+    env = environment(tmp_path)
+    result = kolokol("contacts", "import", str(garbage), env=env)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_configuration_exits_2_with_the_key(tmp_path: Path) -> None:
+    env = environment(tmp_path, KOLOKOL_HTTP__PORT="eighty")
+    result = kolokol("migrate", env=env)
+    assert result.returncode == 2
+    assert "http.port" in result.stderr
