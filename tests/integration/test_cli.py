@@ -41,7 +41,9 @@ def free_port() -> int:
 
 
 def get(url: str, token: str | None = None) -> tuple[int, dict[str, object]]:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    request = urllib.request.Request(  # noqa: S310 - loopback test server
+        url, headers={"Authorization": f"Bearer {token}"} if token else {}
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 - loopback test server
             return resp.status, json.loads(resp.read())
@@ -99,11 +101,12 @@ def test_serve_answers_health_and_stops_cleanly_with_secret_kept_out_of_logs(tmp
 
 def test_contacts_import_from_an_excel_export(tmp_path: Path) -> None:
     csv_file = tmp_path / "patients.csv"
-    csv_file.write_bytes(
-        "Код;ФИО;Телефон;Куратор\r\n1;Иванова Мария;8 (916) 123-45-67, +7 903 111-22-33;Ольга\r\n;Без кода;8916\r\n".encode(
-            "cp1251"
-        )
-    )
+    rows = [
+        "Код;ФИО;Телефон;Куратор",
+        "1;Иванова Мария;8 (916) 123-45-67, +7 903 111-22-33;Ольга",
+        ";Без кода;8916",
+    ]
+    csv_file.write_bytes(("\r\n".join(rows) + "\r\n").encode("cp1251"))
     env = environment(tmp_path)
     result = kolokol("contacts", "import", str(csv_file), env=env)
     assert result.returncode == 0, result.stderr
