@@ -11,6 +11,7 @@ No asyncio, no SQL: times come from the events' ``Timestamp`` header or from the
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,8 @@ NumberNormalizer = Callable[[str | None], str | None]
 _BUSY_CAUSES = frozenset({"17", "21"})
 _FAILED_CAUSES = frozenset({"1", "3", "20", "27", "34", "38", "41", "42"})
 _FAILED_DIAL = frozenset({"CHANUNAVAIL", "CONGESTION"})
+# Channels of finished calls remembered so that a straggler event cannot start a phantom call.
+_FINISHED_MEMORY = 50_000
 
 
 @dataclass(slots=True)
@@ -76,6 +79,7 @@ class CallAssembler:
         self._channels: dict[str, Channel] = {}
         self._calls: dict[str, _Call] = {}
         self._bridges: dict[str, set[str]] = {}
+        self._finished: OrderedDict[str, None] = OrderedDict()
         self._handlers: dict[str, Callable[[AmiEvent, datetime], None]] = {
             "Newchannel": self._on_channel_snapshot,
             "Newstate": self._on_channel_snapshot,
@@ -110,6 +114,8 @@ class CallAssembler:
         """Apply one event; return the calls that are now finished."""
         at = _event_time(event, received_at)
         handler = self._handlers.get(event.get("Event", ""))
+        if event.get("Uniqueid", "") in self._finished:
+            handler = None
         if handler is not None:
             try:
                 handler(event, at)
@@ -140,7 +146,7 @@ class CallAssembler:
         done = []
         for call in list(self._calls.values()):
             ended = call.ended_at or now or call.last_event_at
-            done.append(self._finish(call, ended, timed_out=call.ended_at is None))
+            done.extend(self._finish(call, ended, timed_out=call.ended_at is None))
         return sorted(done, key=lambda r: r.started_at)
 
     # -- channel bookkeeping ----------------------------------------------------------------------
@@ -406,18 +412,24 @@ class CallAssembler:
         done = []
         for call in list(self._calls.values()):
             if call.ended_at is not None and now - call.ended_at >= self._settle:
-                done.append(self._finish(call, call.ended_at, timed_out=False))
+                done.extend(self._finish(call, call.ended_at, timed_out=False))
             elif now - call.last_event_at >= self._stale:
-                done.append(self._finish(call, call.last_event_at, timed_out=True))
+                done.extend(self._finish(call, call.last_event_at, timed_out=True))
         return done
 
-    def _finish(self, call: _Call, ended_at: datetime, *, timed_out: bool) -> PbxCallRecord:
+    def _finish(self, call: _Call, ended_at: datetime, *, timed_out: bool) -> list[PbxCallRecord]:
         self._calls.pop(call.call_id, None)
         for uniqueid in call.channels:
             channel = self._channels.pop(uniqueid, None)
             if channel is not None:
                 self._leave_bridge(channel)
-        return _Interpretation(call, self._normalize, ended_at, timed_out).record()
+            self._finished[uniqueid] = None
+        while len(self._finished) > _FINISHED_MEMORY:
+            self._finished.popitem(last=False)
+        if all(c.kind == "local" for c in call.channels.values()):
+            # Plumbing without a phone or a line (an originate that never got anywhere): no call.
+            return []
+        return [_Interpretation(call, self._normalize, ended_at, timed_out).record()]
 
 
 class _Interpretation:

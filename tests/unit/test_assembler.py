@@ -297,3 +297,24 @@ def test_settle_time_waits_for_late_events() -> None:
     out = [r for e in pbx.events for r in assembler.feed(e, FALLBACK)]
     assert out == []
     assert len(assembler.tick(datetime.fromtimestamp(pbx.now + 2.5, tz=UTC))) == 1
+
+
+def test_straggler_events_after_a_call_finished_make_no_phantom_call() -> None:
+    pbx = ScriptedPbx()
+    caller = pbx.inbound()
+    phone = pbx.ring(caller, "101")
+    pbx.answer(caller, phone)
+    pbx.hangup(caller)
+    pbx.hangup(phone)
+    pbx.wait(30)
+    pbx.unbridge(phone, "b1")
+    pbx.hangup(phone)
+    records = run(pbx)
+    assert len(records) == 1
+
+
+def test_local_only_plumbing_is_not_a_call() -> None:
+    pbx = ScriptedPbx()
+    wire = pbx.new("Local/101@from-internal")
+    pbx.hangup(wire)
+    assert run(pbx) == []
