@@ -26,12 +26,14 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from kolokol.ami_ingest import AsteriskIngest  # noqa: E402
 from kolokol.call_pipeline import CallPipeline  # noqa: E402
 from kolokol.db import make_engine, make_sessionmaker  # noqa: E402
 from kolokol.migrate import upgrade  # noqa: E402
 from kolokol.phones import PhoneNormalizer  # noqa: E402
 from pbx.ami_framing import AmiFramer, AmiMessage, parse_capture  # noqa: E402
 from pbx.assembler import CallAssembler  # noqa: E402
+from pbx.call_record import PbxCallRecord  # noqa: E402
 
 CAPTURES = ROOT / "tests" / "fixtures" / "ami"
 # A clinic's day is mostly answered calls; misses and outbound callbacks make up the rest.
@@ -53,8 +55,19 @@ def _fresh(value: str, i: int) -> str:
     return f"{value}{i:06d}" if value else value
 
 
+def calls_in(template: list[AmiMessage]) -> int:
+    """How many call records one capture makes (a pickup's two Linkedids are one call)."""
+    assembler = CallAssembler(PhoneNormalizer().e164)
+    now = datetime.now(UTC)
+    records: list[PbxCallRecord] = []
+    for event in template:
+        records.extend(assembler.feed(event, now))
+    return len(records) + len(assembler.flush())
+
+
 def build_stream(templates: list[list[AmiMessage]], calls: int) -> tuple[bytes, int, int]:
     """The captures repeated with fresh ids and shifted times, as the bytes Asterisk would send."""
+    counts = {id(t): calls_in(t) for t in templates}
     out = bytearray(b"Asterisk Call Manager/11.0.0\r\n")
     events = 0
     offset = 0.0
@@ -62,7 +75,6 @@ def build_stream(templates: list[list[AmiMessage]], calls: int) -> tuple[bytes, 
     i = 0
     while produced < calls:
         template = templates[i % len(templates)]
-        linkedids = {e.get("Linkedid") for e in template if e.get("Linkedid")}
         stamps = [float(e["Timestamp"]) for e in template if "Timestamp" in e]
         base = stamps[0] if stamps else 0.0
         for event in template:
@@ -78,7 +90,7 @@ def build_stream(templates: list[list[AmiMessage]], calls: int) -> tuple[bytes, 
             out += "".join(lines).encode() + b"\r\n"
             events += 1
         offset += (stamps[-1] - base if stamps else 0) + 5
-        produced += max(1, len(linkedids))
+        produced += counts[id(template)]
         i += 1
     return bytes(out), events, produced
 
@@ -100,28 +112,27 @@ async def full_ingest(data: bytes, url: str, total_calls: int) -> tuple[float, i
     engine = make_engine(url)
     await upgrade(engine)
     pipeline = CallPipeline(make_sessionmaker(engine), sla=timedelta(minutes=15))
-    phones = PhoneNormalizer()
-    assembler = CallAssembler(phones.e164, settle_seconds=2)
+    # The live service's own path: the ingest that kolokol serve wires to the AMI client.
+    ingest = AsteriskIngest(CallAssembler(PhoneNormalizer().e164, settle_seconds=2), pipeline)
     framer = AmiFramer()
     process = psutil.Process()
     rss: dict[int, float] = {}
-    stored = 0
-    fallback = datetime.now(UTC)
+    marks = [1000, total_calls]
+    ingest.start()
     started = time.perf_counter()
     for chunk in chunks(data):
         for event in framer.feed(chunk):
-            for record in assembler.feed(event, fallback):
-                await pipeline.record(record)
-                stored += 1
-                if stored in (1000, total_calls):
-                    rss[stored] = process.memory_info().rss / 2**20
-    for record in assembler.flush():
-        await pipeline.record(record)
-        stored += 1
+            await ingest.on_event(event)
+        if marks and ingest.calls_recorded >= marks[0]:
+            rss[marks.pop(0)] = process.memory_info().rss / 2**20
+        # Let the writer run as it would between TCP reads.
+        await asyncio.sleep(0)
+    await ingest.stop()
     elapsed = time.perf_counter() - started
-    rss.setdefault(stored, process.memory_info().rss / 2**20)
+    for mark in marks:
+        rss[mark] = process.memory_info().rss / 2**20
     await engine.dispose()
-    return elapsed, stored, rss
+    return elapsed, ingest.calls_recorded, rss
 
 
 async def run_backend(name: str, url: str, data: bytes, events: int, calls: int, bare: float) -> None:

@@ -1,16 +1,22 @@
 """What happens to every finished call, whatever PBX it came from: store it, match contacts,
-mark first-time callers, open or close callback tasks. One transaction per call."""
+mark first-time callers, open or close callback tasks.
+
+Calls are stored in batches (one transaction, a handful of queries per batch) because busy clinics and
+replays of recorded traffic finish many calls at once; the rules run in the order the calls ended, exactly
+as if they had been stored one by one.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kolokol.call_json import iso
 from kolokol.callback_rules import CloseReached, OpenOrUpdate, decide
-from kolokol.db import Call, CallbackTask, ContactPhone
+from kolokol.db import Call, CallbackTask, ContactPhone, new_id
 from pbx.call_record import PbxCallRecord
 
 
@@ -27,59 +33,41 @@ class CallPipeline:
         self._lookback = first_time_lookback
 
     async def record(self, record: PbxCallRecord) -> Call:
-        async with self._sessions.begin() as session:
-            return await self.record_in(session, record)
-
-    async def record_many(self, records: list[PbxCallRecord]) -> list[Call]:
-        async with self._sessions.begin() as session:
-            return [await self.record_in(session, r) for r in records]
-
-    async def record_in(self, session: AsyncSession, record: PbxCallRecord) -> Call:
-        existing = await session.scalar(
-            select(Call).where(Call.pbx == record.pbx, Call.pbx_call_id == record.pbx_call_id)
-        )
-        if existing is not None:
-            # The same call seen again (a replay, a resync): refresh what the PBX said, keep our follow-ups.
-            _copy_pbx_fields(existing, record)
-            return existing
-        call = Call(pbx=record.pbx, pbx_call_id=record.pbx_call_id)
-        _copy_pbx_fields(call, record)
-        number = record.outside_number
-        call.outside_number = number if number and number.startswith("+") else None
-        if call.outside_number:
-            call.contact_ids = list(
-                (
-                    await session.scalars(
-                        select(ContactPhone.contact_id)
-                        .where(ContactPhone.number == call.outside_number)
-                        .distinct()
-                        .order_by(ContactPhone.contact_id)
-                    )
-                ).all()
-            )
-            earlier = select(Call.id).where(
-                Call.outside_number == call.outside_number, Call.started_at < record.started_at
-            )
-            if self._lookback is not None:
-                earlier = earlier.where(Call.started_at >= record.started_at - self._lookback)
-            call.first_time_caller = not await session.scalar(select(exists(earlier)))
-        session.add(call)
-        await session.flush()
-        await self._apply_task_rules(session, call, record)
+        [call] = await self.record_many([record])
         return call
 
-    async def _apply_task_rules(self, session: AsyncSession, call: Call, record: PbxCallRecord) -> None:
+    async def record_many(self, records: Sequence[PbxCallRecord]) -> list[Call]:
+        async with self._sessions.begin() as session:
+            return await self.record_in(session, records)
+
+    async def record_in(self, session: AsyncSession, records: Sequence[PbxCallRecord]) -> list[Call]:
+        if not records:
+            return []
+        batch = _Batch(session, records, self._lookback)
+        await batch.load()
+        stored: list[Call] = []
+        for record in records:
+            existing = batch.existing.get((record.pbx, record.pbx_call_id))
+            if existing is not None:
+                # The same call seen again (a replay, a resync): refresh what the PBX said, keep follow-ups.
+                _copy_pbx_fields(existing, record)
+                stored.append(existing)
+                continue
+            call = batch.new_call(record)
+            self._apply_task_rules(batch, call, record)
+            stored.append(call)
+        await session.flush()
+        return stored
+
+    def _apply_task_rules(self, batch: _Batch, call: Call, record: PbxCallRecord) -> None:
         decision = decide(record, self._sla)
         if decision is None:
             return
-        task = await session.scalar(
-            select(CallbackTask)
-            .where(CallbackTask.number == decision.number, CallbackTask.status == "open")
-            .with_for_update()
-        )
+        task = batch.open_tasks.get(decision.number)
         if isinstance(decision, OpenOrUpdate):
             if task is None:
                 task = CallbackTask(
+                    id=new_id(),
                     number=decision.number,
                     status="open",
                     missed_calls=1,
@@ -90,13 +78,14 @@ class CallPipeline:
                     last_call_id=call.id,
                     updated_at=decision.missed_at,
                 )
-                session.add(task)
-                await session.flush()
+                batch.session.add(task)
+                batch.open_tasks[decision.number] = task
             else:
                 task.missed_calls += 1
                 task.last_missed_at = max(task.last_missed_at, decision.missed_at)
                 task.last_call_id = call.id
                 task.updated_at = decision.missed_at
+            call.callback_task = task
             call.callback_task_id = task.id
         elif (
             isinstance(decision, CloseReached)
@@ -108,7 +97,96 @@ class CallPipeline:
             task.closed_at = decision.reached_at
             task.closed_by_call_id = call.id
             task.updated_at = decision.reached_at
+            call.callback_task = task
             call.callback_task_id = task.id
+            del batch.open_tasks[decision.number]
+
+
+class _Batch:
+    """Everything the rules need for a batch, read up front with one query per kind."""
+
+    def __init__(
+        self, session: AsyncSession, records: Sequence[PbxCallRecord], lookback: timedelta | None
+    ) -> None:
+        self.session = session
+        self.records = records
+        self.lookback = lookback
+        self.numbers = sorted({n for r in records if (n := _outside(r))})
+        self.existing: dict[tuple[str, str], Call] = {}
+        self.contacts: dict[str, list[str]] = {}
+        self.call_times: dict[str, list[datetime]] = {}
+        self.open_tasks: dict[str, CallbackTask] = {}
+
+    async def load(self) -> None:
+        session = self.session
+        keys = {(r.pbx, r.pbx_call_id) for r in self.records}
+        for pbx in {pbx for pbx, _ in keys}:
+            ids = [cid for p, cid in keys if p == pbx]
+            for call in (
+                await session.scalars(select(Call).where(Call.pbx == pbx, Call.pbx_call_id.in_(ids)))
+            ).all():
+                self.existing[(call.pbx, call.pbx_call_id)] = call
+        if not self.numbers:
+            return
+        for number, contact_id in (
+            await session.execute(
+                select(ContactPhone.number, ContactPhone.contact_id)
+                .where(ContactPhone.number.in_(self.numbers))
+                .distinct()
+                .order_by(ContactPhone.number, ContactPhone.contact_id)
+            )
+        ).all():
+            self.contacts.setdefault(number, []).append(contact_id)
+        if self.lookback is None:
+            # The earliest stored call per number answers "first time?" for every call after it.
+            earlier = select(Call.outside_number, func.min(Call.started_at)).group_by(Call.outside_number)
+        else:
+            # Only calls inside the look-back window of some call of the batch matter.
+            since = min(r.started_at for r in self.records) - self.lookback
+            earlier = select(Call.outside_number, Call.started_at).where(Call.started_at >= since)
+        for caller_number, started_at in (
+            await session.execute(earlier.where(Call.outside_number.in_(self.numbers)))
+        ).all():
+            if caller_number is not None and started_at is not None:
+                self.call_times.setdefault(caller_number, []).append(_aware(started_at))
+        for task in (
+            await session.scalars(
+                select(CallbackTask)
+                .where(CallbackTask.number.in_(self.numbers), CallbackTask.status == "open")
+                .with_for_update()
+            )
+        ).all():
+            self.open_tasks[task.number] = task
+
+    def new_call(self, record: PbxCallRecord) -> Call:
+        call = Call(pbx=record.pbx, pbx_call_id=record.pbx_call_id)
+        _copy_pbx_fields(call, record)
+        number = _outside(record)
+        call.outside_number = number
+        call.contact_ids = list(self.contacts.get(number, [])) if number else []
+        call.first_time_caller = bool(number) and not self._called_before(number or "", record.started_at)
+        if number:
+            self.call_times.setdefault(number, []).append(record.started_at)
+        # The id is needed now (tasks point at calls), not after the flush.
+        call.id = new_id()
+        self.session.add(call)
+        self.existing[(record.pbx, record.pbx_call_id)] = call
+        return call
+
+    def _called_before(self, number: str, started_at: datetime) -> bool:
+        since = started_at - self.lookback if self.lookback is not None else None
+        times = self.call_times.get(number, [])
+        return any(t < started_at and (since is None or t >= since) for t in times)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes from aggregate queries, where the column type is not applied.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _outside(record: PbxCallRecord) -> str | None:
+    number = record.outside_number
+    return number if number and number.startswith("+") else None
 
 
 def _copy_pbx_fields(call: Call, record: PbxCallRecord) -> None:

@@ -115,6 +115,8 @@ class Call(Base):
     first_time_caller: Mapped[bool] = mapped_column(default=False)
     contact_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     callback_task_id: Mapped[str | None] = mapped_column(ForeignKey("callback_tasks.id"))
+    # Only so the unit of work inserts a new task before the call pointing at it; never loaded.
+    callback_task: Mapped[CallbackTask | None] = relationship(lazy="raise")
 
 
 class CallbackTask(Base):

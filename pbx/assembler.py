@@ -35,6 +35,7 @@ NumberNormalizer = Callable[[str | None], str | None]
 _BUSY_CAUSES = frozenset({"17", "21"})
 _FAILED_CAUSES = frozenset({"1", "3", "20", "27", "34", "38", "41", "42"})
 _FAILED_DIAL = frozenset({"CHANUNAVAIL", "CONGESTION"})
+_QUEUE_LET_GO = frozenset({"TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL"})
 # Channels of finished calls remembered so that a straggler event cannot start a phantom call.
 _FINISHED_MEMORY = 50_000
 
@@ -57,6 +58,7 @@ class _Call:
     queue_joined: bool = False
     queue_abandoned: bool = False
     queue_connected: bool = False
+    queue_let_go: bool = False  # the queue itself ended the wait (timeout, empty, full)
     recording_file: str | None = None
     ended_at: datetime | None = None
 
@@ -97,6 +99,7 @@ class CallAssembler:
             "BlindTransfer": self._on_blind_transfer,
             "AttendedTransfer": self._on_attended_transfer,
             "VarSet": self._on_varset,
+            "UserEvent": self._on_user_event,
         }
 
     # -- public surface ---------------------------------------------------------------------------
@@ -309,6 +312,15 @@ class CallAssembler:
             call.queue_joined = True
             call.queue_abandoned = True
 
+    def _on_user_event(self, event: AmiEvent, at: datetime) -> None:
+        # Asterisk 22 reports a queue timeout as QueueCallerAbandon too; the dialplan's QUEUESTATUS,
+        # sent as a UserEvent after Queue() (asterisk_conf/extensions.conf), tells the two apart.
+        if event.get("UserEvent") != "KolokolQueueResult":
+            return
+        channel = self._channel(event, at)
+        if channel is not None and event.get("Status", "").upper() in _QUEUE_LET_GO:
+            self._calls_of(channel).queue_let_go = True
+
     def _on_agent_connect(self, event: AmiEvent, at: datetime) -> None:
         channel = self._channel(event, at)
         if channel is not None:
@@ -341,8 +353,11 @@ class CallAssembler:
         if target is not None:
             self._merge(self._calls_of(target), call)
         to_ext = target.extension if target is not None else None
-        if to_ext is None and second is not None:
-            to_ext = self._peer_extension(second)
+        transferers = {c.uniqueid for c in (first, second) if c is not None}
+        for bridge in (event.get("DestBridgeUniqueid", ""), event.get("SecondBridgeUniqueid", "")):
+            if to_ext is None and bridge:
+                # Asterisk often names no target channel: the target is whoever sits in the bridge.
+                to_ext = self._phone_in(bridge, exclude=transferers)
         from_ext = first.extension if first is not None else (second.extension if second else None)
         call.transfers.append(Transfer(from_ext, to_ext, "attended", at))
 
@@ -374,12 +389,10 @@ class CallAssembler:
                         pending.append(other.bridge)
         return parties
 
-    def _peer_extension(self, channel: Channel) -> str | None:
-        if channel.bridge is None:
-            return None
-        for uniqueid in self._parties(channel.bridge):
+    def _phone_in(self, bridge: str, exclude: set[str]) -> str | None:
+        for uniqueid in sorted(self._parties(bridge)):
             other = self._channels[uniqueid]
-            if other is not channel and other.kind == "phone":
+            if uniqueid not in exclude and other.kind == "phone":
                 return other.extension
         return None
 
@@ -458,6 +471,14 @@ class _Interpretation:
         dialled = self.normalize(self._dialled_number())
         return "outbound" if dialled else "internal"
 
+    def _outgoing_line(self, called: str) -> str | None:
+        """The clinic number shown to the patient: the caller ID the PBX put on the outgoing leg."""
+        for channel in [*self.trunks, self.origin]:
+            line = self.normalize(channel.caller_num)
+            if line and line != called:
+                return line
+        return None
+
     def _dialled_number(self) -> str:
         dial = self.call.dial_string
         if dial:
@@ -481,12 +502,12 @@ class _Interpretation:
             operator = call.operator
         else:
             ext = self.origin.extension or self.origin.caller_num
-            outgoing_line = self.normalize(self.origin.caller_num)
-            caller = outgoing_line or ext
             caller_name = None
             if direction == "outbound":
                 called = self.normalize(self._dialled_number()) or self._dialled_number()
+                caller = self._outgoing_line(called) or ext
             else:
+                caller = self.normalize(self.origin.caller_num) or ext
                 others = [p.extension for p in self.phones if p is not self.origin and p.extension]
                 called = others[0] if others else self._dialled_number()
             answered_at = call.connected_at
@@ -535,12 +556,11 @@ class _Interpretation:
         results = set(self.call.dial_results.values())
         causes = {c.cause for c in self.channels if c is not self.origin and c.kind != "local"}
         if direction == "inbound" and self.call.queue_joined:
-            if self.call.queue_abandoned:
+            if self.call.queue_abandoned and not self.call.queue_let_go:
                 return "caller_hangup"
-            if "BUSY" in results and "NOANSWER" not in results and "CANCEL" not in results:
-                return "busy"
-            # Left the queue without an agent and without abandoning: the queue timed out.
-            return "no_answer" if not self._caller_hung_up_first() else "caller_hangup"
+            # The queue let the caller go (timeout, empty queue) or the caller left it otherwise: nobody
+            # answered.
+            return "no_answer"
         if results:
             if "NOANSWER" in results:
                 return "no_answer"
@@ -560,13 +580,6 @@ class _Interpretation:
         if direction == "inbound":
             return "caller_hangup"
         return "failed" if not self.call.rang and not self.trunks else "caller_hangup"
-
-    def _caller_hung_up_first(self) -> bool:
-        origin_end = self.origin.hung_up_at
-        if origin_end is None:
-            return False
-        others = [c.hung_up_at for c in self.channels if c is not self.origin and c.hung_up_at is not None]
-        return not others or origin_end <= min(others)
 
 
 def _event_time(event: AmiEvent, fallback: datetime) -> datetime:

@@ -6,7 +6,7 @@
 # takes minutes; the mirror is read from this machine's own apt configuration.
 #
 #   scripts/asterisk-chroot.sh build          build the chroot once (no-op when cached and complete)
-#   scripts/asterisk-chroot.sh start CONFDIR  copy CONFDIR into the chroot's /etc/asterisk and start Asterisk
+#   scripts/asterisk-chroot.sh start CONFDIR  copy CONFDIR to the chroot's /etc/asterisk.kolokol, start Asterisk (as user asterisk)
 #   scripts/asterisk-chroot.sh stop           stop Asterisk
 #   scripts/asterisk-chroot.sh run CMD...     run a command inside the chroot (e.g. sipp)
 #   scripts/asterisk-chroot.sh path           print the chroot path

@@ -16,6 +16,7 @@ shares the host's network namespace, so SIPp inside it can bind any 127.0.0.x ad
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -23,9 +24,9 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "asterisk-chroot.sh"
@@ -100,8 +101,9 @@ def stop_asterisk() -> None:
 
 
 def asterisk_cli(command: str) -> str:
-    res = _script("run", "/usr/sbin/asterisk", "-C", "/etc/asterisk.kolokol/asterisk.conf", "-rx", command,
-                  timeout=30)
+    res = _script(
+        "run", "/usr/sbin/asterisk", "-C", "/etc/asterisk.kolokol/asterisk.conf", "-rx", command, timeout=30
+    )
     return res.stdout
 
 
@@ -134,9 +136,14 @@ class Sipp:
         name = scenario if scenario.endswith(".xml") else scenario + ".xml"
         self.log_path = chroot_path() / "tmp" / f"sipp-{log_name}.log"
         self.cmd = [str(SCRIPT), "run", "sipp", "-sf", f"{CHROOT_SIPP_DIR}/{name}", *args]
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in wait()/stop()
+        self.proc = subprocess.Popen(
+            self.cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def wait(self, timeout: float | None = None) -> int:
         try:
@@ -147,31 +154,58 @@ class Sipp:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
+            # The wrapper shell may exit before sipp itself: make sure the whole group is gone.
+            for _ in range(50):
+                try:
+                    os.killpg(self.proc.pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.1)
+            else:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
         self._log.close()
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
 
-def run_sipp(scenario: str, *args: str, bind_ip: str, remote: str | None = None,
-             timeout: float = 120, keys: dict[str, str] | None = None, port: int = 5060,
-             log_name: str | None = None) -> Sipp:
+def run_sipp(
+    scenario: str,
+    *args: str,
+    bind_ip: str,
+    remote: str | None = None,
+    timeout: float = 120,
+    keys: dict[str, str] | None = None,
+    port: int = 5060,
+    log_name: str | None = None,
+) -> Sipp:
     """Start SIPp with `scenario` (a file name in tests/sipp) bound to bind_ip:port.
 
     `remote` (host:port) makes it a UAC towards Asterisk; without it SIPp is a UAS waiting for calls.
     `keys` become `-key NAME VALUE`. The returned Sipp wraps the subprocess (`.proc`)."""
-    sipp_args = ["-i", bind_ip, "-p", str(port), "-mi", bind_ip, "-nostdin", "-trace_err",
-                 "-error_file", f"/tmp/sipp-{log_name or bind_ip}-err.log",
-                 "-timeout", f"{int(timeout)}s", "-timeout_error"]
+    sipp_args = [
+        "-i",
+        bind_ip,
+        "-p",
+        str(port),
+        "-mi",
+        bind_ip,
+        "-nostdin",
+        "-trace_err",
+        "-error_file",
+        f"/tmp/sipp-{log_name or bind_ip}-err.log",
+        "-timeout",
+        f"{int(timeout)}s",
+        "-timeout_error",
+    ]
     for k, v in (keys or {}).items():
         sipp_args += ["-key", k, v]
     sipp_args += list(args)
@@ -180,29 +214,58 @@ def run_sipp(scenario: str, *args: str, bind_ip: str, remote: str | None = None,
     return Sipp(scenario, sipp_args, log_name or f"{scenario}-{bind_ip}")
 
 
-def caller(scenario: str, number: str, *, hold_ms: int = 4000, cid_num: str = CALLER_NUM,
-           cid_name: str = CALLER_NAME, bind_ip: str = TRUNK_IP, extra_keys: dict[str, str] | None = None,
-           timeout: float = 120) -> Sipp:
+def caller(
+    scenario: str,
+    number: str,
+    *,
+    hold_ms: int = 4000,
+    cid_num: str = CALLER_NUM,
+    cid_name: str = CALLER_NAME,
+    bind_ip: str = TRUNK_IP,
+    extra_keys: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> Sipp:
     """A UAC placing one call to Asterisk (trunk by default)."""
     keys = {"cid_num": cid_num, "cid_name": cid_name, **(extra_keys or {})}
-    return run_sipp(scenario, "-s", number, "-m", "1", "-d", str(hold_ms), bind_ip=bind_ip,
-                    remote=ASTERISK_SIP, keys=keys, timeout=timeout, log_name=f"uac-{bind_ip}")
+    return run_sipp(
+        scenario,
+        "-s",
+        number,
+        "-m",
+        "1",
+        "-d",
+        str(hold_ms),
+        bind_ip=bind_ip,
+        remote=ASTERISK_SIP,
+        keys=keys,
+        timeout=timeout,
+        log_name=f"uac-{bind_ip}",
+    )
 
 
-def phone(scenario: str, ext_or_ip: str, *, ring_ms: int = 2000, talk_ms: int = 4000,
-          timeout: float = 300) -> Sipp:
+def phone(
+    scenario: str, ext_or_ip: str, *, ring_ms: int = 2000, talk_ms: int = 4000, timeout: float = 300
+) -> Sipp:
     """A UAS for a phone (101..104) or the trunk (127.0.0.2)."""
     ip = PHONE_IP.get(ext_or_ip, ext_or_ip)
-    return run_sipp(scenario, "-d", str(talk_ms), bind_ip=ip, keys={"ring_ms": str(ring_ms)},
-                    timeout=timeout, log_name=f"uas-{ip}")
+    return run_sipp(
+        scenario,
+        "-d",
+        str(talk_ms),
+        bind_ip=ip,
+        keys={"ring_ms": str(ring_ms)},
+        timeout=timeout,
+        log_name=f"uas-{ip}",
+    )
 
 
 # ------------------------------------------------------------------------------------------------ AMI
 
 
 def _login_bytes(events: str) -> bytes:
-    return (f"Action: Login\r\nUsername: {AMI_USER}\r\nSecret: {AMI_SECRET}\r\n"
-            f"Events: {events}\r\n\r\n").encode()
+    return (
+        f"Action: Login\r\nUsername: {AMI_USER}\r\nSecret: {AMI_SECRET}\r\nEvents: {events}\r\n\r\n"
+    ).encode()
 
 
 def _read_until(sock: socket.socket, buf: bytearray, marker: bytes, timeout: float) -> int:
@@ -242,7 +305,7 @@ class AmiRecorder:
         self._sock = socket.create_connection((AMI_HOST, AMI_PORT), timeout=10)
         rest = _login(self._sock, "on")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "wb")
+        self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()
         self._lock = threading.Lock()
         self._last_rx = time.monotonic()
         self._stop = threading.Event()
@@ -262,7 +325,7 @@ class AmiRecorder:
         while not self._stop.is_set():
             try:
                 data = self._sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 break
@@ -288,7 +351,7 @@ class AmiRecorder:
         finally:
             self._file.close()
 
-    def __enter__(self) -> "AmiRecorder":
+    def __enter__(self) -> AmiRecorder:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -349,8 +412,9 @@ class AmiClient:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for ch in self.channels():
-                if ch.get("Channel", "").startswith(f"PJSIP/{endpoint}-") and ch.get("ChannelStateDesc") == state:
-                    return ch["Channel"]
+                name = ch.get("Channel", "")
+                if name.startswith(f"PJSIP/{endpoint}-") and ch.get("ChannelStateDesc") == state:
+                    return name
             time.sleep(0.2)
         raise HarnessError(f"endpoint {endpoint} never reached state {state}")
 
@@ -360,16 +424,15 @@ class AmiClient:
             if not self.channels():
                 return
             time.sleep(0.3)
-        raise HarnessError(f"channels still up after {timeout}s: {[c.get('Channel') for c in self.channels()]}")
+        left = [c.get("Channel") for c in self.channels()]
+        raise HarnessError(f"channels still up after {timeout}s: {left}")
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._sock.sendall(b"Action: Logoff\r\n\r\n")
-        except OSError:
-            pass
         self._sock.close()
 
-    def __enter__(self) -> "AmiClient":
+    def __enter__(self) -> AmiClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -385,17 +448,35 @@ def _finish(stack: ExitStack, ami: AmiClient, uacs: list[Sipp], timeout: float =
     for uac in uacs:
         try:
             uac.wait(timeout)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired as exc:
             uac.stop()
-            raise HarnessError(f"SIPp UAC did not finish: {uac.cmd}")
+            raise HarnessError(f"SIPp UAC did not finish: {uac.cmd}") from exc
     ami.wait_no_channels(30)
     time.sleep(0.5)
     stack.close()
 
 
+def udp_bound(ip: str, port: int = 5060) -> bool:
+    """Is some process bound to ip:port/udp? (read from /proc/net/udp; never binds itself)."""
+    want = f"{socket.inet_aton(ip)[::-1].hex().upper()}:{port:04X}"
+    with open("/proc/net/udp") as f:
+        return any(line.split()[1] == want for line in f.readlines()[1:])
+
+
+def _wait_udp(ip: str, bound: bool, timeout: float = 5, port: int = 5060) -> None:
+    deadline = time.monotonic() + timeout
+    while udp_bound(ip, port) != bound:
+        if time.monotonic() > deadline:
+            raise HarnessError(f"{ip}:{port}/udp still {'free' if bound else 'in use'} after {timeout}s")
+        time.sleep(0.05)
+
+
 def _uas(stack: ExitStack, scenario: str, who: str, **kw: int) -> Sipp:
+    ip = PHONE_IP.get(who, who)
+    _wait_udp(ip, bound=False)  # the previous scenario's SIPp on this address has gone
     s = phone(scenario, who, **kw)
     stack.callback(s.stop)
+    _wait_udp(ip, bound=True)  # SIPp is listening before any call is placed
     return s
 
 
@@ -500,8 +581,9 @@ def scenario_outbound_answered(ami: AmiClient) -> None:
     with ExitStack() as st:
         _uas(st, "uas_answer", TRUNK_IP, ring_ms=2000)
         time.sleep(0.5)
-        uac = caller("uac_call", OUTSIDE_NUMBER, hold_ms=4000, cid_num="101", cid_name="",
-                     bind_ip=PHONE_IP["101"])
+        uac = caller(
+            "uac_call", OUTSIDE_NUMBER, hold_ms=4000, cid_num="101", cid_name="", bind_ip=PHONE_IP["101"]
+        )
         _finish(st, ami, [uac])
 
 
@@ -594,15 +676,27 @@ SCENARIOS: dict[str, Callable[[AmiClient], None]] = {
 }
 
 
+def asterisk_running() -> bool:
+    try:
+        socket.create_connection((AMI_HOST, AMI_PORT), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def record_scenario(name: str, out_dir: Path | str = FIXTURES_DIR, quiet: float = 1.5) -> Path:
     """Run one scenario against a running Asterisk and write its raw AMI capture to out_dir/<name>.ami."""
     out = Path(out_dir) / f"{name}.ami"
     tmp = out.with_suffix(".ami.part")
-    with AmiClient() as ami:
-        ami.wait_no_channels(30)
-        with AmiRecorder(tmp) as rec:
-            rec.wait_for_quiet(0.5)
-            SCENARIOS[name](ami)
-            rec.wait_for_quiet(quiet)
+    try:
+        with AmiClient() as ami:
+            ami.wait_no_channels(30)
+            with AmiRecorder(tmp) as rec:
+                rec.wait_for_quiet(0.5)
+                SCENARIOS[name](ami)
+                rec.wait_for_quiet(quiet)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(out)
     return out

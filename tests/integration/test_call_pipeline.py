@@ -106,3 +106,35 @@ async def test_anonymous_callers_get_no_task(engine: AsyncEngine) -> None:
     await pipeline.record(call(1, number="anonymous"))
     async with sessions() as session:
         assert await session.scalar(select(CallbackTask)) is None
+
+
+async def test_a_batch_behaves_like_calls_stored_one_by_one(engine: AsyncEngine) -> None:
+    sessions = make_sessionmaker(engine)
+    pipeline = CallPipeline(sessions, sla=timedelta(minutes=15))
+    stored = await pipeline.record_many(
+        [
+            call(1),
+            call(2, minutes=1),
+            call(3, direction="outbound", status="answered", minutes=2),
+            call(4, minutes=3),
+        ]
+    )
+    assert [c.first_time_caller for c in stored] == [True, False, False, False]
+    async with sessions() as session:
+        tasks = sorted((await session.scalars(select(CallbackTask))).all(), key=lambda t: t.first_missed_at)
+    assert [(t.status, t.missed_calls) for t in tasks] == [("done", 2), ("open", 1)]
+    assert tasks[0].closed_by_call_id == stored[2].id
+    assert stored[3].callback_task_id == tasks[1].id
+
+
+async def test_first_time_caller_look_back(engine: AsyncEngine) -> None:
+    sessions = make_sessionmaker(engine)
+    pipeline = CallPipeline(sessions, sla=timedelta(minutes=15), first_time_lookback=timedelta(days=30))
+    await pipeline.record(call(1))
+    await pipeline.record(call(2, minutes=60 * 24 * 10))
+    late = await pipeline.record(call(3, minutes=60 * 24 * 45))
+    recent = await pipeline.record(call(4, minutes=60 * 24 * 46))
+    assert late.first_time_caller is True, "day 45: the calls of day 0 and day 10 are older than 30 days"
+    assert recent.first_time_caller is False
+    fresh = await pipeline.record(call(5, minutes=60 * 24 * 200))
+    assert fresh.first_time_caller is True

@@ -1,0 +1,103 @@
+"""Real SIP calls through a real Asterisk 22 (SIPp as trunk and phones), received by kolokol's own AMI
+client, assembled and stored: the call records and callback tasks are checked field by field."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from kolokol.ami_ingest import AsteriskIngest
+from kolokol.call_json import calls_json
+from kolokol.call_pipeline import CallPipeline
+from kolokol.db import Call, make_engine, make_sessionmaker
+from kolokol.migrate import upgrade
+from kolokol.phones import PhoneNormalizer
+from pbx.ami import AmiClient
+from pbx.assembler import CallAssembler
+from tests import asterisk_harness as h
+from tests.expected_calls import EXPECTED, assert_matches
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(240)]
+
+
+@pytest.fixture(scope="module")
+def asterisk() -> Iterator[None]:
+    reason = os.environ.get("KOLOKOL_ASTERISK_UNAVAILABLE")
+    if reason:
+        pytest.skip(f"REAL ASTERISK UNAVAILABLE: {reason}")
+    try:
+        h.start_asterisk()
+    except h.AsteriskUnavailable as exc:
+        pytest.skip(f"REAL ASTERISK UNAVAILABLE: {exc}")
+    yield
+    h.stop_asterisk()
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    # Storage is proven on both databases elsewhere; here the PBX side is under test, on SQLite.
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'live.sqlite3'}")
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def live(asterisk: None, engine: AsyncEngine) -> AsyncIterator[AsteriskIngest]:
+    sessions = make_sessionmaker(engine)
+    ingest = AsteriskIngest(
+        CallAssembler(PhoneNormalizer().e164, settle_seconds=0.5),
+        CallPipeline(sessions, sla=timedelta(minutes=15)),
+        tick_seconds=0.2,
+    )
+    client = AmiClient(
+        host=h.AMI_HOST,
+        port=h.AMI_PORT,
+        username=h.AMI_USER,
+        secret=h.AMI_SECRET,
+        on_event=ingest.on_event,
+        on_resync=ingest.on_resync,
+    )
+    ingest.start()
+    await client.start()
+    deadline = time.monotonic() + 15
+    while not client.logged_in:
+        assert time.monotonic() < deadline, "kolokol could not log in to the real Asterisk"
+        await asyncio.sleep(0.05)
+    yield ingest
+    await client.stop()
+    await ingest.stop()
+
+
+def _run_scenario(name: str) -> None:
+    with h.AmiClient() as ami:
+        h.SCENARIOS[name](ami)
+
+
+@pytest.mark.parametrize("scenario", sorted(EXPECTED))
+async def test_real_call_becomes_the_right_record(
+    scenario: str, live: AsteriskIngest, engine: AsyncEngine
+) -> None:
+    await asyncio.to_thread(_run_scenario, scenario)
+    expected = EXPECTED[scenario]
+    deadline = time.monotonic() + 20
+    while live.calls_recorded < len(expected):
+        assert time.monotonic() < deadline, (
+            f"only {live.calls_recorded} of {len(expected)} calls were recorded"
+        )
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)  # anything extra (a wrongly split call) would show up now
+    sessions = make_sessionmaker(engine)
+    async with sessions() as session:
+        rows = (await session.scalars(select(Call).order_by(Call.started_at))).all()
+        records: list[dict[str, Any]] = await calls_json(session, rows)
+    assert_matches(records, expected, timed=True)
