@@ -527,8 +527,8 @@ def scenario_ivr_hangup(ami: AmiClient) -> None:
 
 
 def scenario_ivr_queue_answered(ami: AmiClient) -> None:
-    """DID 74951110003; the caller presses 1 (SIP INFO) → queue reception; 102 answers, 101 loses;
-    caller hangs up 8 s after the IVR answered (5 s after pressing 1... see timings)."""
+    """DID 74951110003; IVR answers; 1.5 s later the caller presses 1 (SIP INFO) → queue reception;
+    101 and 102 ring, 102 answers after 2 s, 101 loses; the caller hangs up 6 s after pressing 1."""
     with ExitStack() as st:
         _uas(st, "uas_ring", "101")
         _uas(st, "uas_answer", "102", ring_ms=2000)
