@@ -101,3 +101,47 @@ async def test_real_call_becomes_the_right_record(
         rows = (await session.scalars(select(Call).order_by(Call.started_at))).all()
         records: list[dict[str, Any]] = await calls_json(session, rows)
     assert_matches(records, expected, timed=True)
+
+
+async def test_a_call_that_ends_while_kolokol_is_disconnected_is_settled_on_reconnect(
+    asterisk: None, engine: AsyncEngine
+) -> None:
+    sessions = make_sessionmaker(engine)
+    assembler = CallAssembler(PhoneNormalizer().e164, settle_seconds=0.5)
+    ingest = AsteriskIngest(assembler, CallPipeline(sessions, sla=timedelta(minutes=15)), tick_seconds=0.2)
+
+    def client() -> AmiClient:
+        return AmiClient(
+            host=h.AMI_HOST,
+            port=h.AMI_PORT,
+            username=h.AMI_USER,
+            secret=h.AMI_SECRET,
+            on_event=ingest.on_event,
+            on_resync=ingest.on_resync,
+        )
+
+    ingest.start()
+    first = client()
+    await first.start()
+    scenario = asyncio.create_task(asyncio.to_thread(_run_scenario, "ringall_answered"))
+    deadline = time.monotonic() + 15
+    while assembler.open_calls == 0:
+        assert time.monotonic() < deadline, "the call never showed up"
+        await asyncio.sleep(0.05)
+    # 102 answers after 2 s and the caller talks for 4 s: drop the connection in the middle of the talk.
+    await asyncio.sleep(3.5)
+    await first.stop()
+    assert assembler.open_calls == 1
+    await scenario  # the caller hangs up while kolokol is away
+    second = client()
+    await second.start()
+    deadline = time.monotonic() + 15
+    while ingest.calls_recorded < 1:
+        assert time.monotonic() < deadline, "the call was never settled after the reconnect"
+        await asyncio.sleep(0.1)
+    await second.stop()
+    await ingest.stop()
+    assert assembler.open_calls == 0
+    async with sessions() as session:
+        [record] = await calls_json(session, (await session.scalars(select(Call))).all())
+    assert (record["status"], record["answered_by"], record["operator"]) == ("answered", "102", "102")
