@@ -82,6 +82,9 @@ class CallAssembler:
         self._calls: dict[str, _Call] = {}
         self._bridges: dict[str, set[str]] = {}
         self._finished: OrderedDict[str, None] = OrderedDict()
+        # The PBX's clock (event Timestamps) minus ours: settle and stale times are measured on the PBX's
+        # clock, so a PBX whose clock is off does not close calls early or keep them open.
+        self._skew = timedelta(0)
         self._handlers: dict[str, Callable[[AmiEvent, datetime], None]] = {
             "Newchannel": self._on_channel_snapshot,
             "Newstate": self._on_channel_snapshot,
@@ -115,7 +118,10 @@ class CallAssembler:
 
     def feed(self, event: AmiEvent, received_at: datetime) -> list[PbxCallRecord]:
         """Apply one event; return the calls that are now finished."""
-        at = _event_time(event, received_at)
+        stamped = _event_time(event)
+        if stamped is not None:
+            self._skew = stamped - received_at
+        at = stamped or received_at + self._skew
         handler = self._handlers.get(event.get("Event", ""))
         if event.get("Uniqueid", "") in self._finished:
             handler = None
@@ -129,10 +135,11 @@ class CallAssembler:
 
     def tick(self, now: datetime) -> list[PbxCallRecord]:
         """Finish calls whose settle time has passed or whose events stopped."""
-        return self._finish_due(now)
+        return self._finish_due(now + self._skew)
 
     def resync(self, live_channels: Iterable[AmiEvent], now: datetime) -> list[PbxCallRecord]:
         """After a reconnect: channels we track that Asterisk no longer has hung up while we were away."""
+        now = now + self._skew
         live: set[str] = set()
         for snapshot in live_channels:
             uniqueid = snapshot.get("Uniqueid", "")
@@ -148,7 +155,7 @@ class CallAssembler:
         """Finish every call (end of a replay, or shutdown)."""
         done = []
         for call in list(self._calls.values()):
-            ended = call.ended_at or now or call.last_event_at
+            ended = call.ended_at or (now + self._skew if now is not None else call.last_event_at)
             done.extend(self._finish(call, ended, timed_out=call.ended_at is None))
         return sorted(done, key=lambda r: r.started_at)
 
@@ -582,11 +589,11 @@ class _Interpretation:
         return "failed" if not self.call.rang and not self.trunks else "caller_hangup"
 
 
-def _event_time(event: AmiEvent, fallback: datetime) -> datetime:
+def _event_time(event: AmiEvent) -> datetime | None:
     stamp = event.get("Timestamp")
     if stamp:
         try:
             return datetime.fromtimestamp(float(stamp), tz=UTC)
         except (ValueError, OverflowError, OSError):
             pass
-    return fallback
+    return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,8 @@ from pbx.assembler import CallAssembler
 from pbx.call_record import PbxCallRecord
 from tests.scripted_pbx import ScriptedPbx
 
-FALLBACK = datetime(2026, 1, 1, tzinfo=UTC)
+# Events arrive as the scripted PBX stamps them (the receive clock agrees with the PBX clock).
+FALLBACK = datetime.fromtimestamp(ScriptedPbx().now, tz=UTC)
 
 
 def run(pbx: ScriptedPbx, assembler: CallAssembler | None = None) -> list[PbxCallRecord]:
@@ -318,3 +319,56 @@ def test_local_only_plumbing_is_not_a_call() -> None:
     wire = pbx.new("Local/101@from-internal")
     pbx.hangup(wire)
     assert run(pbx) == []
+
+
+def test_out_of_order_ringing_before_dial_and_answer_before_ring() -> None:
+    pbx = ScriptedPbx()
+    caller = pbx.inbound()
+    phone = pbx.new("PJSIP/101", linked=caller, num="101")
+    pbx.state(phone, "5")  # Ringing reported before DialBegin
+    pbx.dial(caller, phone)
+    pbx.state(phone, "6")
+    pbx.bridge(phone, "b")  # the phone enters the bridge before the caller does
+    pbx.bridge(caller, "b")
+    pbx.dial_end(caller, phone, "ANSWER")  # DialEnd last
+    pbx.wait(20)
+    pbx.hangup(phone)
+    pbx.hangup(caller)
+    call = only(run(pbx))
+    assert (call.status, call.answered_by, call.rang) == ("answered", "101", ("101",))
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        {},
+        {"Event": "Hangup"},
+        {"Event": "DialBegin", "Uniqueid": "x"},
+        {"Event": "BridgeEnter", "Uniqueid": "1.1", "Channel": "PJSIP/101-1"},
+        {"Event": "Newchannel", "Uniqueid": "9.9", "Timestamp": "not-a-time"},
+        {"Event": "AttendedTransfer", "Result": "Success"},
+        {"Event": "BlindTransfer", "Result": "Fail", "TransfereeUniqueid": "1.1"},
+    ],
+)
+def test_malformed_events_do_not_disturb_a_call(garbage: dict[str, str]) -> None:
+    pbx = ScriptedPbx()
+    caller = pbx.inbound()
+    phone = pbx.ring(caller, "101")
+    pbx.events.append(garbage)
+    pbx.answer(caller, phone)
+    pbx.hangup(caller)
+    pbx.hangup(phone)
+    calls = [r for r in run(pbx) if r.pbx_call_id == caller.linkedid]
+    assert only(calls).status == "answered"
+
+
+def test_a_pbx_clock_hours_off_neither_closes_calls_early_nor_keeps_them_open() -> None:
+    pbx = ScriptedPbx()
+    caller = pbx.inbound()
+    pbx.hangup(caller)
+    assembler = CallAssembler(PhoneNormalizer().e164, settle_seconds=2)
+    ours = datetime.fromtimestamp(pbx.now, tz=UTC) - timedelta(hours=3)  # the PBX runs 3 h ahead
+    for event in pbx.events:
+        assert assembler.feed(event, ours) == []
+    assert assembler.tick(ours + timedelta(seconds=1)) == [], "not before the settle time"
+    assert len(assembler.tick(ours + timedelta(seconds=2.5))) == 1
