@@ -1,4 +1,6 @@
-"""``kolokol contacts import FILE``: a clinic's patient export into contacts, all or nothing per file."""
+"""``kolokol contacts import FILE``: a clinic's patient export into contacts.
+
+An unreadable file changes nothing; in a readable one, rows that cannot be used are reported and skipped."""
 
 from __future__ import annotations
 

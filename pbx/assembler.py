@@ -57,7 +57,6 @@ class _Call:
     transfers: list[Transfer] = field(default_factory=list)
     queue_joined: bool = False
     queue_abandoned: bool = False
-    queue_connected: bool = False
     queue_let_go: bool = False  # the queue itself ended the wait (timeout, empty, full)
     recording_file: str | None = None
     ended_at: datetime | None = None
@@ -98,7 +97,6 @@ class CallAssembler:
             "Hangup": self._on_hangup,
             "QueueCallerJoin": self._on_queue_join,
             "QueueCallerAbandon": self._on_queue_abandon,
-            "AgentConnect": self._on_agent_connect,
             "BlindTransfer": self._on_blind_transfer,
             "AttendedTransfer": self._on_attended_transfer,
             "VarSet": self._on_varset,
@@ -327,11 +325,6 @@ class CallAssembler:
         channel = self._channel(event, at)
         if channel is not None and event.get("Status", "").upper() in _QUEUE_LET_GO:
             self._calls_of(channel).queue_let_go = True
-
-    def _on_agent_connect(self, event: AmiEvent, at: datetime) -> None:
-        channel = self._channel(event, at)
-        if channel is not None:
-            self._calls_of(channel).queue_connected = True
 
     def _on_blind_transfer(self, event: AmiEvent, at: datetime) -> None:
         transferer = self._channel(event, at, "Transferer")

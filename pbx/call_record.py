@@ -6,7 +6,7 @@ plain data so every PBX adapter can produce it without knowing about storage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -45,7 +45,6 @@ class PbxCallRecord:
     recording_file: str | None = None
     # True when the call was closed because its events stopped (lost hang-up), not by a hang-up.
     closed_by_timeout: bool = False
-    extras: dict[str, str] = field(default_factory=dict)
 
     @property
     def outside_number(self) -> str | None:
