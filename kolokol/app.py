@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 from aiohttp import web
 from sqlalchemy import text
@@ -13,13 +12,11 @@ from kolokol.ami_ingest import AsteriskIngest
 from kolokol.api import calls, contacts, tasks
 from kolokol.api.errors import error_response, errors_middleware
 from kolokol.app_keys import AMI, PHONES, SESSIONS, SETTINGS
-from kolokol.call_pipeline import CallPipeline
 from kolokol.db import make_engine, make_sessionmaker
+from kolokol.factories import make_assembler, make_phones, make_pipeline
 from kolokol.migrate import upgrade
-from kolokol.phones import PhoneNormalizer
 from kolokol.settings import Settings
 from pbx.ami import AmiClient
-from pbx.assembler import CallAssembler
 
 log = logging.getLogger("kolokol.app")
 # Bodies beyond this are refused before they are read: contacts and task updates are small.
@@ -30,22 +27,6 @@ class _NoAmi:
     """Stands in when no Asterisk is configured (cloud PBX only): readiness does not wait for it."""
 
     logged_in = True
-
-
-def make_phones(settings: Settings) -> PhoneNormalizer:
-    return PhoneNormalizer(
-        settings.phones.default_region, settings.phones.max_extension_digits, settings.phones.trunk_prefixes
-    )
-
-
-def make_pipeline(app: web.Application) -> CallPipeline:
-    settings = app[SETTINGS]
-    lookback = settings.calls.first_time_lookback_days
-    return CallPipeline(
-        app[SESSIONS],
-        sla=timedelta(minutes=settings.tasks.sla_minutes),
-        first_time_lookback=timedelta(days=lookback) if lookback else None,
-    )
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -63,13 +44,7 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
         app[AMI] = _NoAmi()
         yield
         return
-    assembler = CallAssembler(
-        app[PHONES].e164,
-        max_extension_digits=settings.phones.max_extension_digits,
-        settle_seconds=settings.calls.settle_seconds,
-        stale_after_seconds=settings.calls.stale_after_seconds,
-    )
-    ingest = AsteriskIngest(assembler, make_pipeline(app))
+    ingest = AsteriskIngest(make_assembler(settings, app[PHONES]), make_pipeline(settings, app[SESSIONS]))
     client = AmiClient(
         host=ami_settings.host,
         port=ami_settings.port,

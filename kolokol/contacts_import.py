@@ -8,10 +8,10 @@ import asyncio
 import sys
 from pathlib import Path
 
-from kolokol.app import make_phones
 from kolokol.contacts import ContactRejected, upsert_contact
 from kolokol.contacts_csv import CsvUnreadable, parse_contacts_csv
 from kolokol.db import make_engine, make_sessionmaker
+from kolokol.factories import make_phones
 from kolokol.migrate import upgrade
 from kolokol.settings import Settings
 

@@ -5,20 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy import select
 
 from kolokol.call_json import calls_json
-from kolokol.call_pipeline import CallPipeline
 from kolokol.db import Call, make_engine, make_sessionmaker
+from kolokol.factories import make_assembler, make_phones, make_pipeline
 from kolokol.migrate import upgrade
-from kolokol.phones import PhoneNormalizer
 from kolokol.settings import Settings
 from pbx.ami_framing import AmiMessage, UnreadableCapture, read_capture_file
-from pbx.assembler import CallAssembler
 from pbx.call_record import PbxCallRecord
 
 IN_MEMORY = "sqlite+aiosqlite:///:memory:"
@@ -30,17 +28,10 @@ def read_all(paths: Sequence[str]) -> list[list[AmiMessage]]:
 
 
 def assemble(streams: Sequence[list[AmiMessage]], settings: Settings) -> list[PbxCallRecord]:
-    phones = PhoneNormalizer(
-        settings.phones.default_region, settings.phones.max_extension_digits, settings.phones.trunk_prefixes
-    )
+    phones = make_phones(settings)
     records: list[PbxCallRecord] = []
     for events in streams:
-        assembler = CallAssembler(
-            phones.e164,
-            max_extension_digits=settings.phones.max_extension_digits,
-            settle_seconds=settings.calls.settle_seconds,
-            stale_after_seconds=settings.calls.stale_after_seconds,
-        )
+        assembler = make_assembler(settings, phones)
         # Without Timestamp headers every event gets the same moment: durations come out as 0.
         fallback = datetime.now(UTC).replace(microsecond=0)
         for event in events:
@@ -60,12 +51,7 @@ async def replay(paths: Sequence[str], settings: Settings, *, use_config_db: boo
     try:
         await upgrade(engine)
         sessions = make_sessionmaker(engine)
-        lookback = settings.calls.first_time_lookback_days
-        pipeline = CallPipeline(
-            sessions,
-            sla=timedelta(minutes=settings.tasks.sla_minutes),
-            first_time_lookback=timedelta(days=lookback) if lookback else None,
-        )
+        pipeline = make_pipeline(settings, sessions)
         # Follow-up rules see calls in the order they ended, as the live service does.
         stored = await pipeline.record_many(sorted(records, key=lambda r: r.ended_at))
         async with sessions() as session:

@@ -41,8 +41,7 @@ async def list_calls(request: web.Request) -> web.Response:
     if number:
         normalized = request.app[PHONES].key(number) or number
         stmt = stmt.where(or_(Call.caller == normalized, Call.called == normalized))
-    limit = query.integer(request, "limit", 50, 1, 500)
-    offset = query.integer(request, "offset", 0, 0, 10_000_000)
+    limit, offset = query.page(request)
     async with request.app[SESSIONS]() as session:
         total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
         rows = (

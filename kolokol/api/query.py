@@ -54,3 +54,8 @@ def text(request: web.Request, name: str, max_length: int = 200) -> str | None:
     if len(value) > max_length:
         raise ApiError(400, "invalid-parameter", f"{name} is too long", {"parameter": name})
     return value
+
+
+def page(request: web.Request) -> tuple[int, int]:
+    """limit (1-500, default 50) and offset, the paging every list endpoint takes."""
+    return integer(request, "limit", 50, 1, 500), integer(request, "offset", 0, 0, 10_000_000)

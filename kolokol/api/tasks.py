@@ -30,8 +30,7 @@ async def list_tasks(request: web.Request) -> web.Response:
     assignee = query.text(request, "assignee", 100)
     if assignee:
         stmt = stmt.where(CallbackTask.assignee == assignee)
-    limit = query.integer(request, "limit", 50, 1, 500)
-    offset = query.integer(request, "offset", 0, 0, 10_000_000)
+    limit, offset = query.page(request)
     async with request.app[SESSIONS]() as session:
         total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
         rows = (
@@ -44,8 +43,10 @@ async def list_tasks(request: web.Request) -> web.Response:
     )
 
 
-async def _load(session: AsyncSession, task_id: str) -> CallbackTask:
-    task = await session.get(CallbackTask, task_id, with_for_update=True) if len(task_id) <= 32 else None
+async def _load(session: AsyncSession, task_id: str, *, for_update: bool = False) -> CallbackTask:
+    task = (
+        await session.get(CallbackTask, task_id, with_for_update=for_update) if len(task_id) <= 32 else None
+    )
     if task is None:
         raise ApiError(404, "no-such-task", "no callback task with this id", {"id": task_id[:64]})
     return task
@@ -67,7 +68,7 @@ async def assign_task(request: web.Request) -> web.Response:
     if not isinstance(assignee, str) or not assignee.strip() or len(assignee) > 100:
         raise ApiError(400, "invalid-field", "assignee must be a non-empty string", {"field": "assignee"})
     async with request.app[SESSIONS].begin() as session:
-        task = await _load(session, request.match_info["task_id"])
+        task = await _load(session, request.match_info["task_id"], for_update=True)
         if task.status != "open":
             raise ApiError(409, "task-closed", "the task is already closed", {"status": task.status})
         task.assignee = assignee.strip()
@@ -91,7 +92,7 @@ async def complete_task(request: web.Request) -> web.Response:
     if note is not None and (not isinstance(note, str) or len(note) > 2000):
         raise ApiError(400, "invalid-field", "note must be text up to 2000 characters", {"field": "note"})
     async with request.app[SESSIONS].begin() as session:
-        task = await _load(session, request.match_info["task_id"])
+        task = await _load(session, request.match_info["task_id"], for_update=True)
         if task.status != "open":
             raise ApiError(409, "task-closed", "the task is already closed", {"status": task.status})
         now = datetime.now(UTC)

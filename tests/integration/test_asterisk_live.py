@@ -42,6 +42,18 @@ def asterisk() -> Iterator[None]:
     h.stop_asterisk()
 
 
+def kolokol_ami(ingest: AsteriskIngest) -> AmiClient:
+    """kolokol's own AMI client, logged in as the harness's least-privilege user."""
+    return AmiClient(
+        host=h.AMI_HOST,
+        port=h.AMI_PORT,
+        username=h.AMI_USER,
+        secret=h.AMI_SECRET,
+        on_event=ingest.on_event,
+        on_resync=ingest.on_resync,
+    )
+
+
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     # Storage is proven on both databases elsewhere; here the PBX side is under test, on SQLite.
@@ -59,14 +71,7 @@ async def live(asterisk: None, engine: AsyncEngine) -> AsyncIterator[AsteriskIng
         CallPipeline(sessions, sla=timedelta(minutes=15)),
         tick_seconds=0.2,
     )
-    client = AmiClient(
-        host=h.AMI_HOST,
-        port=h.AMI_PORT,
-        username=h.AMI_USER,
-        secret=h.AMI_SECRET,
-        on_event=ingest.on_event,
-        on_resync=ingest.on_resync,
-    )
+    client = kolokol_ami(ingest)
     ingest.start()
     await client.start()
     deadline = time.monotonic() + 15
@@ -109,19 +114,8 @@ async def test_a_call_that_ends_while_kolokol_is_disconnected_is_settled_on_reco
     sessions = make_sessionmaker(engine)
     assembler = CallAssembler(PhoneNormalizer().e164, settle_seconds=0.5)
     ingest = AsteriskIngest(assembler, CallPipeline(sessions, sla=timedelta(minutes=15)), tick_seconds=0.2)
-
-    def client() -> AmiClient:
-        return AmiClient(
-            host=h.AMI_HOST,
-            port=h.AMI_PORT,
-            username=h.AMI_USER,
-            secret=h.AMI_SECRET,
-            on_event=ingest.on_event,
-            on_resync=ingest.on_resync,
-        )
-
     ingest.start()
-    first = client()
+    first = kolokol_ami(ingest)
     await first.start()
     scenario = asyncio.create_task(asyncio.to_thread(_run_scenario, "ringall_answered"))
     deadline = time.monotonic() + 15
@@ -133,7 +127,7 @@ async def test_a_call_that_ends_while_kolokol_is_disconnected_is_settled_on_reco
     await first.stop()
     assert assembler.open_calls == 1
     await scenario  # the caller hangs up while kolokol is away
-    second = client()
+    second = kolokol_ami(ingest)
     await second.start()
     deadline = time.monotonic() + 15
     while ingest.calls_recorded < 1:

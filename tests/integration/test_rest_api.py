@@ -10,8 +10,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from kolokol.app import make_app, make_pipeline
-from kolokol.app_keys import SESSIONS
+from kolokol.app import make_app
+from kolokol.app_keys import SESSIONS, SETTINGS
+from kolokol.factories import make_pipeline
 from kolokol.settings import Settings
 from kolokol.tokens import create_token
 from pbx.call_record import PbxCallRecord
@@ -66,7 +67,7 @@ async def api(db_url: str, aiohttp_client: ClientMaker) -> Api:
     async with app[SESSIONS].begin() as session:
         for role in ("admin", "marketer", "operator"):
             tokens[role] = await create_token(session, name=f"{role}-user", role=role)
-    pipeline = make_pipeline(app)
+    pipeline = make_pipeline(app[SETTINGS], app[SESSIONS])
     await pipeline.record(missed(1, "+79161234567"))
     await pipeline.record(missed(2, "+79031112233", minutes=3))
     return Api(client, tokens)
