@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from aiohttp import web
 from sqlalchemy import text
 
 from kolokol.ami_ingest import AsteriskIngest
-from kolokol.api import calls, contacts, tasks
+from kolokol.api import calls, contacts, tasks, webhooks
 from kolokol.api.errors import error_response, errors_middleware
-from kolokol.app_keys import AMI, PHONES, SESSIONS, SETTINGS
+from kolokol.app_keys import AMI, INTAKE, PHONES, SESSIONS, SETTINGS, WEBHOOKS
 from kolokol.db import make_engine, make_sessionmaker
-from kolokol.factories import make_assembler, make_phones, make_pipeline
+from kolokol.factories import make_assembler, make_phones, make_pipeline, make_webhook_adapters
 from kolokol.migrate import upgrade
 from kolokol.settings import Settings
+from kolokol.webhook_intake import WebhookIntake
 from pbx.ami import AmiClient
 
 log = logging.getLogger("kolokol.app")
@@ -63,6 +65,20 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
     await ingest.stop()
 
 
+async def _webhooks(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    intake = WebhookIntake(
+        app[WEBHOOKS],
+        app[SESSIONS],
+        make_pipeline(settings, app[SESSIONS]),
+        stale_after=timedelta(seconds=settings.calls.stale_after_seconds),
+    )
+    app[INTAKE] = intake
+    intake.start()
+    yield
+    await intake.stop()
+
+
 async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -86,10 +102,12 @@ def make_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[PHONES] = make_phones(settings)
+    app[WEBHOOKS] = make_webhook_adapters(settings, app[PHONES])
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_asterisk)
+    app.cleanup_ctx.append(_webhooks)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    for table in (calls.routes, tasks.routes, contacts.routes):
+    for table in (calls.routes, tasks.routes, contacts.routes, webhooks.routes):
         app.router.add_routes(table)
     return app

@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kolokol.phones import PhoneNormalizer
 from kolokol.settings import Settings
+from kolokol.webhook_intake import WebhookIntake
+from pbx.webhooks.base import WebhookAdapter
 
 
 class AmiStatus(Protocol):
@@ -20,3 +22,5 @@ SETTINGS = web.AppKey("settings", Settings)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 PHONES = web.AppKey("phones", PhoneNormalizer)
 AMI = web.AppKey("ami", AmiStatus)
+WEBHOOKS = web.AppKey("webhooks", dict[str, WebhookAdapter])
+INTAKE = web.AppKey("intake", WebhookIntake)

@@ -78,8 +78,22 @@ def call_json(call: Call, contacts: Sequence[Contact], task: CallbackTask | None
         "contacts": [contact_json(c) for c in contacts],
         "first_time_caller": call.first_time_caller,
         "source": None,
-        "recording": None,
+        "recording": _recording(call),
         "callback_task": task_json(task) if task is not None else None,
+        "closed_by_timeout": call.closed_by_timeout,
+    }
+
+
+def _recording(call: Call) -> dict[str, Any] | None:
+    """What is known of the call's recording. A cloud PBX's reference waits to be fetched ("pending")."""
+    ref = call.recording_ref
+    if not ref:
+        return None
+    return {
+        "id": None,
+        "status": "pending",
+        "duration_seconds": ref.get("duration_seconds"),
+        "provider_ref": ref,
     }
 
 

@@ -49,8 +49,16 @@ class CallPipeline:
         for record in records:
             existing = batch.existing.get((record.pbx, record.pbx_call_id))
             if existing is not None:
-                # The same call seen again (a replay, a resync): refresh what the PBX said, keep follow-ups.
+                # The same call seen again (a replay, a resync, a cloud PBX's late or final report):
+                # refresh what the PBX said and keep the follow-ups, unless the outcome itself changed.
+                before = (existing.status, existing.outside_number)
                 _copy_pbx_fields(existing, record)
+                number = _outside(record)
+                if number != existing.outside_number:
+                    existing.outside_number = number
+                    existing.contact_ids = list(batch.contacts.get(number, [])) if number else []
+                if before != (existing.status, existing.outside_number):
+                    self._outcome_changed(batch, existing, record, was_missed=before[0] == "missed")
                 stored.append(existing)
                 continue
             call = batch.new_call(record)
@@ -58,6 +66,27 @@ class CallPipeline:
             stored.append(call)
         await session.flush()
         return stored
+
+    def _outcome_changed(self, batch: _Batch, call: Call, record: PbxCallRecord, *, was_missed: bool) -> None:
+        """A stored call turned out differently (a timed-out call whose final report came late)."""
+        task = batch.open_tasks.get(call.outside_number or "")
+        if (
+            was_missed
+            and task is not None
+            and task.id == call.callback_task_id
+            and task.first_call_id == call.id
+            and task.missed_calls == 1
+        ):
+            # The task exists only because of this call, which was not missed after all.
+            task.status = "cancelled"
+            task.resolution = "cancelled"
+            task.note = "the PBX's final report says this call was not missed"
+            task.closed_at = record.ended_at
+            task.closed_by_call_id = call.id
+            task.updated_at = record.ended_at
+            del batch.open_tasks[task.number]
+            return
+        self._apply_task_rules(batch, call, record)
 
     def _apply_task_rules(self, batch: _Batch, call: Call, record: PbxCallRecord) -> None:
         decision = decide(record, self._sla)
@@ -207,4 +236,5 @@ def _copy_pbx_fields(call: Call, record: PbxCallRecord) -> None:
     call.answered_at = record.answered_at
     call.ended_at = record.ended_at
     call.recording_file = record.recording_file
+    call.recording_ref = dict(record.recording_ref) if record.recording_ref else None
     call.closed_by_timeout = record.closed_by_timeout

@@ -111,6 +111,7 @@ class Call(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     ended_at: Mapped[datetime] = mapped_column(UtcDateTime())
     recording_file: Mapped[str | None] = mapped_column(Text)
+    recording_ref: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     closed_by_timeout: Mapped[bool] = mapped_column(default=False)
     first_time_caller: Mapped[bool] = mapped_column(default=False)
     contact_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -137,6 +138,37 @@ class CallbackTask(Base):
     resolution: Mapped[str | None] = mapped_column(String(20))
     note: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class WebhookEvent(Base):
+    """The inbox: every verified cloud PBX event, stored once (duplicates share the dedupe key)."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        UniqueConstraint("provider", "dedupe_key", name="uq_webhook_events_provider_dedupe_key"),
+        Index("ix_webhook_events_provider_call", "provider", "call_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    call_id: Mapped[str] = mapped_column(String(200))
+    dedupe_key: Mapped[str] = mapped_column(String(400))
+    kind: Mapped[str] = mapped_column(String(40))
+    final: Mapped[bool] = mapped_column(default=False)
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class CloudCall(Base):
+    """Where each cloud PBX call stands: open (events coming), final (summary in) or timed_out."""
+
+    __tablename__ = "cloud_calls"
+    __table_args__ = (Index("ix_cloud_calls_state_last_event", "state", "last_event_at"),)
+    provider: Mapped[str] = mapped_column(String(20), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[str] = mapped_column(String(10), default="open")
+    first_event_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_event_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class ApiToken(Base):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 ENV_PREFIX = "KOLOKOL_"
 
@@ -20,6 +22,8 @@ class _Section(BaseModel):
 class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    # PBX webhooks are small; anything bigger is refused with 413 before it is read.
+    webhook_max_body_bytes: int = Field(64 * 1024, ge=1024, le=1024 * 1024)
 
 
 class FeedSettings(_Section):
@@ -49,8 +53,78 @@ class AsteriskSettings(_Section):
     trunk_channel_prefixes: tuple[str, ...] = ("PJSIP/trunk", "SIP/trunk")
 
 
+class _Webhook(_Section):
+    # Addresses or networks allowed to deliver (empty: any). Defence in depth next to the signature.
+    allow_ips: tuple[str, ...] = ()
+
+    @field_validator("allow_ips")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)
+        return value
+
+
+class MangoOfficeSettings(_Webhook):
+    vpbx_api_key: str = Field(min_length=1)
+    vpbx_api_salt: SecretStr
+
+
+class ZadarmaSettings(_Webhook):
+    api_key: str = Field(min_length=1)
+    api_secret: SecretStr
+    # Zadarma writes call_start in the account's own time zone ("Settings -> time zone" in its cabinet).
+    timezone: str = "Europe/Moscow"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class MegafonVatsSettings(_Webhook):
+    crm_token: SecretStr
+
+
+class TwilioSettings(_Webhook):
+    account_sid: str = Field(min_length=1)
+    auth_token: SecretStr
+    # The public address Twilio calls (scheme, host, port): signatures cover the URL as Twilio saw it,
+    # which a reverse proxy changes.
+    public_base_url: str = Field(pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+    # Extension -> what <Dial> rings for it on an incoming call ("sip:...", "client:...", "+7...").
+    ring: dict[str, str] = Field(default_factory=dict)
+    dial_timeout_seconds: int = Field(30, ge=5, le=600)
+    record: bool = False
+
+
+class TelnyxSettings(_Webhook):
+    public_key: str = Field(min_length=40)
+    tolerance_seconds: int = Field(300, ge=1, le=3600)
+    # A Call Control application answers incoming calls itself (greeting, IVR): then only an answered
+    # outgoing leg to an operator means a person took the call.
+    app_answers_inbound: bool = True
+
+
+class GenericSettings(_Webhook):
+    # HMAC-SHA256 signing secret for PBXs that can sign; url_token for those that cannot (a secret URL).
+    secret: SecretStr | None = Field(None, min_length=16)
+    url_token: SecretStr | None = Field(None, min_length=32)
+    tolerance_seconds: int = Field(300, ge=1, le=3600)
+
+
 class PbxSettings(_Section):
     asterisk: AsteriskSettings | None = None
+    mango_office: MangoOfficeSettings | None = None
+    zadarma: ZadarmaSettings | None = None
+    megafon_vats: MegafonVatsSettings | None = None
+    twilio: TwilioSettings | None = None
+    telnyx: TelnyxSettings | None = None
+    generic: GenericSettings | None = None
 
 
 class CallSettings(_Section):
@@ -102,7 +176,7 @@ def _apply_env(tree: dict[str, Any], environ: Mapping[str, str]) -> None:
         # Lists come from the environment as comma-separated text.
         node[leaf] = (
             [item.strip() for item in value.split(",") if item.strip()]
-            if leaf.endswith("prefixes")
+            if leaf.endswith("prefixes") or leaf == "allow_ips"
             else value
         )
 

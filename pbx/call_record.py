@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 Direction = Literal["inbound", "outbound", "internal"]
 Status = Literal["answered", "missed", "unanswered"]
@@ -43,6 +43,8 @@ class PbxCallRecord:
     answered_at: datetime | None
     ended_at: datetime
     recording_file: str | None = None
+    # A cloud PBX's reference to the recording: what is needed to fetch it later (id, URL, expiry).
+    recording_ref: dict[str, Any] | None = None
     # True when the call was closed because its events stopped (lost hang-up), not by a hang-up.
     closed_by_timeout: bool = False
 

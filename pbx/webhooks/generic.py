@@ -1,0 +1,270 @@
+"""kolokol's own webhook format, for any PBX that can send an HTTP request per call event.
+
+Two ways in:
+- ``POST /`` signed: ``X-Kolokol-Timestamp: <unix seconds>`` and
+  ``X-Kolokol-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>``, within a tolerance
+  window (a captured request cannot be replayed later).
+- ``POST /<url_token>`` for PBXs that sign nothing (UIS/CoMagic templates, Sipuni, Telfin, OnlinePBX):
+  the secret is the URL itself, best combined with ``allow_ips``.
+
+The body is one event object or an array of them; the README documents the fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, cast, get_args
+
+from pbx.call_record import Direction, Disposition, PbxCallRecord, Transfer
+from pbx.webhooks.base import (
+    JSON,
+    OK,
+    Accepted,
+    CallFacts,
+    CloudEvent,
+    IpAllowList,
+    Rejected,
+    Reply,
+    ToE164,
+    WebhookRequest,
+    bad_request,
+    by_time,
+    iso_time,
+    number_or_raw,
+    require_content_type,
+    require_method,
+    same_secret,
+    text_field,
+    unauthenticated,
+    unix_time,
+)
+
+PROVIDER = "generic"
+EventType = Literal[
+    "call.started",
+    "call.ivr",
+    "call.queued",
+    "call.ringing",
+    "call.answered",
+    "call.transferred",
+    "call.ended",
+    "recording.ready",
+]
+_TYPES: tuple[str, ...] = get_args(EventType)
+_REASONS: tuple[str, ...] = ("no_answer", "busy", "caller_hangup", "failed")
+_DIRECTIONS: tuple[str, ...] = ("inbound", "outbound", "internal")
+MAX_EVENTS = 100
+
+
+class Generic:
+    provider = PROVIDER
+
+    def __init__(
+        self,
+        to_e164: ToE164,
+        *,
+        secret: str | None,
+        url_token: str | None,
+        tolerance_seconds: int = 300,
+        allow_ips: Sequence[str] = (),
+    ) -> None:
+        if not secret and not url_token:
+            raise ValueError("[pbx.generic] needs a secret (signed requests) or a url_token (secret URL)")
+        self._e164 = to_e164
+        self._secret = secret
+        self._url_token = url_token
+        self._tolerance = tolerance_seconds
+        self._allowed = IpAllowList(allow_ips)
+
+    # ---- requests -----------------------------------------------------------------------------
+
+    def handle(self, request: WebhookRequest) -> Accepted:
+        require_method(request, "POST")
+        self._allowed.check(request.remote)
+        require_content_type(request, JSON)
+        self._authenticate(request)
+        items = _items(request.body)
+        return Accepted(events=tuple(_event(item, n) for n, item in enumerate(items)))
+
+    def _authenticate(self, request: WebhookRequest) -> None:
+        path = request.path.strip("/")
+        if path:
+            if self._url_token is None or not same_secret(path, self._url_token):
+                raise Rejected(403, "unknown-url", "this webhook URL is not known")
+            return
+        if self._secret is None:
+            raise Rejected(403, "signing-not-configured", "only the secret URL is configured for this PBX")
+        stamp = request.header("x-kolokol-timestamp") or ""
+        given = request.header("x-kolokol-signature") or ""
+        if not stamp.isdigit() or not given.startswith("sha256="):
+            raise unauthenticated("send X-Kolokol-Timestamp and X-Kolokol-Signature: sha256=<hex>")
+        expected = hmac.new(self._secret.encode(), stamp.encode() + b"." + request.body, hashlib.sha256)
+        if not same_secret(given.removeprefix("sha256=").lower(), expected.hexdigest()):
+            raise unauthenticated("X-Kolokol-Signature does not match")
+        if abs(request.received_at.timestamp() - int(stamp)) > self._tolerance:
+            raise Rejected(401, "stale-timestamp", "X-Kolokol-Timestamp is outside the tolerance window")
+
+    def lookup_reply(self, names: Sequence[str]) -> Reply:
+        return OK
+
+    # ---- the call record ----------------------------------------------------------------------
+
+    def assemble(
+        self, call_id: str, events: Sequence[CloudEvent], *, timed_out: bool
+    ) -> PbxCallRecord | None:
+        ordered = by_time(events)
+        ended = [e for e in ordered if e.kind == "call.ended"]
+        if not ended and not timed_out:
+            return None
+        about = [e for e in ordered if e.kind in ("call.started", "call.ended")] or ordered
+        direction = cast(Direction, _first(about, "direction") or "inbound")
+        answers = [e for e in ordered if e.kind == "call.answered"]
+        transfers = [
+            Transfer(
+                str(e.data.get("from_extension") or "") or None,
+                str(e.data.get("to_extension") or "") or None,
+                "attended" if e.data.get("kind") == "attended" else "blind",
+                e.occurred_at,
+            )
+            for e in ordered
+            if e.kind == "call.transferred"
+        ]
+        last = ended[-1] if ended else ordered[-1]
+        facts = CallFacts(
+            pbx=PROVIDER,
+            call_id=call_id,
+            direction=direction,
+            caller=number_or_raw(self._e164, _first(about, "from")),
+            called=number_or_raw(self._e164, _first(about, "to")),
+            caller_name=_first(about, "caller_name"),
+            started_at=next(
+                (e.occurred_at for e in ordered if e.kind == "call.started"), ordered[0].occurred_at
+            ),
+            ended_at=last.occurred_at,
+            answered_at=answers[0].occurred_at if answers else None,
+            unanswered=cast(Disposition, _first(ended, "reason") or "no_answer"),
+            rang=[str(e.data["extension"]) for e in ordered if e.kind == "call.ringing"],
+            transfers=transfers,
+            recording_ref=_recording(ordered),
+            closed_by_timeout=not ended,
+        )
+        if direction == "inbound":
+            facts.answered_by = _extension(answers[0]) if answers else None
+            facts.operator = (transfers[-1].to_ext if transfers else None) or facts.answered_by
+            if answers:
+                facts.operator = _first(ended, "extension") or facts.operator
+            kinds = {e.kind for e in ordered}
+            facts.missed_where = (
+                "ringing"
+                if facts.rang
+                else "queue"
+                if "call.queued" in kinds
+                else "ivr"
+                if "call.ivr" in kinds
+                else None
+            )
+        else:
+            facts.operator = _first(about, "extension")
+        return facts.record()
+
+
+# ---- parsing ------------------------------------------------------------------------------------
+
+
+def _items(body: bytes) -> list[Any]:
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad_request(f"the body is not valid JSON: {exc}", "invalid-json") from exc
+    if isinstance(value, dict):
+        return [value]
+    if not isinstance(value, list) or not value:
+        raise bad_request("the body must be an event object or a non-empty array of them", "invalid-json")
+    if len(value) > MAX_EVENTS:
+        raise bad_request(f"at most {MAX_EVENTS} events per request", "too-many-events")
+    return value
+
+
+def _event(item: Any, index: int) -> CloudEvent:
+    if not isinstance(item, dict):
+        raise bad_request(f"event {index} must be an object")
+    kind = text_field(item, "type", max_length=40)
+    if kind not in _TYPES:
+        raise bad_request(f"event {index}: unknown type {kind!r}; expected one of {', '.join(_TYPES)}")
+    event_id = text_field(item, "event_id")
+    call_id = text_field(item, "call_id")
+    raw_at = item.get("at")
+    at = unix_time(raw_at, "at") if isinstance(raw_at, int | float) else iso_time(raw_at, "at")
+    data: dict[str, Any] = {"type": kind, "at": at.isoformat()}
+    for name in ("from", "to", "caller_name", "extension", "from_extension", "to_extension"):
+        if (value := text_field(item, name, required=False)) != "":
+            data[name] = value
+    if kind in ("call.started", "call.ended") or "direction" in item:
+        direction = text_field(item, "direction", required=kind == "call.started", max_length=10)
+        if direction and direction not in _DIRECTIONS:
+            raise bad_request(f"event {index}: direction must be one of {', '.join(_DIRECTIONS)}")
+        if direction:
+            data["direction"] = direction
+    if kind in ("call.ringing",) and "extension" not in data:
+        raise bad_request(f"event {index}: {kind} needs the extension that rang")
+    if kind == "call.answered" and "extension" not in data and item.get("direction") != "outbound":
+        raise bad_request(f"event {index}: call.answered needs the extension that answered")
+    if kind == "call.transferred":
+        if "to_extension" not in data:
+            raise bad_request(f"event {index}: call.transferred needs to_extension")
+        data["kind"] = "attended" if item.get("kind") == "attended" else "blind"
+    if kind == "call.ended":
+        reason = text_field(item, "reason", required=False, max_length=20) or "no_answer"
+        if reason not in _REASONS:
+            raise bad_request(f"event {index}: reason must be one of {', '.join(_REASONS)}")
+        data["reason"] = reason
+    if kind == "recording.ready":
+        data["recording"] = _recording_fields(item.get("recording"), index)
+    return CloudEvent(call_id, f"{call_id}:{event_id}", kind, kind == "call.ended", at, data)
+
+
+def _recording_fields(value: Any, index: int) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise bad_request(f"event {index}: recording.ready needs a recording object")
+    out: dict[str, Any] = {}
+    for name in ("id", "url"):
+        if (text := text_field(value, name, required=False, max_length=2000)) != "":
+            out[name] = text
+    if value.get("expires_at") is not None:
+        out["expires_at"] = iso_time(value["expires_at"], "recording.expires_at").isoformat()
+    if not out.get("id") and not out.get("url"):
+        raise bad_request(f"event {index}: the recording needs an id or a url")
+    duration = value.get("duration_seconds")
+    if duration is not None:
+        if isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0:
+            raise bad_request(f"event {index}: duration_seconds must be a number")
+        out["duration_seconds"] = duration
+    return out
+
+
+# ---- mapping ------------------------------------------------------------------------------------
+
+
+def _first(events: Sequence[CloudEvent], name: str) -> str | None:
+    """The first event's value (events are in time order); ``call.ended`` repeats what it knows."""
+    for event in events:
+        value = event.data.get(name)
+        if value:
+            return str(value)
+    return None
+
+
+def _extension(event: CloudEvent) -> str | None:
+    value = event.data.get("extension")
+    return str(value) if value else None
+
+
+def _recording(events: Sequence[CloudEvent]) -> dict[str, Any] | None:
+    ready = [e for e in events if e.kind == "recording.ready"]
+    if not ready:
+        return None
+    fields: Mapping[str, Any] = ready[-1].data["recording"]
+    return {"provider": PROVIDER, **fields}
