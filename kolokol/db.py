@@ -160,13 +160,20 @@ class WebhookEvent(Base):
 
 
 class CloudCall(Base):
-    """Where each cloud PBX call stands: open (events coming), final (summary in) or timed_out."""
+    """Where each cloud PBX call stands: open, final (end event in), recorded, or timed_out."""
 
     __tablename__ = "cloud_calls"
-    __table_args__ = (Index("ix_cloud_calls_state_last_event", "state", "last_event_at"),)
+    __table_args__ = (
+        Index("ix_cloud_calls_state_last_event", "state", "last_event_at"),
+        Index("ix_cloud_calls_pending", "pending"),
+    )
     provider: Mapped[str] = mapped_column(String(20), primary_key=True)
     call_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     state: Mapped[str] = mapped_column(String(10), default="open")
+    # The record must be (re)built from the inbox: set with every new event of a call that has ended.
+    pending: Mapped[bool] = mapped_column(default=False)
+    # Bumped by every new event, so a build that read an older revision leaves the call pending.
+    revision: Mapped[int] = mapped_column(Integer, default=1)
     first_event_at: Mapped[datetime] = mapped_column(UtcDateTime())
     last_event_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -181,7 +188,17 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
-def make_engine(url: str) -> AsyncEngine:
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for PostgreSQL and in-memory databases."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return None if database.startswith("file:") else Path(database)
+
+
+def make_engine(url: str, *, checkpoints_elsewhere: bool = False) -> AsyncEngine:
+    """``checkpoints_elsewhere``: the caller runs WAL checkpoints itself (see ``sqlite_checkpoint``)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -200,6 +217,8 @@ def make_engine(url: str) -> AsyncEngine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=5000")
+            if checkpoints_elsewhere:
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.close()
 
         return engine

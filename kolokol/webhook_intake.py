@@ -1,12 +1,20 @@
 """Cloud PBX events: into the inbox, then into call records.
 
-A webhook request is answered only after its events are committed (a 2xx means "stored"), and the
-writer commits whatever requests are waiting in one transaction (group commit), so a burst of webhooks
-costs one commit, not one each. In that transaction each new event is stored once (a duplicate has the
-same dedupe key and changes nothing), and every call that has its final event is rebuilt by its adapter
-from all of its stored events: the record depends on the set of events, never on the order they came in.
-Events that arrive after the record was made rebuild it again. Calls whose final event never comes are
-closed by a sweep after ``calls.stale_after_seconds`` and marked ``closed_by_timeout``.
+Two steps, both run by one writer task so the database sees one writer per node:
+
+1. **Store** (on the request's path). A webhook is answered only after its events are committed to the
+   inbox (a 2xx means "stored"); the writer commits whatever requests are waiting in one transaction
+   (group commit): two statements and a commit, however many requests. A duplicate delivery has the same
+   dedupe key and changes nothing. The same transaction moves each touched call along (``cloud_calls``)
+   and marks it ``pending`` when its record must be (re)built.
+2. **Build** (between store batches, never starving them). Each pending call is rebuilt by its adapter
+   from all of its stored events, so the record depends on the set of events and never on the order
+   they came in, and goes through the call pipeline (contacts, first-time caller, callback tasks) like an
+   Asterisk call. Events that arrive after the record was made rebuild it. Pending marks live in the
+   database, so a restart picks up what was stored but not built.
+
+Calls whose final event never comes are closed by a sweep after ``calls.stale_after_seconds`` and marked
+``closed_by_timeout``; a late final event still corrects them.
 """
 
 from __future__ import annotations
@@ -14,13 +22,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import ColumnElement, Table, and_, bindparam, case, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
 
 from kolokol.call_pipeline import CallPipeline
 from kolokol.db import CloudCall, WebhookEvent
@@ -30,10 +41,20 @@ from pbx.webhooks.base import CloudEvent, WebhookAdapter
 log = logging.getLogger("kolokol.webhooks")
 T = TypeVar("T")
 _CHUNK = 400
+# Building runs in the gaps between store batches, but at least this often under a steady stream.
+_BUILD_AT_LEAST_EVERY = 0.25
 
 
 class IntakeUnavailable(RuntimeError):
     """The events could not be stored; the PBX should deliver them again."""
+
+
+@dataclass(frozen=True, slots=True)
+class _PendingCall:
+    provider: str
+    call_id: str
+    state: str
+    revision: int
 
 
 @dataclass(slots=True)
@@ -60,6 +81,7 @@ class WebhookIntake:
         stale_after: timedelta,
         sweep_seconds: float = 30.0,
         max_batch: int = 500,
+        build_batch: int = 25,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._adapters = adapters
@@ -68,9 +90,14 @@ class WebhookIntake:
         self._stale_after = stale_after
         self._sweep_seconds = sweep_seconds
         self._max_batch = max_batch
+        self._build_batch = build_batch
         self._clock = clock
         self._queue: asyncio.Queue[_Submission | _Sweep] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        # True while calls may be waiting to be built; starts True to pick up work left by a restart.
+        self._pending = True
+        self._last_build = 0.0
+        self._idle = asyncio.Event()
         self.events_stored = 0
         self.duplicates = 0
         self.calls_recorded = 0
@@ -82,48 +109,65 @@ class WebhookIntake:
         if not self._tasks:
             raise IntakeUnavailable("the webhook intake is not running")
         submission = _Submission(provider, events, received_at)
-        self._queue.put_nowait(submission)
+        self._enqueue(submission)
         await asyncio.shield(submission.done)
 
     async def sweep(self, now: datetime | None = None) -> int:
         """Close calls whose final event is overdue; returns how many were closed."""
         job = _Sweep(now or self._clock())
-        self._queue.put_nowait(job)
+        self._enqueue(job)
         return await asyncio.shield(job.done)
+
+    async def settle(self) -> None:
+        """Wait until everything handed over is stored and every pending call is built."""
+        await self._idle.wait()
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._write_forever()), asyncio.create_task(self._sweep_forever())]
 
     async def stop(self) -> None:
-        """Finish what was handed over, then stop."""
-        for task in reversed(self._tasks):
-            if task is self._tasks[0]:
-                await self._queue.join()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Store and build what was handed over, then stop."""
+        if not self._tasks:
+            return
+        writer, sweeper = self._tasks
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+        await self.settle()
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
         self._tasks = []
+
+    def _enqueue(self, job: _Submission | _Sweep) -> None:
+        self._idle.clear()
+        self._queue.put_nowait(job)
 
     # ---- the writer ---------------------------------------------------------------------------
 
     async def _write_forever(self) -> None:
         while True:
+            overdue = time.monotonic() - self._last_build > _BUILD_AT_LEAST_EVERY
+            if self._pending and (self._queue.empty() or overdue):
+                await self._build_pending()
+                continue
+            if self._queue.empty():
+                self._idle.set()
             job = await self._queue.get()
             if isinstance(job, _Sweep):
                 await self._run_sweep(job)
                 continue
             batch = [job]
+            sweep: _Sweep | None = None
             while len(batch) < self._max_batch and not self._queue.empty():
                 nxt = self._queue.get_nowait()
                 if isinstance(nxt, _Sweep):
-                    # Sweeps are rare: run it after this batch, in its own transaction.
-                    await self._store_batch(batch)
-                    await self._run_sweep(nxt)
-                    batch = []
+                    sweep = nxt  # rare: it runs right after this batch, in its own transaction
                     break
                 batch.append(nxt)
-            if batch:
-                await self._store_batch(batch)
+            await self._store_batch(batch)
+            if sweep is not None:
+                await self._run_sweep(sweep)
 
     async def _store_batch(self, batch: list[_Submission]) -> None:
         try:
@@ -140,19 +184,134 @@ class WebhookIntake:
         else:
             for one in batch:
                 _settle(one.done, None)
-        finally:
-            for _ in batch:
-                self._queue.task_done()
 
     async def _store(self, batch: list[_Submission]) -> None:
         async with self._sessions.begin() as session:
             fresh = await self._insert_new(session, batch)
-            if not fresh:
-                return
-            records = await self._rebuild(session, fresh)
-            if records:
+            if fresh and await self._advance(session, fresh):
+                self._pending = True
+
+    async def _insert_new(
+        self, session: AsyncSession, batch: list[_Submission]
+    ) -> dict[tuple[str, str], list[tuple[CloudEvent, datetime]]]:
+        """Store the events not seen before; returns them grouped by call."""
+        candidates: dict[tuple[str, str], tuple[CloudEvent, datetime]] = {}
+        for submission in batch:
+            for event in submission.events:
+                candidates.setdefault(
+                    (submission.provider, event.dedupe_key), (event, submission.received_at)
+                )
+        rows = [
+            {
+                "provider": provider,
+                "call_id": event.call_id,
+                "dedupe_key": event.dedupe_key,
+                "kind": event.kind,
+                "final": event.final,
+                "occurred_at": event.occurred_at,
+                "received_at": received_at,
+                "data": dict(event.data),
+            }
+            for (provider, _), (event, received_at) in candidates.items()
+        ]
+        # One statement stores the new events and names them; a duplicate (already stored, or stored by
+        # another node a moment ago) is skipped by the unique key instead of failing the batch.
+        statement = _insert_for(session)(WebhookEvent).on_conflict_do_nothing(
+            index_elements=["provider", "dedupe_key"]
+        )
+        inserted = await session.execute(
+            statement.returning(WebhookEvent.provider, WebhookEvent.dedupe_key), rows
+        )
+        stored = {(provider, key) for provider, key in inserted.all()}
+        self.duplicates += sum(len(s.events) for s in batch) - len(stored)
+        self.events_stored += len(stored)
+        by_call: dict[tuple[str, str], list[tuple[CloudEvent, datetime]]] = {}
+        for key, pair in candidates.items():
+            if key in stored:
+                by_call.setdefault((key[0], pair[0].call_id), []).append(pair)
+        return by_call
+
+    async def _advance(
+        self, session: AsyncSession, fresh: dict[tuple[str, str], list[tuple[CloudEvent, datetime]]]
+    ) -> bool:
+        """Move each touched call along in one upsert; returns whether any now needs building.
+
+        States: ``open`` (no final event yet), ``final`` (final event in, record not complete yet: some
+        providers need every leg), ``recorded``, ``timed_out`` (closed by the sweep). Every new event of
+        a call that is not ``open`` marks it pending, and bumps its revision so a build that read an
+        older revision does not clear the mark.
+        """
+        rows = [
+            {
+                "provider": provider,
+                "call_id": call_id,
+                "state": "final" if (final := any(event.final for event, _ in pairs)) else "open",
+                "pending": final,
+                "revision": 1,
+                "first_event_at": min(received for _, received in pairs),
+                "last_event_at": max(received for _, received in pairs),
+            }
+            for (provider, call_id), pairs in fresh.items()
+        ]
+        insert = _insert_for(session)(CloudCall)
+        later = func.greatest if _dialect(session) == "postgresql" else func.max
+        was_open = CloudCall.state == "open"
+        statement = insert.on_conflict_do_update(
+            index_elements=["provider", "call_id"],
+            set_={
+                "last_event_at": later(CloudCall.last_event_at, insert.excluded.last_event_at),
+                "state": case((was_open, insert.excluded.state), else_=CloudCall.state),
+                "pending": case((was_open, insert.excluded.pending), else_=True),
+                "revision": CloudCall.revision + 1,
+            },
+        ).returning(CloudCall.pending)
+        return any(pending for (pending,) in (await session.execute(statement, rows)).all())
+
+    # ---- building records -----------------------------------------------------------------------
+
+    async def _build_pending(self) -> None:
+        self._last_build = time.monotonic()
+        try:
+            async with self._sessions.begin() as session:
+                pending = [
+                    _PendingCall(*row)
+                    for row in (
+                        await session.execute(
+                            select(CloudCall.provider, CloudCall.call_id, CloudCall.state, CloudCall.revision)
+                            .where(CloudCall.pending, CloudCall.provider.in_(list(self._adapters)))
+                            .order_by(CloudCall.last_event_at)
+                            .limit(self._build_batch)
+                        )
+                    ).all()
+                ]
+            if len(pending) < self._build_batch:
+                self._pending = False
+            if pending:
+                await self._build_calls(pending)
+        except Exception:
+            # The database is away: the calls stay pending and are built on a later round.
+            log.exception("cloud calls not built")
+            await asyncio.sleep(1.0)
+
+    async def _build_calls(self, calls: Sequence[_PendingCall]) -> None:
+        try:
+            async with self._sessions.begin() as session:
+                records = await self._assemble(session, calls)
                 records.sort(key=lambda r: r.ended_at)
                 await self._pipeline.record_in(session, records)
+        except Exception:
+            if len(calls) > 1:
+                # One call that cannot be built must not hold up the others.
+                for one in calls:
+                    await self._build_calls([one])
+                return
+            # Its events stay in the inbox; the call is rebuilt when the next event for it arrives.
+            log.exception(
+                "cloud call not built", extra={"pbx": calls[0].provider, "pbx_call_id": calls[0].call_id}
+            )
+            async with self._sessions.begin() as session:
+                await _clear_pending(session, calls, built=set())
+            return
         self.calls_recorded += len(records)
         for record in records:
             log.info(
@@ -165,107 +324,36 @@ class WebhookIntake:
                 },
             )
 
-    async def _insert_new(
-        self, session: AsyncSession, batch: list[_Submission]
-    ) -> dict[tuple[str, str], list[tuple[CloudEvent, datetime]]]:
-        """Store the events not seen before; returns them grouped by call."""
-        candidates: dict[tuple[str, str], tuple[CloudEvent, datetime]] = {}
-        for submission in batch:
-            for event in submission.events:
-                candidates.setdefault(
-                    (submission.provider, event.dedupe_key), (event, submission.received_at)
-                )
-        known: set[tuple[str, str]] = set()
-        keys = list(candidates)
-        for start in range(0, len(keys), _CHUNK):
-            chunk = keys[start : start + _CHUNK]
-            rows = await session.execute(
-                select(WebhookEvent.provider, WebhookEvent.dedupe_key).where(
-                    tuple_(WebhookEvent.provider, WebhookEvent.dedupe_key).in_(chunk)
-                )
-            )
-            known.update((provider, key) for provider, key in rows.all())
-        total = sum(len(s.events) for s in batch)
-        new = [(key, value) for key, value in candidates.items() if key not in known]
-        self.duplicates += total - len(new)
-        if not new:
-            return {}
-        await session.execute(
-            insert(WebhookEvent),
-            [
-                {
-                    "provider": provider,
-                    "call_id": event.call_id,
-                    "dedupe_key": event.dedupe_key,
-                    "kind": event.kind,
-                    "final": event.final,
-                    "occurred_at": event.occurred_at,
-                    "received_at": received_at,
-                    "data": dict(event.data),
-                }
-                for (provider, _), (event, received_at) in new
-            ],
-        )
-        self.events_stored += len(new)
-        by_call: dict[tuple[str, str], list[tuple[CloudEvent, datetime]]] = {}
-        for (provider, _), pair in new:
-            by_call.setdefault((provider, pair[0].call_id), []).append(pair)
-        return by_call
-
-    async def _rebuild(
-        self, session: AsyncSession, fresh: dict[tuple[str, str], list[tuple[CloudEvent, datetime]]]
-    ) -> list[PbxCallRecord]:
-        """Move each touched call along; rebuild the record of every call that has (or had) an end.
-
-        States: ``open`` (no final event yet), ``final`` (final event in, record not complete yet: some
-        providers need every leg), ``recorded``, ``timed_out`` (closed by the sweep; a late final event
-        still corrects it).
-        """
-        states = await _load_states(session, list(fresh))
-        for key, pairs in fresh.items():
-            last = max(received for _, received in pairs)
-            state = states.get(key)
-            if state is None:
-                state = CloudCall(
-                    provider=key[0],
-                    call_id=key[1],
-                    state="open",
-                    first_event_at=min(received for _, received in pairs),
-                    last_event_at=last,
-                )
-                session.add(state)
-                states[key] = state
-            else:
-                state.last_event_at = max(state.last_event_at, last)
-            if state.state == "open" and any(event.final for event, _ in pairs):
-                state.state = "final"
-        return await self._assemble(session, [states[key] for key in fresh if states[key].state != "open"])
-
-    async def _assemble(self, session: AsyncSession, calls: Sequence[CloudCall]) -> list[PbxCallRecord]:
-        if not calls:
-            return []
+    async def _assemble(self, session: AsyncSession, calls: Sequence[_PendingCall]) -> list[PbxCallRecord]:
         events: dict[tuple[str, str], list[CloudEvent]] = {(c.provider, c.call_id): [] for c in calls}
         keys = list(events)
+        columns = (
+            WebhookEvent.provider,
+            WebhookEvent.call_id,
+            WebhookEvent.dedupe_key,
+            WebhookEvent.kind,
+            WebhookEvent.final,
+            WebhookEvent.occurred_at,
+            WebhookEvent.data,
+        )
         for start in range(0, len(keys), _CHUNK):
-            rows = await session.scalars(
-                select(WebhookEvent).where(
-                    tuple_(WebhookEvent.provider, WebhookEvent.call_id).in_(keys[start : start + _CHUNK])
+            rows = await session.execute(
+                select(*columns).where(
+                    _pairs_in(WebhookEvent.provider, WebhookEvent.call_id, keys[start : start + _CHUNK])
                 )
             )
-            for row in rows.all():
-                events[(row.provider, row.call_id)].append(
-                    CloudEvent(row.call_id, row.dedupe_key, row.kind, row.final, row.occurred_at, row.data)
-                )
+            for provider, call_id, key, kind, final, occurred_at, data in rows.all():
+                events[(provider, call_id)].append(CloudEvent(call_id, key, kind, final, occurred_at, data))
         records = []
-        for state in calls:
-            record = self._adapters[state.provider].assemble(
-                state.call_id, events[(state.provider, state.call_id)], timed_out=state.state == "timed_out"
+        built: set[tuple[str, str]] = set()
+        for call in calls:
+            record = self._adapters[call.provider].assemble(
+                call.call_id, events[(call.provider, call.call_id)], timed_out=call.state == "timed_out"
             )
-            if record is None:
-                continue
-            if state.state in ("open", "final"):
-                state.state = "recorded"
-            records.append(record)
+            if record is not None:
+                built.add((call.provider, call.call_id))
+                records.append(record)
+        await _clear_pending(session, calls, built)
         return records
 
     # ---- the timeout sweep --------------------------------------------------------------------
@@ -278,51 +366,71 @@ class WebhookIntake:
 
     async def _run_sweep(self, job: _Sweep) -> None:
         try:
-            closed = await self._close_stale(job.now)
+            cutoff = job.now - self._stale_after
+            async with self._sessions.begin() as session:
+                result = await session.execute(
+                    update(CloudCall)
+                    .where(CloudCall.state.in_(("open", "final")), CloudCall.last_event_at < cutoff)
+                    .values(state="timed_out", pending=True, revision=CloudCall.revision + 1)
+                    .execution_options(synchronize_session=False)
+                )
+            closed = int(getattr(result, "rowcount", 0) or 0)
         except Exception as exc:
             log.exception("webhook timeout sweep failed")
             _settle(job.done, IntakeUnavailable(str(exc)))
-        else:
-            _settle(job.done, closed)
-        finally:
-            self._queue.task_done()
-
-    async def _close_stale(self, now: datetime) -> int:
-        cutoff = now - self._stale_after
-        async with self._sessions.begin() as session:
-            stale = (
-                await session.scalars(
-                    select(CloudCall)
-                    .where(CloudCall.state.in_(("open", "final")), CloudCall.last_event_at < cutoff)
-                    .order_by(CloudCall.last_event_at)
-                    .limit(self._max_batch)
-                )
-            ).all()
-            known = [s for s in stale if s.provider in self._adapters]
-            for state in known:
-                state.state = "timed_out"
-            records = await self._assemble(session, known)
-            records.sort(key=lambda r: r.ended_at)
-            await self._pipeline.record_in(session, records)
-        if records:
-            log.warning("cloud calls closed without a final event", extra={"calls": len(records)})
-        self.calls_recorded += len(records)
-        return len(records)
+            return
+        if closed:
+            log.warning("cloud calls closed without a final event", extra={"calls": closed})
+            self._pending = True
+        _settle(job.done, closed)
 
 
-async def _load_states(
-    session: AsyncSession, keys: list[tuple[str, str]]
-) -> dict[tuple[str, str], CloudCall]:
-    found: dict[tuple[str, str], CloudCall] = {}
-    for start in range(0, len(keys), _CHUNK):
-        rows = await session.scalars(
-            select(CloudCall).where(
-                tuple_(CloudCall.provider, CloudCall.call_id).in_(keys[start : start + _CHUNK])
-            )
+async def _clear_pending(
+    session: AsyncSession, calls: Sequence[_PendingCall], built: set[tuple[str, str]]
+) -> None:
+    """Unmark the calls just built, unless an event came in since (their revision moved on)."""
+    if not calls:
+        return
+    # Core, not the ORM: an executemany keyed by revision, which ORM bulk updates (by primary key) are not.
+    table = cast(Table, CloudCall.__table__)
+    await session.execute(
+        update(table)
+        .where(
+            table.c.provider == bindparam("p"),
+            table.c.call_id == bindparam("c"),
+            table.c.revision == bindparam("r"),
         )
-        for row in rows.all():
-            found[(row.provider, row.call_id)] = row
-    return found
+        .values(pending=False, state=case((table.c.state == "final", bindparam("s")), else_=table.c.state)),
+        [
+            {
+                "p": c.provider,
+                "c": c.call_id,
+                "r": c.revision,
+                "s": "recorded" if (c.provider, c.call_id) in built else "final",
+            }
+            for c in calls
+        ],
+    )
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def _insert_for(session: AsyncSession) -> Callable[..., Any]:
+    """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
+    return postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+
+
+def _pairs_in(
+    provider: InstrumentedAttribute[str], key: InstrumentedAttribute[str], pairs: Sequence[tuple[str, str]]
+) -> ColumnElement[bool]:
+    """``(provider, key) IN pairs`` spelled so both databases use the index: SQLite scans the whole
+    table for a row-value IN, but searches the index for ``provider = ? AND key IN (...)``."""
+    grouped: dict[str, list[str]] = {}
+    for name, value in pairs:
+        grouped.setdefault(name, []).append(value)
+    return or_(*(and_(provider == name, key.in_(values)) for name, values in grouped.items()))
 
 
 def _settle(future: asyncio.Future[T], outcome: T | BaseException) -> None:

@@ -49,11 +49,14 @@ class Hook:
             return resp.status, await resp.read()
 
     async def calls(self) -> list[dict[str, Any]]:
+        # Records are built just after the events are stored: wait for that, as a user would.
+        await self.app[INTAKE].settle()
         async with self.app[SESSIONS]() as session:
             rows = (await session.scalars(select(Call).order_by(Call.started_at, Call.pbx_call_id))).all()
             return await calls_json(session, rows)
 
     async def tasks(self) -> list[dict[str, Any]]:
+        await self.app[INTAKE].settle()
         async with self.app[SESSIONS]() as session:
             rows = (await session.scalars(select(CallbackTask).order_by(CallbackTask.first_missed_at))).all()
             return [task_json(t) for t in rows]

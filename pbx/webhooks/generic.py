@@ -41,6 +41,7 @@ from pbx.webhooks.base import (
     unauthenticated,
     unix_time,
 )
+from pbx.webhooks.generic_dialects import DIALECTS
 
 PROVIDER = "generic"
 EventType = Literal[
@@ -82,19 +83,33 @@ class Generic:
     # ---- requests -----------------------------------------------------------------------------
 
     def handle(self, request: WebhookRequest) -> Accepted:
+        token, _, dialect = request.path.strip("/").partition("/")
+        if dialect:
+            # A PBX with a fixed format of its own, at its secret URL: /<url_token>/<dialect>.
+            translate = DIALECTS.get(dialect)
+            if translate is None:
+                known = ", ".join(DIALECTS)
+                raise Rejected(404, "unknown-dialect", f"no dialect {dialect!r}; known: {known}")
+            require_method(request, "GET", "POST")
+            self._allowed.check(request.remote)
+            self._check_url_token(token)
+            items, reply = translate(request)
+            return Accepted(events=tuple(_event(item, n) for n, item in enumerate(items)), reply=reply)
         require_method(request, "POST")
         self._allowed.check(request.remote)
         require_content_type(request, JSON)
-        self._authenticate(request)
+        if token:
+            self._check_url_token(token)
+        else:
+            self._check_signature(request)
         items = _items(request.body)
         return Accepted(events=tuple(_event(item, n) for n, item in enumerate(items)))
 
-    def _authenticate(self, request: WebhookRequest) -> None:
-        path = request.path.strip("/")
-        if path:
-            if self._url_token is None or not same_secret(path, self._url_token):
-                raise Rejected(403, "unknown-url", "this webhook URL is not known")
-            return
+    def _check_url_token(self, token: str) -> None:
+        if self._url_token is None or not same_secret(token, self._url_token):
+            raise Rejected(403, "unknown-url", "this webhook URL is not known")
+
+    def _check_signature(self, request: WebhookRequest) -> None:
         if self._secret is None:
             raise Rejected(403, "signing-not-configured", "only the secret URL is configured for this PBX")
         stamp = request.header("x-kolokol-timestamp") or ""

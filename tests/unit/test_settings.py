@@ -58,3 +58,42 @@ def test_bad_configuration_names_the_key(tmp_path: Path, text: str, message: str
 def test_missing_file_is_a_clear_error() -> None:
     with pytest.raises(SettingsError, match="not found"):
         load_settings("/nonexistent/kolokol.toml", environ={})
+
+
+def test_cloud_pbx_sections_come_from_the_environment_as_documented() -> None:
+    settings = load_settings(
+        environ={
+            "KOLOKOL_PBX__MANGO_OFFICE__VPBX_API_KEY": "key",
+            "KOLOKOL_PBX__MANGO_OFFICE__VPBX_API_SALT": "s3cr3t-pepper",
+            "KOLOKOL_PBX__MANGO_OFFICE__ALLOW_IPS": "81.88.80.132, 81.88.82.0/24",
+        }
+    )
+    mango = settings.pbx.mango_office
+    assert mango is not None and mango.vpbx_api_key == "key"
+    assert mango.vpbx_api_salt.get_secret_value() == "s3cr3t-pepper" and "s3cr3t" not in repr(settings)
+    assert mango.allow_ips == ("81.88.80.132", "81.88.82.0/24")
+    assert settings.pbx.zadarma is None, "an unconfigured provider is not mounted"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "key"),
+    [
+        ("KOLOKOL_PBX__MANGO_OFFICE__ALLOW_IPS", "not-an-address", "allow_ips"),
+        ("KOLOKOL_PBX__ZADARMA__TIMEZONE", "Mars/Olympus", "timezone"),
+        ("KOLOKOL_PBX__TWILIO__PUBLIC_BASE_URL", "kolokol.example.clinic", "public_base_url"),
+        ("KOLOKOL_PBX__GENERIC__URL_TOKEN", "short", "url_token"),
+    ],
+)
+def test_bad_webhook_settings_name_the_key(name: str, value: str, key: str) -> None:
+    base = {
+        "KOLOKOL_PBX__MANGO_OFFICE__VPBX_API_KEY": "k",
+        "KOLOKOL_PBX__MANGO_OFFICE__VPBX_API_SALT": "s",
+        "KOLOKOL_PBX__ZADARMA__API_KEY": "k",
+        "KOLOKOL_PBX__ZADARMA__API_SECRET": "s",
+        "KOLOKOL_PBX__TWILIO__ACCOUNT_SID": "AC1",
+        "KOLOKOL_PBX__TWILIO__AUTH_TOKEN": "t",
+        "KOLOKOL_PBX__TWILIO__PUBLIC_BASE_URL": "https://kolokol.example.clinic",
+        "KOLOKOL_PBX__GENERIC__SECRET": "0123456789abcdef",
+    }
+    with pytest.raises(SettingsError, match=key):
+        load_settings(environ={**base, name: value})

@@ -37,11 +37,14 @@ def upgrade() -> None:
         sa.Column("provider", sa.String(length=20), nullable=False),
         sa.Column("call_id", sa.String(length=200), nullable=False),
         sa.Column("state", sa.String(length=10), nullable=False),
+        sa.Column("pending", sa.Boolean(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("first_event_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_event_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("provider", "call_id", name=op.f("pk_cloud_calls")),
     )
     op.create_index("ix_cloud_calls_state_last_event", "cloud_calls", ["state", "last_event_at"])
+    op.create_index("ix_cloud_calls_pending", "cloud_calls", ["pending"])
     with op.batch_alter_table("calls") as batch:
         batch.add_column(sa.Column("recording_ref", sa.JSON(), nullable=True))
 
@@ -49,6 +52,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("calls") as batch:
         batch.drop_column("recording_ref")
+    op.drop_index("ix_cloud_calls_pending", table_name="cloud_calls")
     op.drop_index("ix_cloud_calls_state_last_event", table_name="cloud_calls")
     op.drop_table("cloud_calls")
     op.drop_index("ix_webhook_events_provider_call", table_name="webhook_events")

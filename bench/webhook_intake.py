@@ -1,0 +1,352 @@
+"""Webhook intake benchmark: signed Mango Office traffic against a real ``kolokol serve`` process.
+
+The server runs in its own process (as deployed); this process is the load: N calls, each as Mango sends
+them (``/events/call`` per leg change, then ``/events/summary``), shuffled within a window so events of
+one call arrive out of order and concurrently, and a share of requests delivered twice at the same moment.
+Bodies are signed before the clock starts. Runs per database:
+- flat out: each of --concurrency senders sends its next request as soon as the last is answered (the
+  most the server takes at that many connections);
+- paced: requests leave on a fixed schedule at --rate whatever the answers, latency counted from when
+  each was due (so stalls show in full).
+Prints requests/s and p50/p99 latency on SQLite (and on PostgreSQL when --pg-url or KOLOKOL_TEST_PG_URL
+is given), then checks the stored calls: every call once, none lost, none duplicated, each with the
+status its events describe.
+Targets (issue 3): >= 1,000 requests/s with p99 < 50 ms on SQLite; no lost or duplicated call.
+
+    .venv/bin/python bench/webhook_intake.py [--calls 3000] [--rate 1000] [--concurrency 16 32] [--pg-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kolokol.db import Call, make_engine, make_sessionmaker  # noqa: E402
+
+KEY = "bench-vpbx-key"
+SALT = "bench-vpbx-salt"
+T0 = 1795420800  # 2026-11-23 08:00 UTC
+LINE = "74951110001"
+# A clinic's day: mostly answered calls, a share of misses, callbacks going out.
+MIX = {"answered": 6, "missed": 3, "outbound": 2}
+Request = tuple[str, bytes]
+
+
+def _signed(path: str, payload: dict[str, object]) -> Request:
+    text = json.dumps(payload, separators=(",", ":"))
+    sign = hashlib.sha256(f"{KEY}{text}{SALT}".encode()).hexdigest()
+    return path, urlencode({"vpbx_api_key": KEY, "sign": sign, "json": text}).encode()
+
+
+def _leg(
+    entry: str, leg: str, seq: int, at: int, state: str, frm: dict[str, str], to: dict[str, str]
+) -> Request:
+    event = {
+        "entry_id": entry,
+        "call_id": leg,
+        "timestamp": at,
+        "seq": seq,
+        "call_state": state,
+        "location": "abonent",
+        "from": frm,
+        "to": to,
+    }
+    if state == "Disconnected":
+        event["disconnect_reason"] = 1110
+    return _signed("/events/call", event)
+
+
+def call_requests(n: int, kind: str, prefix: str) -> list[Request]:
+    entry = f"{prefix}-{n:07d}"
+    start = T0 + n
+    caller = {"number": f"7916{n % 10_000_000:07d}"}
+    ext = {"extension": str(101 + n % 4), "number": f"sip:{101 + n % 4}@clinic.mangosip.ru"}
+    line = {"number": LINE, "line_number": LINE}
+    summary: dict[str, object] = {
+        "entry_id": entry,
+        "line_number": LINE,
+        "create_time": start,
+        "end_time": start + 70,
+        "disconnect_reason": 1110,
+    }
+    if kind == "answered":
+        legs = [
+            _leg(entry, "A", 1, start, "Appeared", caller, line),
+            _leg(entry, "B", 1, start + 5, "Appeared", caller, ext),
+            _leg(entry, "B", 2, start + 10, "Connected", caller, ext),
+            _leg(entry, "B", 3, start + 70, "Disconnected", caller, ext),
+        ]
+        summary |= {
+            "call_direction": 1,
+            "from": caller,
+            "to": ext,
+            "talk_time": start + 10,
+            "entry_result": 1,
+        }
+    elif kind == "missed":
+        legs = [
+            _leg(entry, "A", 1, start, "Appeared", caller, line),
+            _leg(entry, "B", 1, start + 5, "Appeared", caller, ext),
+            _leg(entry, "B", 2, start + 30, "Disconnected", caller, ext),
+        ]
+        summary |= {
+            "call_direction": 1,
+            "from": caller,
+            "to": ext,
+            "talk_time": 0,
+            "entry_result": 0,
+            "end_time": start + 30,
+        }
+    else:
+        legs = [
+            _leg(entry, "X", 1, start, "Appeared", ext, caller),
+            _leg(entry, "X", 2, start + 8, "Connected", ext, caller),
+            _leg(entry, "X", 3, start + 70, "Disconnected", ext, caller),
+        ]
+        summary |= {"call_direction": 2, "from": ext, "to": caller, "talk_time": start + 8, "entry_result": 1}
+    return [*legs, _signed("/events/summary", summary)]
+
+
+def build_traffic(
+    calls: int, duplicate_share: float, prefix: str = "bench", seed: int = 7
+) -> tuple[list[list[Request]], Counter[str]]:
+    """Rounds of requests: everything in a round is in flight at once (a duplicate next to its original)."""
+    rng = random.Random(seed)
+    kinds = [k for k, weight in MIX.items() for _ in range(weight)]
+    expected: Counter[str] = Counter()
+    stream: list[Request] = []
+    window: list[Request] = []
+    for n in range(calls):
+        kind = kinds[n % len(kinds)]
+        expected[kind] += 1
+        window.extend(call_requests(n, kind, prefix))
+        if len(window) >= 64:
+            rng.shuffle(window)
+            stream.extend(window)
+            window = []
+    rng.shuffle(window)
+    stream.extend(window)
+    rounds: list[list[Request]] = []
+    for request in stream:
+        group = [request, request] if rng.random() < duplicate_share else [request]
+        rounds.append(group)
+    return rounds, expected
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(db_url: str, port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "KOLOKOL_DATABASE__URL": db_url,
+        "KOLOKOL_HTTP__PORT": str(port),
+        "KOLOKOL_FEED__PORT": str(free_port()),
+        "KOLOKOL_PBX__MANGO_OFFICE__VPBX_API_KEY": KEY,
+        "KOLOKOL_PBX__MANGO_OFFICE__VPBX_API_SALT": SALT,
+        "KOLOKOL_LOG__FORMAT": "json",
+    }
+    env.pop("KOLOKOL_CONFIG", None)
+    log = log_path.open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "kolokol", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+    )
+
+
+async def wait_ready(base: str, server: subprocess.Popen[bytes]) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            if server.poll() is not None:
+                raise SystemExit("kolokol serve exited during start-up")
+            try:
+                async with session.get(f"{base}/readyz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise SystemExit("kolokol serve did not become ready")
+
+
+Results = tuple[float, list[float], Counter[int]]
+HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+async def _send(
+    session: aiohttp.ClientSession,
+    base: str,
+    request: Request,
+    since: float,
+    latencies: list[float],
+    statuses: Counter[int],
+) -> None:
+    path, body = request
+    async with session.post(f"{base}/webhooks/mango_office{path}", data=body, headers=HEADERS) as resp:
+        await resp.read()
+        statuses[resp.status] += 1
+    latencies.append(time.perf_counter() - since)
+
+
+async def saturate(base: str, rounds: list[list[Request]], concurrency: int) -> Results:
+    """Closed loop: ``concurrency`` senders, each sending its next request as soon as the last is answered."""
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    queue = iter(rounds)
+
+    async def sender(session: aiohttp.ClientSession) -> None:
+        for group in queue:
+            began = time.perf_counter()
+            await asyncio.gather(*(_send(session, base, r, began, latencies, statuses) for r in group))
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency * 2)) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(sender(session) for _ in range(concurrency)))
+        return time.perf_counter() - started, latencies, statuses
+
+
+async def paced(base: str, rounds: list[list[Request]], rate: float) -> Results:
+    """Open loop: requests leave on a fixed schedule whatever the answers; latency counts from the moment
+    a request was due, so a server that falls behind cannot hide it (no coordinated omission)."""
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    tasks: list[asyncio.Task[None]] = []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000)) as session:
+        started = time.perf_counter()
+        sent = 0
+        for group in rounds:
+            due = started + sent / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            for request in group:
+                tasks.append(asyncio.create_task(_send(session, base, request, due, latencies, statuses)))
+            sent += len(group)
+        await asyncio.gather(*tasks)
+        return time.perf_counter() - started, latencies, statuses
+
+
+async def stored_calls(db_url: str, prefix: str) -> tuple[int, int, Counter[str]]:
+    """The measured calls as stored: rows, distinct provider ids, and how many of each kind."""
+    from sqlalchemy import select
+
+    engine = make_engine(db_url)
+    measured = Call.pbx_call_id.like(f"{prefix}-%")
+    async with make_sessionmaker(engine)() as session:
+        rows = (
+            await session.execute(select(Call.pbx_call_id, Call.direction, Call.status).where(measured))
+        ).all()
+    await engine.dispose()
+    distinct = len({pbx_call_id for pbx_call_id, _, _ in rows})
+    kinds = Counter("outbound" if direction == "outbound" else status for _, direction, status in rows)
+    return len(rows), distinct, kinds
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def report(label: str, requests: int, results: Results) -> None:
+    elapsed, latencies, statuses = results
+    p50 = 1000 * statistics.median(latencies)
+    print(
+        f"  {label:28} {requests / elapsed:6.0f} requests/s   p50 {p50:5.1f} ms"
+        f"   p99 {1000 * percentile(latencies, 0.99):5.1f} ms   max {1000 * max(latencies):6.1f} ms"
+        f"   ({requests} requests, HTTP {dict(statuses)})"
+    )
+
+
+async def check(db_url: str, prefix: str, calls: int, expected: Counter[str]) -> None:
+    # Records are built just after the events are stored; give the last ones a moment, and say how long.
+    began = time.perf_counter()
+    total, distinct, kinds = await stored_calls(db_url, prefix)
+    while distinct < calls and time.perf_counter() - began < 30:
+        await asyncio.sleep(0.05)
+        total, distinct, kinds = await stored_calls(db_url, prefix)
+    lag = time.perf_counter() - began
+    verdict = "OK" if total == distinct == calls and kinds == expected else "MISMATCH"
+    print(
+        f"  {'':28} calls stored {distinct} of {calls}: lost {calls - distinct},"
+        f" duplicated {total - distinct}; by kind {dict(sorted(kinds.items()))}"
+        f" vs sent {dict(sorted(expected.items()))}: {verdict}"
+        f" (all built {1000 * lag:.0f} ms after the last answer)"
+    )
+
+
+async def run_backend(name: str, db_url: str, args: argparse.Namespace, tmp: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start_server(db_url, port, tmp / f"{name}.log")
+    print(name)
+    try:
+        await wait_ready(base, server)
+        # A warm-up on other calls so the measured requests do not pay for imports and caches.
+        warm, _ = build_traffic(200, 0.0, prefix="warm")
+        await saturate(base, warm, 16)
+        rounds, expected = build_traffic(args.calls, args.duplicates, prefix="paced")
+        results = await paced(base, rounds, args.rate)
+        report(f"paced at {args.rate:.0f} requests/s", sum(map(len, rounds)), results)
+        await check(db_url, "paced", args.calls, expected)
+        for concurrency in args.concurrency:
+            prefix = f"flat-out-{concurrency}"
+            rounds, expected = build_traffic(args.calls, args.duplicates, prefix=prefix)
+            results = await saturate(base, rounds, concurrency)
+            report(f"flat out, {concurrency} connections", sum(map(len, rounds)), results)
+            await check(db_url, prefix, args.calls, expected)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 32])
+    parser.add_argument("--rate", type=float, default=1000.0, help="requests/s of the paced run")
+    parser.add_argument(
+        "--duplicates", type=float, default=0.1, help="share of requests delivered twice at once"
+    )
+    parser.add_argument("--pg-url", default=os.environ.get("KOLOKOL_TEST_PG_URL", ""))
+    args = parser.parse_args()
+    print(
+        f"{args.calls} Mango calls per run (about 5 requests each), {args.duplicates:.0%} of requests"
+        " delivered twice at once, events of a call shuffled; kolokol serve in its own process on loopback"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        await run_backend("SQLite", f"sqlite+aiosqlite:///{tmp}/bench.sqlite3", args, Path(tmp))
+        if args.pg_url:
+            from sqlalchemy import text
+
+            engine = make_engine(args.pg_url)
+            async with engine.begin() as conn:
+                await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                await conn.execute(text("CREATE SCHEMA public"))
+            await engine.dispose()
+            await run_backend("PostgreSQL", args.pg_url, args, Path(tmp))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
