@@ -133,7 +133,11 @@ class WebhookIntake:
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
-        await self.settle()
+        try:
+            await asyncio.wait_for(self.settle(), timeout=15)
+        except TimeoutError:
+            # The database is away: what is stored stays pending and is built after the next start.
+            log.warning("stopping with webhook work unfinished")
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await writer
