@@ -231,7 +231,7 @@ async def paced(base: str, rounds: list[list[Request]], rate: float) -> Results:
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     tasks: list[asyncio.Task[None]] = []
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000)) as session:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
         started = time.perf_counter()
         sent = 0
         for group in rounds:

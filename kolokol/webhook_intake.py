@@ -81,7 +81,7 @@ class WebhookIntake:
         stale_after: timedelta,
         sweep_seconds: float = 30.0,
         max_batch: int = 500,
-        build_batch: int = 25,
+        build_batch: tuple[int, int] = (8, 200),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._adapters = adapters
@@ -90,7 +90,10 @@ class WebhookIntake:
         self._stale_after = stale_after
         self._sweep_seconds = sweep_seconds
         self._max_batch = max_batch
-        self._build_batch = build_batch
+        # Builds hold the writer, so webhooks wait behind them: small builds keep answers fast, and the
+        # size doubles while a backlog lasts (so records keep up under load) and halves when it is gone.
+        self._build_min, self._build_max = build_batch
+        self._build_batch = self._build_min
         self._clock = clock
         self._queue: asyncio.Queue[_Submission | _Sweep] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -290,6 +293,9 @@ class WebhookIntake:
                 ]
             if len(pending) < self._build_batch:
                 self._pending = False
+                self._build_batch = max(self._build_min, self._build_batch // 2)
+            else:
+                self._build_batch = min(self._build_max, self._build_batch * 2)
             if pending:
                 await self._build_calls(pending)
         except Exception:
