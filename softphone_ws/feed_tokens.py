@@ -1,0 +1,122 @@
+"""Short-lived feed tokens: what the HTTP app hands a logged-in user so the browser can open the feed.
+
+Pure (no I/O, no clock of its own): `now` is always passed in, so expiry is testable and the same on
+every node. Format: base64url(JSON claims) "." base64url(HMAC-SHA256(secret, first part)), no padding.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+# Roles that may open the feed; marketers and integrations use the REST API instead.
+OPERATOR = "operator"
+SUPERVISOR_ROLES = frozenset({"manager", "admin"})
+FEED_ROLES = SUPERVISOR_ROLES | {OPERATOR}
+
+MAX_TTL_SECONDS = 3600
+# A real token is ~200 characters; refusing huge ones keeps garbage from costing an HMAC and a JSON parse.
+MAX_TOKEN_CHARS = 4096
+
+RejectReason = Literal["bad", "expired"]
+
+
+class TokenRejected(Exception):
+    def __init__(self, reason: RejectReason) -> None:
+        super().__init__(reason)
+        self.reason: RejectReason = reason
+
+
+@dataclass(frozen=True)
+class FeedGrant:
+    subject: str
+    role: str
+    extensions: tuple[str, ...]
+    expires_at: datetime
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _signature(secret: bytes, claims_part: str) -> bytes:
+    return hmac.new(secret, claims_part.encode("ascii"), hashlib.sha256).digest()
+
+
+def issue(
+    secret: bytes,
+    *,
+    subject: str,
+    role: str,
+    extensions: tuple[str, ...],
+    now: datetime,
+    ttl_seconds: int = 60,
+) -> str:
+    if role not in FEED_ROLES:
+        raise ValueError(f"role {role!r} may not use the feed")
+    if not 0 < ttl_seconds <= MAX_TTL_SECONDS:
+        raise ValueError("ttl_seconds must be between 1 and 3600")
+    if not secret:
+        raise ValueError("empty secret")
+    claims = {
+        "sub": subject,
+        "role": role,
+        "ext": list(extensions),
+        "exp": int(now.timestamp()) + ttl_seconds,
+    }
+    claims_part = _b64encode(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
+    return f"{claims_part}.{_b64encode(_signature(secret, claims_part))}"
+
+
+def verify(secret: bytes, token: str, *, now: datetime) -> FeedGrant:
+    if len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
+        raise TokenRejected("bad")
+    claims_part, signature_part = token.split(".")
+    try:
+        claims_part.encode("ascii")
+        signature = _b64decode(signature_part)
+    except (UnicodeEncodeError, binascii.Error, ValueError):
+        raise TokenRejected("bad") from None
+    # Constant-time comparison, and before parsing anything an attacker wrote.
+    if not hmac.compare_digest(signature, _signature(secret, claims_part)):
+        raise TokenRejected("bad")
+    grant = _grant_from_claims(claims_part)
+    if now >= grant.expires_at:
+        raise TokenRejected("expired")
+    return grant
+
+
+def _grant_from_claims(claims_part: str) -> FeedGrant:
+    # The signature matched, so malformed claims mean a bug or a leaked secret: still reject, never crash.
+    try:
+        claims = json.loads(_b64decode(claims_part))
+    except (binascii.Error, ValueError):
+        raise TokenRejected("bad") from None
+    if not isinstance(claims, dict):
+        raise TokenRejected("bad")
+    subject, role, extensions, expiry = (claims.get(key) for key in ("sub", "role", "ext", "exp"))
+    if (
+        not isinstance(subject, str)
+        or role not in FEED_ROLES
+        or not isinstance(extensions, list)
+        or not all(isinstance(extension, str) for extension in extensions)
+        or type(expiry) is not int
+    ):
+        raise TokenRejected("bad")
+    assert isinstance(role, str)
+    return FeedGrant(
+        subject=subject,
+        role=role,
+        extensions=tuple(extensions),
+        expires_at=datetime.fromtimestamp(expiry, tz=UTC),
+    )

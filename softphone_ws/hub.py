@@ -1,0 +1,204 @@
+"""The feed's pure core: the bounded message log, subscriptions, client commands and who may see what.
+
+No asyncio and no websockets here: the server adapter asks this module what to send to whom.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any, Literal, get_args
+
+from softphone_ws.feed_tokens import OPERATOR, SUPERVISOR_ROLES, FeedGrant
+
+MessageType = Literal["call.ringing", "call.answered", "call.ended", "task.created", "task.updated"]
+MESSAGE_TYPES: frozenset[str] = frozenset(get_args(MessageType))
+
+# Frame keys the hub owns; a payload may not override them.
+RESERVED_KEYS = frozenset({"id", "type", "at"})
+
+MAX_SUBSCRIBED_NAMES = 50  # per list: extensions, queues
+MAX_NAME_CHARS = 32
+MAX_ID_CHARS = 32
+
+
+class ProtocolError(Exception):
+    """A client frame that is not a valid command."""
+
+
+class Forbidden(Exception):
+    """A subscription outside what the client's grant allows."""
+
+
+@dataclass(frozen=True)
+class FeedMessage:
+    id: str
+    type: MessageType
+    at: datetime
+    extensions: frozenset[str]
+    queues: frozenset[str]
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    extensions: frozenset[str] = frozenset()
+    queues: frozenset[str] = frozenset()
+    everything: bool = False
+
+    def matches(self, message: FeedMessage) -> bool:
+        return (
+            self.everything
+            or not self.extensions.isdisjoint(message.extensions)
+            or not self.queues.isdisjoint(message.queues)
+        )
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    subscription: Subscription
+
+
+@dataclass(frozen=True)
+class Resume:
+    after: str
+
+
+@dataclass(frozen=True)
+class Ping:
+    pass
+
+
+Command = Subscribe | Resume | Ping
+
+
+def format_time(at: datetime) -> str:
+    """ISO 8601 UTC with milliseconds and Z, like the call record."""
+    at = at.astimezone(UTC)
+    return f"{at:%Y-%m-%dT%H:%M:%S}.{at.microsecond // 1000:03d}Z"
+
+
+class Hub:
+    """Assigns ids and keeps the last `window` messages so a reconnecting client can catch up.
+
+    Ids are consecutive integers (as strings) starting after `id_base`. The default base is the current
+    time in microseconds, so a restarted process issues ids above any the previous process issued: a
+    client resuming with an id from before the restart gets "resync" instead of a wrong catch-up.
+    """
+
+    def __init__(self, window: int = 1000, *, id_base: int | None = None) -> None:
+        if window < 1:
+            raise ValueError("window must be at least 1")
+        self._messages: deque[FeedMessage] = deque(maxlen=window)
+        self._last = time.time_ns() // 1000 if id_base is None else id_base
+
+    @property
+    def last_id(self) -> str:
+        """The newest id issued (or the base before any message): a client's starting resume point."""
+        return str(self._last)
+
+    def append(
+        self,
+        type: MessageType,
+        at: datetime,
+        extensions: Iterable[str],
+        queues: Iterable[str],
+        payload: Mapping[str, Any],
+    ) -> FeedMessage:
+        if type not in MESSAGE_TYPES:
+            raise ValueError(f"unknown message type {type!r}")
+        if at.tzinfo is None:
+            raise ValueError("`at` must be timezone-aware")
+        if not RESERVED_KEYS.isdisjoint(payload):
+            raise ValueError(f"payload may not contain {sorted(RESERVED_KEYS & set(payload))}")
+        json.dumps(payload)  # fail here, in the publisher, rather than later for every client
+        self._last += 1
+        message = FeedMessage(
+            id=str(self._last),
+            type=type,
+            at=at,
+            extensions=frozenset(extensions),
+            queues=frozenset(queues),
+            payload=payload,
+        )
+        self._messages.append(message)
+        return message
+
+    def since(self, last_id: str) -> list[FeedMessage] | None:
+        """Messages after `last_id`, oldest first; None when they are no longer all in the window."""
+        if not (last_id.isascii() and last_id.isdigit()) or len(last_id) > MAX_ID_CHARS:
+            return None
+        after = int(last_id)
+        oldest_resumable = int(self._messages[0].id) - 1 if self._messages else self._last
+        if not oldest_resumable <= after <= self._last:
+            return None
+        # Ids are consecutive, so the position in the deque follows from the id.
+        return list(islice(self._messages, after - oldest_resumable, None))
+
+    def encode(self, message: FeedMessage) -> str:
+        frame = {"id": message.id, "type": message.type, "at": format_time(message.at), **message.payload}
+        return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def _names(command: Mapping[str, Any], key: str) -> frozenset[str]:
+    value = command.get(key, [])
+    if not isinstance(value, list):
+        raise ProtocolError(f"{key} must be a list")
+    if len(value) > MAX_SUBSCRIBED_NAMES:
+        raise ProtocolError(f"too many {key} (at most {MAX_SUBSCRIBED_NAMES})")
+    for name in value:
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_CHARS or not name.isprintable():
+            raise ProtocolError(f"{key} must be short non-empty strings")
+    return frozenset(value)
+
+
+def parse_command(frame: str | bytes) -> Command:
+    if not isinstance(frame, str):
+        raise ProtocolError("binary frames are not accepted")
+    try:
+        command = json.loads(frame)
+    except ValueError:
+        raise ProtocolError("not JSON") from None
+    if not isinstance(command, dict):
+        raise ProtocolError("a command is a JSON object")
+    # Unknown extra fields are ignored so that newer clients can talk to older servers.
+    kind = command.get("type")
+    if kind == "ping":
+        return Ping()
+    if kind == "resume":
+        after = command.get("after")
+        if not isinstance(after, str) or not 0 < len(after) <= MAX_ID_CHARS:
+            raise ProtocolError("after must be a message id")
+        return Resume(after)
+    if kind == "subscribe":
+        everything = command.get("all", False)
+        if type(everything) is not bool:
+            raise ProtocolError("all must be true or false")
+        subscription = Subscription(_names(command, "extensions"), _names(command, "queues"), everything)
+        # An empty subscription is almost always a typo in a field name: say so instead of staying silent.
+        if not (subscription.everything or subscription.extensions or subscription.queues):
+            raise ProtocolError("empty subscription")
+        return Subscribe(subscription)
+    raise ProtocolError("unknown command")
+
+
+def authorize(grant: FeedGrant, subscription: Subscription) -> None:
+    """Managers and admins see everything. Operators see their own phones and any queue, never "all".
+
+    Queues are allowed for operators because a ring group's calls ring on every member's phone anyway;
+    the grant does not yet carry queue membership, so this is the one place to narrow it later.
+    """
+    if grant.role in SUPERVISOR_ROLES:
+        return
+    if grant.role != OPERATOR:
+        raise Forbidden(f"role {grant.role!r} may not use the feed")
+    if subscription.everything:
+        raise Forbidden("operators may not subscribe to all")
+    outside = subscription.extensions - set(grant.extensions)
+    if outside:
+        raise Forbidden(f"extensions outside the grant: {sorted(outside)}")
