@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -11,9 +12,9 @@ from aiohttp import web
 from sqlalchemy import text
 
 from kolokol.ami_ingest import AsteriskIngest
-from kolokol.api import calls, contacts, tasks, webhooks
+from kolokol.api import calls, contacts, feed, tasks, webhooks
 from kolokol.api.errors import error_response, errors_middleware
-from kolokol.app_keys import AMI, INTAKE, PHONES, SESSIONS, SETTINGS, WEBHOOKS
+from kolokol.app_keys import AMI, FEED, FEED_SECRET, INTAKE, PHONES, SESSIONS, SETTINGS, WEBHOOKS
 from kolokol.db import make_engine, make_sessionmaker, sqlite_file
 from kolokol.factories import make_assembler, make_phones, make_pipeline, make_webhook_adapters
 from kolokol.migrate import upgrade
@@ -21,6 +22,8 @@ from kolokol.settings import Settings
 from kolokol.sqlite_checkpoint import background_checkpoints
 from kolokol.webhook_intake import WebhookIntake
 from pbx.ami import AmiClient
+from softphone_ws.hub import Hub
+from softphone_ws.server import FeedServer
 
 log = logging.getLogger("kolokol.app")
 # Bodies beyond this are refused before they are read: contacts and task updates are small.
@@ -84,6 +87,25 @@ async def _webhooks(app: web.Application) -> AsyncIterator[None]:
     await intake.stop()
 
 
+async def _feed(app: web.Application) -> AsyncIterator[None]:
+    """The operator websocket feed, on its own port, started and stopped with the HTTP app."""
+    settings = app[SETTINGS].feed
+    configured = settings.token_secret
+    # Without a configured secret, tokens are valid in this process only (they live a minute anyway).
+    app[FEED_SECRET] = configured.get_secret_value().encode() if configured else secrets.token_bytes(32)
+    server = FeedServer(
+        Hub(),
+        app[FEED_SECRET],
+        host=settings.host,
+        port=settings.port,
+        allowed_origins=settings.allowed_origins,
+    )
+    await server.start()
+    app[FEED] = server
+    yield
+    await server.stop()
+
+
 async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -111,8 +133,9 @@ def make_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_asterisk)
     app.cleanup_ctx.append(_webhooks)
+    app.cleanup_ctx.append(_feed)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    for table in (calls.routes, tasks.routes, contacts.routes, webhooks.routes):
+    for table in (calls.routes, tasks.routes, contacts.routes, webhooks.routes, feed.routes):
         app.router.add_routes(table)
     return app

@@ -11,6 +11,7 @@ from kolokol.phones import PhoneNormalizer
 from kolokol.settings import Settings
 from kolokol.webhook_intake import WebhookIntake
 from pbx.webhooks.base import WebhookAdapter
+from softphone_ws.server import FeedServer
 
 
 class AmiStatus(Protocol):
@@ -24,3 +25,5 @@ PHONES = web.AppKey("phones", PhoneNormalizer)
 AMI = web.AppKey("ami", AmiStatus)
 WEBHOOKS = web.AppKey("webhooks", dict[str, WebhookAdapter])
 INTAKE = web.AppKey("intake", WebhookIntake)
+FEED = web.AppKey("feed", FeedServer)
+FEED_SECRET = web.AppKey("feed_secret", bytes)

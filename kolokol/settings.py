@@ -29,6 +29,11 @@ class HttpSettings(_Section):
 class FeedSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8081, ge=0, le=65535)
+    # Browser pages allowed to open the feed (their Origin header), e.g. "https://kolokol.clinic".
+    allowed_origins: tuple[str, ...] = ()
+    # Signs the short-lived feed tokens; set it when several nodes serve the feed (default: per process).
+    token_secret: SecretStr | None = Field(None, min_length=32)
+    token_ttl_seconds: int = Field(60, ge=5, le=3600)
 
 
 class DatabaseSettings(_Section):
@@ -176,7 +181,7 @@ def _apply_env(tree: dict[str, Any], environ: Mapping[str, str]) -> None:
         # Lists come from the environment as comma-separated text.
         node[leaf] = (
             [item.strip() for item in value.split(",") if item.strip()]
-            if leaf.endswith("prefixes") or leaf == "allow_ips"
+            if leaf.endswith("prefixes") or leaf in ("allow_ips", "allowed_origins")
             else value
         )
 

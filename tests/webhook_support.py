@@ -80,7 +80,12 @@ async def make_hook(
         from tests.conftest import _reset_postgres
 
         await _reset_postgres(db_url)
-    tree: dict[str, Any] = {"database": {"url": db_url}, "pbx": {provider: settings}, **extra}
+    tree: dict[str, Any] = {
+        "database": {"url": db_url},
+        "feed": {"port": 0},
+        "pbx": {provider: settings},
+        **extra,
+    }
     app = make_app(Settings.model_validate(tree))
     client = await aiohttp_client(app)
     return Hook(client, provider)

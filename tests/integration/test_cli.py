@@ -62,6 +62,7 @@ def test_serve_answers_health_and_stops_cleanly_with_secret_kept_out_of_logs(tmp
         KOLOKOL_PBX__ASTERISK__SECRET="s3cr3t-never-logged",
         KOLOKOL_LOG__FORMAT="json",
         KOLOKOL_LOG__LEVEL="DEBUG",
+        KOLOKOL_FEED__PORT=str(free_port()),
     )
     token = kolokol("token", "create", "--role", "manager", "--name", "Ольга", env=env).stdout.strip()
     assert token.startswith("kk_")

@@ -61,7 +61,7 @@ async def api(db_url: str, aiohttp_client: ClientMaker) -> Api:
         from tests.conftest import _reset_postgres
 
         await _reset_postgres(db_url)
-    app = make_app(Settings.model_validate({"database": {"url": db_url}}))
+    app = make_app(Settings.model_validate({"database": {"url": db_url}, "feed": {"port": 0}}))
     client = await aiohttp_client(app)
     tokens = {}
     async with app[SESSIONS].begin() as session:
