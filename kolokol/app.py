@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -15,11 +14,10 @@ from kolokol.ami_ingest import AsteriskIngest
 from kolokol.api import calls, contacts, feed, tasks, webhooks
 from kolokol.api.errors import error_response, errors_middleware
 from kolokol.app_keys import AMI, FEED, FEED_SECRET, INTAKE, PHONES, SESSIONS, SETTINGS, WEBHOOKS
-from kolokol.db import make_engine, make_sessionmaker, sqlite_file
+from kolokol.db import make_engine, make_sessionmaker
 from kolokol.factories import make_assembler, make_phones, make_pipeline, make_webhook_adapters
 from kolokol.migrate import upgrade
 from kolokol.settings import Settings
-from kolokol.sqlite_checkpoint import background_checkpoints
 from kolokol.webhook_intake import WebhookIntake
 from pbx.ami import AmiClient
 from softphone_ws.hub import Hub
@@ -37,14 +35,11 @@ class _NoAmi:
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    url = app[SETTINGS].database.url
-    path = sqlite_file(url)
-    engine = make_engine(url, checkpoints_elsewhere=path is not None)
+    engine = make_engine(app[SETTINGS].database.url)
     await upgrade(engine)
     app[SESSIONS] = make_sessionmaker(engine)
-    async with background_checkpoints(path) if path is not None else contextlib.nullcontext():
-        yield
-        await engine.dispose()
+    yield
+    await engine.dispose()
 
 
 async def _asterisk(app: web.Application) -> AsyncIterator[None]:

@@ -188,17 +188,7 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
-def sqlite_file(url: str) -> Path | None:
-    """The database file of a SQLite URL; None for PostgreSQL and in-memory databases."""
-    parsed = make_url(url)
-    database = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
-        return None
-    return None if database.startswith("file:") else Path(database)
-
-
-def make_engine(url: str, *, checkpoints_elsewhere: bool = False) -> AsyncEngine:
-    """``checkpoints_elsewhere``: the caller runs WAL checkpoints itself (see ``sqlite_checkpoint``)."""
+def make_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -217,8 +207,6 @@ def make_engine(url: str, *, checkpoints_elsewhere: bool = False) -> AsyncEngine
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=5000")
-            if checkpoints_elsewhere:
-                cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.close()
 
         return engine

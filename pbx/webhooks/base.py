@@ -175,15 +175,7 @@ def require_content_type(request: WebhookRequest, *allowed: str) -> None:
 
 def form_fields(request: WebhookRequest) -> dict[str, str]:
     """The form body (``application/x-www-form-urlencoded``), each name once (the last value wins)."""
-    require_content_type(request, FORM)
-    try:
-        text = request.body.decode("utf-8")
-        pairs = parse_qsl(
-            text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=MAX_FORM_FIELDS
-        )
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise bad_request(f"the form body cannot be read: {exc}", "malformed-body") from exc
-    return dict(pairs)
+    return dict(form_pairs(request))
 
 
 def form_pairs(request: WebhookRequest) -> list[tuple[str, str]]:
@@ -329,6 +321,11 @@ def number_or_raw(to_e164: ToE164, raw: str | None) -> str:
     """E.164 for a phone number; otherwise what the PBX sent (an extension, "anonymous"), trimmed."""
     e164 = to_e164(raw)
     return e164 if e164 is not None else (raw or "").strip()
+
+
+def first_value(events: Iterable[CloudEvent], name: str) -> str:
+    """The first non-empty value of a field among events (put them in the order that should win)."""
+    return next((str(value) for event in events if (value := event.data.get(name))), "")
 
 
 def by_time(events: Sequence[CloudEvent]) -> list[CloudEvent]:

@@ -32,6 +32,7 @@ from pbx.webhooks.base import (
     WebhookRequest,
     bad_request,
     by_time,
+    first_value,
     iso_time,
     number_or_raw,
     require_content_type,
@@ -135,7 +136,7 @@ class Generic:
         if not ended and not timed_out:
             return None
         about = [e for e in ordered if e.kind in ("call.started", "call.ended")] or ordered
-        direction = cast(Direction, _first(about, "direction") or "inbound")
+        direction = cast(Direction, first_value(about, "direction") or "inbound")
         answers = [e for e in ordered if e.kind == "call.answered"]
         transfers = [
             Transfer(
@@ -152,15 +153,15 @@ class Generic:
             pbx=PROVIDER,
             call_id=call_id,
             direction=direction,
-            caller=number_or_raw(self._e164, _first(about, "from")),
-            called=number_or_raw(self._e164, _first(about, "to")),
-            caller_name=_first(about, "caller_name"),
+            caller=number_or_raw(self._e164, first_value(about, "from")),
+            called=number_or_raw(self._e164, first_value(about, "to")),
+            caller_name=first_value(about, "caller_name"),
             started_at=next(
                 (e.occurred_at for e in ordered if e.kind == "call.started"), ordered[0].occurred_at
             ),
             ended_at=last.occurred_at,
             answered_at=answers[0].occurred_at if answers else None,
-            unanswered=cast(Disposition, _first(ended, "reason") or "no_answer"),
+            unanswered=cast(Disposition, first_value(ended, "reason") or "no_answer"),
             rang=[str(e.data["extension"]) for e in ordered if e.kind == "call.ringing"],
             transfers=transfers,
             recording_ref=_recording(ordered),
@@ -170,7 +171,7 @@ class Generic:
             facts.answered_by = _extension(answers[0]) if answers else None
             facts.operator = (transfers[-1].to_ext if transfers else None) or facts.answered_by
             if answers:
-                facts.operator = _first(ended, "extension") or facts.operator
+                facts.operator = first_value(ended, "extension") or facts.operator
             kinds = {e.kind for e in ordered}
             facts.missed_where = (
                 "ringing"
@@ -182,7 +183,7 @@ class Generic:
                 else None
             )
         else:
-            facts.operator = _first(about, "extension")
+            facts.operator = first_value(about, "extension") or None
         return facts.record()
 
 
@@ -261,15 +262,6 @@ def _recording_fields(value: Any, index: int) -> dict[str, Any]:
 
 
 # ---- mapping ------------------------------------------------------------------------------------
-
-
-def _first(events: Sequence[CloudEvent], name: str) -> str | None:
-    """The first event's value (events are in time order); ``call.ended`` repeats what it knows."""
-    for event in events:
-        value = event.data.get(name)
-        if value:
-            return str(value)
-    return None
 
 
 def _extension(event: CloudEvent) -> str | None:

@@ -170,16 +170,16 @@ class MangoOffice:
             direction = "internal"
         else:
             direction = "outbound"
-        connected = [
-            leg
-            for leg in legs
-            if leg.data.get("call_state") == "Connected" and _party(leg.data, "to").get("extension")
-        ]
-        answered_at = connected[0].occurred_at if connected and direction == "inbound" else None
-        if direction != "inbound":
-            answered_at = next(
-                (leg.occurred_at for leg in legs if leg.data.get("call_state") == "Connected"), None
-            )
+        # Inbound, only an employee's leg connecting is a person answering (the IVR connects too).
+        answered_at = next(
+            (
+                leg.occurred_at
+                for leg in legs
+                if leg.data.get("call_state") == "Connected"
+                and (direction != "inbound" or _party(leg.data, "to").get("extension"))
+            ),
+            None,
+        )
         operators = _connected_extensions(legs)
         last_reason = next(
             (

@@ -33,6 +33,7 @@ from pbx.webhooks.base import (
     WebhookRequest,
     bad_request,
     by_time,
+    first_value,
     form_pairs,
     number_or_raw,
     require_method,
@@ -231,9 +232,9 @@ class Twilio:
             pbx=PROVIDER,
             call_id=call_id,
             direction="inbound",
-            caller=number_or_raw(self._e164, _first(about_parent, "From")),
-            caller_name=_first(about_parent, "CallerName") or None,
-            called=number_or_raw(self._e164, _first(about_parent, "To")),
+            caller=number_or_raw(self._e164, first_value(about_parent, "From")),
+            caller_name=first_value(about_parent, "CallerName") or None,
+            called=number_or_raw(self._e164, first_value(about_parent, "To")),
             started_at=min(starts),
             ended_at=final.occurred_at if final is not None else progress[-1].occurred_at,
             answered_at=answered_at,
@@ -261,20 +262,20 @@ class Twilio:
             pbx=PROVIDER,
             call_id=call_id,
             direction="outbound",
-            caller=number_or_raw(self._e164, _first(parent, "From")),
-            called=number_or_raw(self._e164, _first(parent, "To")),
+            caller=number_or_raw(self._e164, first_value(parent, "From")),
+            called=number_or_raw(self._e164, first_value(parent, "To")),
             started_at=parent[0].occurred_at,
             ended_at=final.occurred_at if final is not None else progress[-1].occurred_at,
             answered_at=answered_at,
             unanswered=_UNANSWERED.get(status, "no_answer"),
-            operator=_first(parent, EXTENSION) or None,
+            operator=first_value(parent, EXTENSION) or None,
         )
 
     def _leg_extension(self, events: list[CloudEvent]) -> str | None:
-        tagged = _first(events, EXTENSION)
+        tagged = first_value(events, EXTENSION)
         if tagged:
             return tagged
-        return self._ext_by_target.get(_first(events, "To").strip().lower())
+        return self._ext_by_target.get(first_value(events, "To").strip().lower())
 
 
 # ---- parsing ------------------------------------------------------------------------------------
@@ -354,10 +355,6 @@ def _check_seconds(form: Mapping[str, str], *names: str) -> None:
 
 
 # ---- mapping ------------------------------------------------------------------------------------
-
-
-def _first(events: Iterable[CloudEvent], name: str) -> str:
-    return next((str(v) for e in events if (v := e.data.get(name))), "")
 
 
 def _secs(event: CloudEvent, name: str) -> int:

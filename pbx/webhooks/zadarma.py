@@ -36,6 +36,7 @@ from pbx.webhooks.base import (
     WebhookRequest,
     bad_request,
     by_time,
+    first_value,
     form_fields,
     number_or_raw,
     require_content_type,
@@ -183,8 +184,8 @@ class Zadarma:
         person = bool(answers or end_ext) and (end is None or disposition == "answered")
         machine = disposition == "answered" and not person
         facts = self._base(call_id, "inbound", steps, end, answers, answered=person)
-        facts.caller = number_or_raw(self._e164, _first(steps, "caller_id"))
-        facts.called = number_or_raw(self._e164, _first(steps, "called_did"))
+        facts.caller = number_or_raw(self._e164, first_value(steps, "caller_id"))
+        facts.called = number_or_raw(self._e164, first_value(steps, "called_did"))
         facts.unanswered = "caller_hangup" if machine else disposition
         talked = _runs([str(e.data["internal"]) for e in answers])
         if person:
@@ -341,10 +342,6 @@ def _missed_where(steps: list[CloudEvent], rang: list[str], machine: bool) -> Mi
     if machine or any(e.kind == "NOTIFY_IVR" for e in steps):
         return "ivr"
     return "ringing"
-
-
-def _first(steps: list[CloudEvent], name: str) -> str:
-    return next((str(e.data[name]) for e in steps if e.data.get(name)), "")
 
 
 def _recording(call_id: str, events: list[CloudEvent]) -> dict[str, Any] | None:
