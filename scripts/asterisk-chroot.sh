@@ -75,7 +75,9 @@ start() {
   stop_quiet
   rm -rf "$CHROOT/etc/asterisk.kolokol"
   cp -r "$confdir" "$CHROOT/etc/asterisk.kolokol"
-  mkdir -p "$CHROOT/var/run/asterisk" "$CHROOT/var/spool/asterisk/monitor" "$CHROOT/var/log/asterisk"
+  # Inside the chroot: sid's /var/run is an absolute symlink to /run, which from outside would point
+  # at the host's /run.
+  chroot "$CHROOT" mkdir -p /var/run/asterisk /var/spool/asterisk/monitor /var/log/asterisk
   # Asterisk drops every capability (CAP_DAC_OVERRIDE included) after switching user, even to root, so
   # the package's asterisk-owned 0750 directories would be unreadable for "-U root". Run as the package's
   # own asterisk user instead, which also keeps the test PBX unprivileged.
@@ -95,7 +97,7 @@ start() {
 }
 
 stop_quiet() {
-  if [ -e "$CHROOT/var/run/asterisk/asterisk.ctl" ]; then
+  if [ -e "$CHROOT/run/asterisk/asterisk.ctl" ]; then
     chroot "$CHROOT" /usr/sbin/asterisk -C /etc/asterisk.kolokol/asterisk.conf -rx 'core stop now' >/dev/null 2>&1 || true
   fi
   pkill -f "^/usr/sbin/asterisk -C /etc/asterisk.kolokol" 2>/dev/null || true
