@@ -19,11 +19,17 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_PUBLIC_URL = r"^https?://[^/?#\s]+/?$"
+
+
 class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     # PBX webhooks are small; anything bigger is refused with 413 before it is read.
     webhook_max_body_bytes: int = Field(64 * 1024, ge=1024, le=1024 * 1024)
+    # The address browsers use for the console ("https://kolokol.clinic"), when it is not host:port
+    # (a reverse proxy). Its origin may open the feed, and https makes session cookies Secure.
+    public_url: str | None = Field(None, pattern=_PUBLIC_URL)
 
 
 class FeedSettings(_Section):
@@ -34,6 +40,9 @@ class FeedSettings(_Section):
     # Signs the short-lived feed tokens; set it when several nodes serve the feed (default: per process).
     token_secret: SecretStr | None = Field(None, min_length=32)
     token_ttl_seconds: int = Field(60, ge=5, le=3600)
+    # The feed's address as browsers reach it ("wss://kolokol.clinic/feed") behind a proxy; default:
+    # ws://<the host the page was loaded from>:<port>/.
+    public_url: str | None = Field(None, pattern=r"^wss?://[^?#\s]+$")
 
 
 class DatabaseSettings(_Section):
@@ -144,6 +153,34 @@ class TaskSettings(_Section):
     sla_minutes: float = Field(15, gt=0)
 
 
+class WebSettings(_Section):
+    """Logins to the console pages."""
+
+    # A session ends after this long without a request (a receptionist's shift), or this long after
+    # login whatever happens.
+    session_idle_minutes: int = Field(12 * 60, ge=5, le=7 * 24 * 60)
+    session_max_hours: int = Field(24, ge=1, le=30 * 24)
+    # Failed logins allowed per username and per address in a minute before further tries get 429.
+    login_attempts_per_minute: int = Field(10, ge=1, le=1000)
+
+
+class LineSettings(_Section):
+    """A clinic number callers dial: what the card shows for it."""
+
+    name: str = Field(min_length=1, max_length=100)
+    branch: str | None = Field(None, max_length=100)
+
+
+class ConsoleSettings(_Section):
+    # "ru" or "en": the pages' language unless the user picks the other one.
+    default_language: str = Field("ru", pattern="^(ru|en)$")
+    # Link from a caller card to the contact in the clinic's CRM; {external_id} and {phone} (E.164)
+    # are filled in, e.g. "https://crm.clinic/patients/{external_id}".
+    crm_contact_url: str | None = Field(None, pattern=r"^https?://\S+$")
+    # A callback task turns amber this many minutes before it is due (red once overdue).
+    task_warning_minutes: int = Field(5, ge=0, le=24 * 60)
+
+
 class LogSettings(_Section):
     level: str = "INFO"
     format: str = Field("auto", pattern="^(auto|json|console)$")
@@ -157,6 +194,10 @@ class Settings(_Section):
     pbx: PbxSettings = PbxSettings()
     calls: CallSettings = CallSettings()
     tasks: TaskSettings = TaskSettings()
+    web: WebSettings = WebSettings()
+    console: ConsoleSettings = ConsoleSettings()
+    # Clinic numbers (any spelling, keyed as written) -> their name and branch, shown on caller cards.
+    lines: dict[str, LineSettings] = Field(default_factory=dict)
     log: LogSettings = LogSettings()
 
 

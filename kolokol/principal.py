@@ -1,0 +1,26 @@
+"""Who is making a request: a user logged in to the pages, or an API token. One shape for both."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ROLES = ("admin", "manager", "marketer", "operator", "integration")
+# Roles that may act for any extension (originate from any phone, see every call on the feed).
+SUPERVISOR_ROLES = frozenset({"admin", "manager"})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    # Username for users, token name for API tokens: what is recorded as a task's assignee.
+    name: str
+    display_name: str
+    role: str
+    # The phones this user answers (operators); empty for API tokens.
+    extensions: tuple[str, ...]
+    via: Literal["session", "token"]
+    user_id: str | None = None
+
+    @property
+    def supervises(self) -> bool:
+        return self.role in SUPERVISOR_ROLES

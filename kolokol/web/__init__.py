@@ -1,0 +1,1 @@
+"""The console pages: login, the operator console, the supervisor view, their static files."""
