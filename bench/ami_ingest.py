@@ -3,7 +3,9 @@ framing -> parsing -> assembling -> persisting (contacts, first-time callers, ca
 
 Prints calls/s and events/s on SQLite (and PostgreSQL when --pg-url or KOLOKOL_TEST_PG_URL is given),
 the ratio to bare framing + parsing of the same bytes (the ceiling), and resident memory after 1,000 and
-after N calls. Targets (issue 2): >= 500 calls/s on SQLite, >= 25% of the bare-parsing rate, memory flat.
+after N calls. The live service tracks every call for the operators' screens as it goes; SQLite is also
+run without that, to show what it costs. Targets (issue 2): >= 500 calls/s on SQLite, >= 25% of the
+bare-parsing rate, memory flat.
 
     .venv/bin/python bench/ami_ingest.py [--calls 10000] [--pg-url URL]
 """
@@ -17,7 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,6 +36,7 @@ from kolokol.phones import PhoneNormalizer  # noqa: E402
 from pbx.ami_framing import AmiFramer, AmiMessage, parse_capture  # noqa: E402
 from pbx.assembler import CallAssembler  # noqa: E402
 from pbx.call_record import PbxCallRecord  # noqa: E402
+from pbx.live import LiveChange  # noqa: E402
 
 CAPTURES = ROOT / "tests" / "fixtures" / "ami"
 # A clinic's day is mostly answered calls; misses and outbound callbacks make up the rest.
@@ -108,12 +111,25 @@ def bare_parse(data: bytes) -> float:
     return time.perf_counter() - started
 
 
-async def full_ingest(data: bytes, url: str, total_calls: int) -> tuple[float, int, dict[int, float]]:
+async def full_ingest(
+    data: bytes, url: str, total_calls: int, *, live: bool
+) -> tuple[float, int, dict[int, float], int]:
     engine = make_engine(url)
     await upgrade(engine)
     pipeline = CallPipeline(make_sessionmaker(engine), sla=timedelta(minutes=15))
-    # The live service's own path: the ingest that kolokol serve wires to the AMI client.
-    ingest = AsteriskIngest(CallAssembler(PhoneNormalizer().e164, settle_seconds=2), pipeline)
+    changes: list[int] = [0]
+
+    def on_live(batch: Sequence[LiveChange]) -> None:
+        # The feed's publisher only queues them (it runs in its own task): counting is a fair stand-in.
+        changes[0] += len(batch)
+
+    # The live service's own path: the ingest that kolokol serve wires to the AMI client, with the live
+    # snapshots operators' screens get (live=True) or without them, to show what they cost.
+    ingest = AsteriskIngest(
+        CallAssembler(PhoneNormalizer().e164, settle_seconds=2, live=live),
+        pipeline,
+        on_live=on_live if live else None,
+    )
     framer = AmiFramer()
     process = psutil.Process()
     rss: dict[int, float] = {}
@@ -132,16 +148,20 @@ async def full_ingest(data: bytes, url: str, total_calls: int) -> tuple[float, i
     for mark in marks:
         rss[mark] = process.memory_info().rss / 2**20
     await engine.dispose()
-    return elapsed, ingest.calls_recorded, rss
+    return elapsed, ingest.calls_recorded, rss, changes[0]
 
 
-async def run_backend(name: str, url: str, data: bytes, events: int, calls: int, bare: float) -> None:
-    elapsed, stored, rss = await full_ingest(data, url, calls)
+async def run_backend(
+    name: str, url: str, data: bytes, events: int, calls: int, bare: float, *, live: bool = True
+) -> None:
+    elapsed, stored, rss, changes = await full_ingest(data, url, calls, live=live)
     full_events = events / elapsed
+    label = f"{name} ({'live cards' if live else 'no live cards'})"
     print(
-        f"{name:10} {stored / elapsed:9.0f} calls/s {full_events:10.0f} events/s"
+        f"{label:28} {stored / elapsed:9.0f} calls/s {full_events:10.0f} events/s"
         f"   {100 * bare / elapsed:5.1f}% of bare parsing   "
         + "  ".join(f"RSS after {n} calls: {mb:.0f} MiB" for n, mb in sorted(rss.items()))
+        + (f"   {changes} live changes" if live else "")
     )
     if stored < calls:
         print(f"  !! only {stored} of {calls} calls came out")
@@ -166,6 +186,9 @@ async def main() -> None:
     print(f"bare framing+parsing (median of 5): {events / bare:,.0f} events/s = {calls / bare:,.0f} calls/s")
     with tempfile.TemporaryDirectory() as tmp:
         await run_backend("SQLite", f"sqlite+aiosqlite:///{tmp}/bench.sqlite3", data, events, calls, bare)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
+        await run_backend("SQLite", url, data, events, calls, bare, live=False)
     if args.pg_url:
         from sqlalchemy import text
 

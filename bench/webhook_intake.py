@@ -59,6 +59,8 @@ def _signed(path: str, payload: dict[str, object]) -> Request:
 def _leg(
     entry: str, leg: str, seq: int, at: int, state: str, frm: dict[str, str], to: dict[str, str]
 ) -> Request:
+    # Mango's leg ids are unique across calls (its dedupe key for leg events does not include the
+    # entry): reusing "A"/"B" for every call would make most leg events duplicates of the first call's.
     event = {
         "entry_id": entry,
         "call_id": leg,
@@ -89,10 +91,10 @@ def call_requests(n: int, kind: str, prefix: str) -> list[Request]:
     }
     if kind == "answered":
         legs = [
-            _leg(entry, "A", 1, start, "Appeared", caller, line),
-            _leg(entry, "B", 1, start + 5, "Appeared", caller, ext),
-            _leg(entry, "B", 2, start + 10, "Connected", caller, ext),
-            _leg(entry, "B", 3, start + 70, "Disconnected", caller, ext),
+            _leg(entry, f"{entry}-A", 1, start, "Appeared", caller, line),
+            _leg(entry, f"{entry}-B", 1, start + 5, "Appeared", caller, ext),
+            _leg(entry, f"{entry}-B", 2, start + 10, "Connected", caller, ext),
+            _leg(entry, f"{entry}-B", 3, start + 70, "Disconnected", caller, ext),
         ]
         summary |= {
             "call_direction": 1,
@@ -103,9 +105,9 @@ def call_requests(n: int, kind: str, prefix: str) -> list[Request]:
         }
     elif kind == "missed":
         legs = [
-            _leg(entry, "A", 1, start, "Appeared", caller, line),
-            _leg(entry, "B", 1, start + 5, "Appeared", caller, ext),
-            _leg(entry, "B", 2, start + 30, "Disconnected", caller, ext),
+            _leg(entry, f"{entry}-A", 1, start, "Appeared", caller, line),
+            _leg(entry, f"{entry}-B", 1, start + 5, "Appeared", caller, ext),
+            _leg(entry, f"{entry}-B", 2, start + 30, "Disconnected", caller, ext),
         ]
         summary |= {
             "call_direction": 1,
@@ -117,9 +119,9 @@ def call_requests(n: int, kind: str, prefix: str) -> list[Request]:
         }
     else:
         legs = [
-            _leg(entry, "X", 1, start, "Appeared", ext, caller),
-            _leg(entry, "X", 2, start + 8, "Connected", ext, caller),
-            _leg(entry, "X", 3, start + 70, "Disconnected", ext, caller),
+            _leg(entry, f"{entry}-X", 1, start, "Appeared", ext, caller),
+            _leg(entry, f"{entry}-X", 2, start + 8, "Connected", ext, caller),
+            _leg(entry, f"{entry}-X", 3, start + 70, "Disconnected", ext, caller),
         ]
         summary |= {"call_direction": 2, "from": ext, "to": caller, "talk_time": start + 8, "entry_result": 1}
     return [*legs, _signed("/events/summary", summary)]

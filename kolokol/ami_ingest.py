@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from kolokol.call_pipeline import CallPipeline
 from pbx.ami_framing import AmiMessage
 from pbx.assembler import CallAssembler
 from pbx.call_record import PbxCallRecord
+from pbx.live import LiveChange
 
 log = logging.getLogger("kolokol.ingest")
 
@@ -28,8 +30,12 @@ class AsteriskIngest:
         *,
         tick_seconds: float = 1.0,
         max_batch: int = 500,
+        on_live: Callable[[Sequence[LiveChange]], None] | None = None,
     ) -> None:
         self._assembler = assembler
+        # Live changes go out with every event, before the call's record exists: the screens must
+        # not wait for a call to end (or for the database) to show who is ringing.
+        self._on_live = on_live
         self._pipeline = pipeline
         self._tick_seconds = tick_seconds
         self._max_batch = max_batch
@@ -50,6 +56,10 @@ class AsteriskIngest:
         self._enqueue(self._assembler.resync(channels, datetime.now(UTC)))
 
     def _enqueue(self, records: list[PbxCallRecord]) -> None:
+        if self._on_live is not None:
+            changes = self._assembler.take_live()
+            if changes:
+                self._on_live(changes)
         for record in records:
             self._finished.put_nowait(record)
 

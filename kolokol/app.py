@@ -4,22 +4,42 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator
-from datetime import timedelta
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from sqlalchemy import text
 
 from kolokol.ami_ingest import AsteriskIngest
-from kolokol.api import calls, contacts, feed, tasks, webhooks
+from kolokol.api import calls, contacts, feed, live, me, originate, tasks, webhooks
 from kolokol.api.errors import error_response, errors_middleware
-from kolokol.app_keys import AMI, FEED, FEED_SECRET, INTAKE, PHONES, SESSIONS, SETTINGS, WEBHOOKS
-from kolokol.db import make_engine, make_sessionmaker
+from kolokol.app_keys import (
+    AMI,
+    CLICK_TO_CALL,
+    CLOCK,
+    FEED,
+    FEED_SECRET,
+    INTAKE,
+    LIVE,
+    LOGIN_LIMITER,
+    PHONES,
+    SESSIONS,
+    SETTINGS,
+    WEBHOOKS,
+)
+from kolokol.caller_cards import CardBuilder
+from kolokol.click_to_call import ClickToCall
+from kolokol.db import make_engine
 from kolokol.factories import make_assembler, make_phones, make_pipeline, make_webhook_adapters
+from kolokol.live_feed import LiveFeed, TaskChange
 from kolokol.migrate import upgrade
 from kolokol.settings import Settings
+from kolokol.task_events import watched_sessionmaker
+from kolokol.web import login, pages
+from kolokol.web.login_limit import LoginLimiter
+from kolokol.web.security import security_headers
 from kolokol.webhook_intake import WebhookIntake
-from pbx.ami import AmiClient
+from pbx.ami import AmiClient, AmiMessage
 from softphone_ws.hub import Hub
 from softphone_ws.server import FeedServer
 
@@ -37,7 +57,13 @@ class _NoAmi:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = make_engine(app[SETTINGS].database.url)
     await upgrade(engine)
-    app[SESSIONS] = make_sessionmaker(engine)
+
+    def tasks_changed(changes: Sequence[TaskChange]) -> None:
+        # Commits can happen before the feed is up (start-up work) and after it is gone (shutdown).
+        if LIVE in app:
+            app[LIVE].tasks_changed(changes)
+
+    app[SESSIONS] = watched_sessionmaker(engine, tasks_changed)
     yield
     await engine.dispose()
 
@@ -47,20 +73,33 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
     ami_settings = settings.pbx.asterisk
     if ami_settings is None:
         app[AMI] = _NoAmi()
+        app[CLICK_TO_CALL] = None
         yield
         return
-    ingest = AsteriskIngest(make_assembler(settings, app[PHONES]), make_pipeline(settings, app[SESSIONS]))
+    live = app[LIVE]
+    ingest = AsteriskIngest(
+        make_assembler(settings, app[PHONES], live=True),
+        make_pipeline(settings, app[SESSIONS]),
+        on_live=live.calls_changed,
+    )
+
+    async def on_event(event: AmiMessage) -> None:
+        await ingest.on_event(event)
+        clicker.on_event(event)
+
     client = AmiClient(
         host=ami_settings.host,
         port=ami_settings.port,
         username=ami_settings.username,
         secret=ami_settings.secret.get_secret_value(),
-        on_event=ingest.on_event,
+        on_event=on_event,
         on_resync=ingest.on_resync,
         action_timeout=ami_settings.action_timeout_seconds,
         ping_interval=ami_settings.ping_interval_seconds,
     )
+    clicker = ClickToCall(client, app[PHONES], ami_settings, live.originate_failed)
     app[AMI] = client
+    app[CLICK_TO_CALL] = clicker
     ingest.start()
     await client.start()
     yield
@@ -75,6 +114,7 @@ async def _webhooks(app: web.Application) -> AsyncIterator[None]:
         app[SESSIONS],
         make_pipeline(settings, app[SESSIONS]),
         stale_after=timedelta(seconds=settings.calls.stale_after_seconds),
+        on_live=app[LIVE].calls_changed,
     )
     app[INTAKE] = intake
     intake.start()
@@ -97,8 +137,25 @@ async def _feed(app: web.Application) -> AsyncIterator[None]:
     )
     await server.start()
     app[FEED] = server
+    everything = app[SETTINGS]
+    lookback = everything.calls.first_time_lookback_days
+    cards = CardBuilder(
+        app[SESSIONS],
+        app[PHONES],
+        lines=everything.lines,
+        crm_contact_url=everything.console.crm_contact_url,
+        first_time_lookback=timedelta(days=lookback) if lookback else None,
+    )
+    live = LiveFeed(server, cards, app[SESSIONS])
+    live.start()
+    app[LIVE] = live
     yield
+    await live.stop()
     await server.stop()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -121,16 +178,31 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 def make_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
+    # security_headers sits inside errors_middleware so HTML error pages stay HTML (see its docstring).
+    app = web.Application(middlewares=[errors_middleware, security_headers], client_max_size=MAX_BODY)
     app[SETTINGS] = settings
+    app[CLOCK] = _utc_now
+    app[LOGIN_LIMITER] = LoginLimiter(settings.web.login_attempts_per_minute)
     app[PHONES] = make_phones(settings)
     app[WEBHOOKS] = make_webhook_adapters(settings, app[PHONES])
     app.cleanup_ctx.append(_database)
+    # The feed first: calls from the PBX side are published on it from their first event.
+    app.cleanup_ctx.append(_feed)
     app.cleanup_ctx.append(_asterisk)
     app.cleanup_ctx.append(_webhooks)
-    app.cleanup_ctx.append(_feed)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    for table in (calls.routes, tasks.routes, contacts.routes, webhooks.routes, feed.routes):
+    for table in (
+        calls.routes,
+        tasks.routes,
+        contacts.routes,
+        webhooks.routes,
+        feed.routes,
+        me.routes,
+        login.routes,
+        live.routes,
+        originate.routes,
+    ):
         app.router.add_routes(table)
+    pages.add_routes(app)
     return app

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kolokol.click_to_call import ClickToCall
+from kolokol.live_feed import LiveFeed
 from kolokol.phones import PhoneNormalizer
 from kolokol.settings import Settings
+from kolokol.web.login_limit import LoginLimiter
 from kolokol.webhook_intake import WebhookIntake
 from pbx.webhooks.base import WebhookAdapter
 from softphone_ws.server import FeedServer
@@ -27,3 +32,9 @@ WEBHOOKS = web.AppKey("webhooks", dict[str, WebhookAdapter])
 INTAKE = web.AppKey("intake", WebhookIntake)
 FEED = web.AppKey("feed", FeedServer)
 FEED_SECRET = web.AppKey("feed_secret", bytes)
+# "Now" for logins and sessions: tests replace it to move time.
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
+LOGIN_LIMITER = web.AppKey("login_limiter", LoginLimiter)
+LIVE = web.AppKey("live", LiveFeed)
+# None when no Asterisk is configured: click-to-call needs AMI.
+CLICK_TO_CALL: web.AppKey[ClickToCall | None] = web.AppKey("click_to_call")

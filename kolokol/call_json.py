@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kolokol.db import Call, CallbackTask, Contact
+from pbx.live import LiveCall
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -81,6 +82,31 @@ def call_json(call: Call, contacts: Sequence[Contact], task: CallbackTask | None
         "recording": _recording(call),
         "callback_task": task_json(task) if task is not None else None,
         "closed_by_timeout": call.closed_by_timeout,
+    }
+
+
+def live_call_json(call: LiveCall) -> dict[str, Any]:
+    """A call while it happens, as the operator feed and /api/live show it (docs/feed.md)."""
+    return {
+        "id": call.id,
+        "pbx": call.pbx,
+        "pbx_call_id": call.pbx_call_id,
+        "direction": call.direction,
+        "state": call.state,
+        "caller": call.caller,
+        "caller_name": call.caller_name,
+        "called": call.called,
+        "number": call.number,
+        "ringing": list(call.ringing),
+        "talking": list(call.talking),
+        "rang": list(call.rang),
+        "queue": call.queue,
+        "operator": call.operator,
+        "answered_by": call.answered_by,
+        "started_at": iso(call.started_at),
+        "answered_at": iso(call.answered_at),
+        "ended_at": iso(call.ended_at),
+        "merged_into": f"{call.pbx}:{call.merged_into}" if call.merged_into else None,
     }
 
 

@@ -1,4 +1,4 @@
-"""The ``kolokol`` command: serve, migrate, replay, token create, contacts import."""
+"""The ``kolokol`` command: serve, migrate, replay, token create, contacts import, user."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kolokol.settings import Settings, SettingsError, load_settings
+from kolokol.user_commands import add_user_parser
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         "import", parents=[common], help="upsert contacts from a CSV file (UTF-8 or cp1251)"
     )
     imp.add_argument("file")
+    add_user_parser(sub, common)
     return parser
 
 
@@ -71,6 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from kolokol.contacts_import import import_contacts_file
 
         return asyncio.run(import_contacts_file(settings, Path(args.file)))
+    if args.command == "user":
+        from kolokol.user_commands import run
+
+        return run(settings, args)
     return 2
 
 

@@ -188,6 +188,41 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
+class User(Base):
+    """A person who logs in to the console pages."""
+
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    # Stored lower-cased, so "Anna" and "anna" are one account.
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    # The phones this user answers, e.g. ["101", "102"]: what an operator's feed is scoped to.
+    extensions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str | None] = mapped_column(String(2))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    password_changed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class WebSession(Base):
+    """A login. The id is the SHA-256 of the cookie's secret, so a copy of the table logs nobody in."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The absolute end; the idle end is last_seen_at + the configured idle time.
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+
 def make_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":

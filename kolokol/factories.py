@@ -24,12 +24,13 @@ def make_phones(settings: Settings) -> PhoneNormalizer:
     return PhoneNormalizer(phones.default_region, phones.max_extension_digits, phones.trunk_prefixes)
 
 
-def make_assembler(settings: Settings, phones: PhoneNormalizer) -> CallAssembler:
+def make_assembler(settings: Settings, phones: PhoneNormalizer, *, live: bool = False) -> CallAssembler:
     return CallAssembler(
         phones.e164,
         max_extension_digits=settings.phones.max_extension_digits,
         settle_seconds=settings.calls.settle_seconds,
         stale_after_seconds=settings.calls.stale_after_seconds,
+        live=live,
     )
 
 

@@ -101,6 +101,17 @@ class PhoneNormalizer:
         phone = self.normalize(raw)
         return None if phone is None else phone.value
 
+    def national_digits(self, e164: str) -> str | None:
+        """The number as dialled inside the clinic's own country (89161234567), or None if abroad."""
+        try:
+            number = phonenumbers.parse(e164, None)
+        except NumberParseException:
+            return None
+        if phonenumbers.region_code_for_number(number) != self._region:
+            return None
+        national = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+        return "".join(ch for ch in national if ch.isdigit()) or None
+
     def _parse(self, digits: str, international: bool) -> PhoneNumber | None:
         if international:
             candidate = "+" + digits

@@ -7,10 +7,18 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ENV_PREFIX = "KOLOKOL_"
 
@@ -65,6 +73,14 @@ class AsteriskSettings(_Section):
     # Clinic numbers that count as "ours" when a call leaves through the trunk; the trunk endpoints'
     # channel-name prefixes tell an outside leg from a phone.
     trunk_channel_prefixes: tuple[str, ...] = ("PJSIP/trunk", "SIP/trunk")
+    # Click-to-call: the operator's phone is rung on this channel, then the number is dialled in this
+    # context as if typed on the phone (FreePBX: "from-internal"; chan_sip phones: "SIP/{extension}").
+    originate_channel: str = Field("PJSIP/{extension}", pattern=r"^[A-Za-z0-9_]+/.*\{extension\}.*$")
+    originate_context: str = Field("phones", pattern=r"^[A-Za-z0-9_.-]+$")
+    # How the number reaches that context: "e164" (+79161234567), "digits" (79161234567) or
+    # "national" (89161234567: the clinic's own country written nationally; other countries as e164).
+    originate_number_format: Literal["e164", "digits", "national"] = "e164"
+    originate_ring_seconds: int = Field(30, ge=5, le=120)
 
 
 class _Webhook(_Section):
@@ -200,6 +216,16 @@ class Settings(_Section):
     lines: dict[str, LineSettings] = Field(default_factory=dict)
     log: LogSettings = LogSettings()
 
+    @model_validator(mode="after")
+    def _lines_are_numbers(self) -> Settings:
+        from kolokol.phones import PhoneNormalizer
+
+        phones = PhoneNormalizer(self.phones.default_region, self.phones.max_extension_digits)
+        for number in self.lines:
+            if phones.e164(number) is None:
+                raise ValueError(f"lines: {number!r} is not a phone number")
+        return self
+
 
 class SettingsError(ValueError):
     """The configuration cannot be used; the message names the file and key."""
@@ -245,4 +271,7 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
+        if not where:
+            # A check across sections names its key in the message itself.
+            raise SettingsError(f"invalid setting {first['msg'].removeprefix('Value error, ')}") from exc
         raise SettingsError(f"invalid setting {where}: {first['msg']}") from exc

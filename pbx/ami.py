@@ -243,10 +243,18 @@ class AmiClient:
         self,
         action: dict[str, str],
         timeout: float | None = None,  # noqa: ASYNC109
+        *,
+        first_reply_only: bool = False,
     ) -> list[AmiMessage]:
+        """Send an action and wait for its reply.
+
+        ``first_reply_only``: return at the first response even when more will follow (an async
+        Originate's outcome comes much later, as an ``OriginateResponse`` event with the same ActionID,
+        which then reaches the event handler like any other event).
+        """
         if not self._logged_in:
             raise AmiNotConnected(f"not logged in to AMI at {self._host}:{self._port}")
-        return await self._send(action, timeout)
+        return await self._send(action, timeout, as_list=False if first_reply_only else None)
 
     async def core_show_channels(self) -> list[AmiMessage]:
         replies = await self.send_action({"Action": "CoreShowChannels"})
@@ -254,11 +262,14 @@ class AmiClient:
 
     # -- internals ---------------------------------------------------------
 
-    async def _send(self, action: dict[str, str], wait: float | None) -> list[AmiMessage]:
+    async def _send(
+        self, action: dict[str, str], wait: float | None, *, as_list: bool | None = None
+    ) -> list[AmiMessage]:
         manager, protocol = self._manager, self._protocol
         if manager is None or protocol is None or protocol.closed:
             raise AmiNotConnected(f"no AMI connection to {self._host}:{self._port}")
-        future = manager.send_action(Action(dict(action)))
+        # panoramisk overwrites the Action's own as_list with the one given here.
+        future = manager.send_action(Action(dict(action)), as_list=as_list)
         name = action.get("Action", "?")
         try:
             result = await asyncio.wait_for(future, wait if wait is not None else self._action_timeout)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from pbx.call_record import (
     Direction,
@@ -25,6 +26,7 @@ from pbx.call_record import (
     Transfer,
 )
 from pbx.channels import UNKNOWN_NAMES, Channel, classify_channel, local_pair_key
+from pbx.live import LiveCall, LiveChange, LiveState, change_kind
 
 log = logging.getLogger("kolokol.assembler")
 
@@ -36,6 +38,8 @@ _BUSY_CAUSES = frozenset({"17", "21"})
 _FAILED_CAUSES = frozenset({"1", "3", "20", "27", "34", "38", "41", "42"})
 _FAILED_DIAL = frozenset({"CHANUNAVAIL", "CONGESTION"})
 _QUEUE_LET_GO = frozenset({"TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL"})
+# DialEnd statuses that are progress reports, not the end of the leg.
+_DIAL_PROGRESS = frozenset({"RINGING", "PROCEEDING", "PROGRESS"})
 # Channels of finished calls remembered so that a straggler event cannot start a phantom call.
 _FINISHED_MEMORY = 50_000
 
@@ -56,10 +60,16 @@ class _Call:
     connected_at: datetime | None = None  # first time two real parties talked (outbound/internal)
     transfers: list[Transfer] = field(default_factory=list)
     queue_joined: bool = False
+    queue_name: str | None = None
+    # The call began by ringing a phone with no caller (AMI Originate: click-to-call).
+    originated: bool = False
     queue_abandoned: bool = False
     queue_let_go: bool = False  # the queue itself ended the wait (timeout, empty, full)
     recording_file: str | None = None
     ended_at: datetime | None = None
+    # Legs that picked up (DialEnd ANSWER), in order: screens learn of an answer before the bridge forms.
+    answers: list[tuple[datetime, Channel]] = field(default_factory=list)
+    live: LiveCall | None = None  # what the screens were last told
 
 
 class CallAssembler:
@@ -72,8 +82,15 @@ class CallAssembler:
         max_extension_digits: int = 5,
         settle_seconds: float = 2.0,
         stale_after_seconds: float = 4 * 3600,
+        live: bool = False,
     ) -> None:
-        self._normalize = normalize
+        # Numbers repeat on every event of a call, and live snapshots read them on each one: parsing is
+        # by far the dearest step, and the normaliser is a pure function of the text.
+        self._normalize: NumberNormalizer = lru_cache(maxsize=4096)(normalize)
+        # Live tracking costs a snapshot per event; replays and benchmarks of storage leave it off.
+        self._live = live
+        self._touched: dict[str, None] = {}
+        self._live_changes: list[LiveChange] = []
         self._max_ext = max_extension_digits
         self._settle = timedelta(seconds=settle_seconds)
         self._stale = timedelta(seconds=stale_after_seconds)
@@ -129,7 +146,13 @@ class CallAssembler:
             except (KeyError, ValueError, TypeError) as exc:
                 # A malformed event must not take the calls around it down.
                 log.warning("ami event skipped", extra={"event": event.get("Event"), "error": str(exc)})
+        self._show_touched(at)
         return self._finish_due(at)
+
+    def take_live(self) -> list[LiveChange]:
+        """What changed on the live calls since the last call, oldest first (with ``live=True``)."""
+        changes, self._live_changes = self._live_changes, []
+        return changes
 
     def tick(self, now: datetime) -> list[PbxCallRecord]:
         """Finish calls whose settle time has passed or whose events stopped."""
@@ -147,6 +170,7 @@ class CallAssembler:
         for channel in list(self._channels.values()):
             if channel.alive and channel.uniqueid not in live:
                 self._hang_up(channel, now, cause="")
+        self._show_touched(now)
         return self._finish_due(now)
 
     def flush(self, now: datetime | None = None) -> list[PbxCallRecord]:
@@ -182,6 +206,8 @@ class CallAssembler:
         self._update_snapshot(channel, event, prefix)
         call = self._calls_of(channel)
         call.last_event_at = max(call.last_event_at, at)
+        if self._live:
+            self._touched[call.call_id] = None
         return channel
 
     def _update_snapshot(self, channel: Channel, event: AmiEvent, prefix: str) -> None:
@@ -230,8 +256,16 @@ class CallAssembler:
         target.transfers.extend(source.transfers)
         target.recording_file = target.recording_file or source.recording_file
         target.last_event_at = max(target.last_event_at, source.last_event_at)
+        target.queue_name = target.queue_name or source.queue_name
+        target.answers = sorted([*target.answers, *source.answers], key=lambda answer: answer[0])
         target.ended_at = None
         self._calls.pop(source.call_id, None)
+        if self._live:
+            self._touched[target.call_id] = None
+            if source.live is not None and source.live.state != "ended":
+                # The screens close this call's card; the call it joined carries on under its own id.
+                gone = replace(source.live, state="ended", ringing=(), talking=(), merged_into=target.call_id)
+                self._tell(gone, target.last_event_at)
 
     def _hang_up(self, channel: Channel, at: datetime, cause: str) -> None:
         if not channel.alive:
@@ -242,6 +276,8 @@ class CallAssembler:
         call = self._calls_of(channel)
         if all(not c.alive for c in call.channels.values()):
             call.ended_at = at
+        if self._live:
+            self._touched[call.call_id] = None
 
     def _leave_bridge(self, channel: Channel) -> None:
         if channel.bridge is not None:
@@ -269,6 +305,9 @@ class CallAssembler:
         if dest is None:
             return
         call = self._calls_of(dest)
+        dest.dialed = True
+        if caller is None and call.originator == dest.uniqueid:
+            call.originated = True
         if caller is not None and not call.dial_string:
             call.dial_string = event.get("DialString", "")
         if dest.kind == "phone" and dest.extension and dest.extension not in call.rang:
@@ -282,8 +321,10 @@ class CallAssembler:
             return
         call = self._calls_of(dest)
         # A duplicate CANCEL must not overwrite the real outcome of that leg.
-        if call.dial_results.get(dest.uniqueid) in (None, "RINGING", "PROCEEDING", "PROGRESS"):
+        if call.dial_results.get(dest.uniqueid) in (None, *_DIAL_PROGRESS):
             call.dial_results[dest.uniqueid] = status
+        if status == "ANSWER" and all(leg is not dest for _, leg in call.answers):
+            call.answers.append((at, dest))
 
     def _on_bridge_enter(self, event: AmiEvent, at: datetime) -> None:
         channel = self._channel(event, at)
@@ -308,7 +349,9 @@ class CallAssembler:
     def _on_queue_join(self, event: AmiEvent, at: datetime) -> None:
         channel = self._channel(event, at)
         if channel is not None:
-            self._calls_of(channel).queue_joined = True
+            call = self._calls_of(channel)
+            call.queue_joined = True
+            call.queue_name = event.get("Queue") or call.queue_name
 
     def _on_queue_abandon(self, event: AmiEvent, at: datetime) -> None:
         channel = self._channel(event, at)
@@ -419,6 +462,93 @@ class CallAssembler:
                 call.answered_by = ext
             call.operator = ext
 
+    # -- live view --------------------------------------------------------------------------------------
+
+    def _show_touched(self, at: datetime) -> None:
+        if not self._touched:
+            return
+        touched, self._touched = self._touched, {}
+        for call_id in touched:
+            call = self._calls.get(call_id)
+            if call is None:
+                continue
+            view = self._live_view(call)
+            if view is None:
+                continue
+            kind = change_kind(call.live, view)
+            call.live = view
+            if kind is not None:
+                self._live_changes.append(LiveChange(kind, view, at))
+
+    def _tell(self, view: LiveCall, at: datetime) -> None:
+        self._live_changes.append(LiveChange("call.ended", view, at))
+
+    def _live_view(self, call: _Call) -> LiveCall | None:
+        phones = [c for c in call.channels.values() if c.kind == "phone"]
+        if not phones and call.live is None:
+            return None  # only the caller and the IVR so far: nothing for an operator's screen yet
+        reading = _Interpretation(call, self._normalize, call.ended_at or call.last_event_at, False)
+        phones.sort(key=lambda c: (c.created_at, c.uniqueid))
+        ringing = tuple(
+            c.extension
+            for c in phones
+            if c.extension
+            and c.dialed
+            and c.alive
+            and c.bridge is None
+            and call.dial_results.get(c.uniqueid) in (None, *_DIAL_PROGRESS)
+        )
+        direction, caller, caller_name, called = reading.parties()
+        if call.live is None and direction != "outbound" and not ringing:
+            # A phone leg exists but rings nobody yet (or an internal call still in the dialplan): the
+            # first message waits for a ring. Outbound calls show from the start: the operator dials.
+            return None
+        answered_at, answered_by = _first_answer(call, direction, reading.origin)
+        # A phone that picked up a caller talks from that moment; the operator's own phone answering a
+        # click-to-call does not (the patient has not answered yet), but does once the patient has.
+        picked_up = direction != "outbound"
+        talking = tuple(
+            c.extension
+            for c in phones
+            if c.extension
+            and c.alive
+            and (
+                (c.bridge is not None and len(self._parties(c.bridge)) >= 2)
+                or (picked_up and call.dial_results.get(c.uniqueid) == "ANSWER")
+                or (not picked_up and c is reading.origin and answered_at is not None)
+            )
+        )
+        state: LiveState
+        if call.ended_at is not None:
+            state, ringing, talking = "ended", (), ()
+        elif talking or (answered_at is not None and not ringing):
+            # Answered and nobody rings: still the conversation (a transfer between steps, a hang-up
+            # whose other half is on its way), not back to ringing.
+            state = "talking"
+        else:
+            state = "dialing" if direction == "outbound" else "ringing"
+        operator = call.operator if direction == "inbound" else reading.origin.extension
+        number = caller if direction == "inbound" else called if direction == "outbound" else None
+        return LiveCall(
+            pbx="asterisk",
+            pbx_call_id=call.call_id,
+            direction=direction,
+            state=state,
+            caller=caller,
+            caller_name=caller_name,
+            called=called,
+            number=number if number and number.startswith("+") else None,
+            ringing=ringing,
+            talking=talking,
+            rang=tuple(call.rang),
+            queue=call.queue_name,
+            operator=operator or (talking[-1] if direction == "inbound" and talking else None),
+            answered_by=answered_by,
+            started_at=call.started_at,
+            answered_at=answered_at,
+            ended_at=call.ended_at,
+        )
+
     # -- finishing ------------------------------------------------------------------------------------
 
     def _finish_due(self, now: datetime) -> list[PbxCallRecord]:
@@ -432,6 +562,10 @@ class CallAssembler:
 
     def _finish(self, call: _Call, ended_at: datetime, *, timed_out: bool) -> list[PbxCallRecord]:
         self._calls.pop(call.call_id, None)
+        self._touched.pop(call.call_id, None)
+        if call.live is not None and call.live.state != "ended":
+            # Closed without a last hang-up (lost events, shutdown): the screens must still let go of it.
+            self._tell(replace(call.live, state="ended", ringing=(), talking=(), ended_at=ended_at), ended_at)
         for uniqueid in call.channels:
             channel = self._channels.pop(uniqueid, None)
             if channel is not None:
@@ -486,30 +620,37 @@ class _Interpretation:
             target = dial.split("/")[-1].split("@")[0].removeprefix("sip:")
             if target:
                 return target
+        if self.call.originated and self.normalize(self.origin.caller_name):
+            # Click-to-call names the number to be dialled as the operator phone's caller ID name
+            # (kolokol does, as most click-to-call tools): known before the phone even answers.
+            return self.origin.caller_name
         return self.origin.first_exten
 
-    def record(self) -> PbxCallRecord:
-        call = self.call
+    def parties(self) -> tuple[Direction, str, str | None, str]:
+        """Direction, caller, caller name and called number, as the call record states them."""
         direction = self.direction()
         if direction == "inbound":
             caller = self.normalize(self.origin.caller_num) or self.origin.caller_num or "anonymous"
             called_raw = self.origin.first_exten
-            called = self.normalize(called_raw) or called_raw
             name = self.origin.caller_name.strip()
             caller_name = None if name.lower() in UNKNOWN_NAMES else name
+            return direction, caller, caller_name, self.normalize(called_raw) or called_raw
+        ext = self.origin.extension or self.origin.caller_num
+        if direction == "outbound":
+            called = self.normalize(self._dialled_number()) or self._dialled_number()
+            return direction, self._outgoing_line(called) or ext, None, called
+        others = [p.extension for p in self.phones if p is not self.origin and p.extension]
+        called = others[0] if others else self._dialled_number()
+        return direction, self.normalize(self.origin.caller_num) or ext, None, called
+
+    def record(self) -> PbxCallRecord:
+        call = self.call
+        direction, caller, caller_name, called = self.parties()
+        if direction == "inbound":
             answered_at = call.answered_at
             answered_by = call.answered_by
             operator = call.operator
         else:
-            ext = self.origin.extension or self.origin.caller_num
-            caller_name = None
-            if direction == "outbound":
-                called = self.normalize(self._dialled_number()) or self._dialled_number()
-                caller = self._outgoing_line(called) or ext
-            else:
-                caller = self.normalize(self.origin.caller_num) or ext
-                others = [p.extension for p in self.phones if p is not self.origin and p.extension]
-                called = others[0] if others else self._dialled_number()
             answered_at = call.connected_at
             answered_by = None
             operator = self.origin.extension
@@ -580,6 +721,25 @@ class _Interpretation:
         if direction == "inbound":
             return "caller_hangup"
         return "failed" if not self.call.rang and not self.trunks else "caller_hangup"
+
+
+def _first_answer(call: _Call, direction: Direction, origin: Channel) -> tuple[datetime | None, str | None]:
+    """When and by whom the call was answered, as the screens see it.
+
+    The call record waits for the bridge (a person connected); the screens need not, because the other
+    operators' cards should close the moment somebody picks up. Inbound: the first phone that picked up;
+    outbound: the patient's line; internal: the called phone.
+    """
+    if direction == "inbound" and call.answered_at is not None:
+        return call.answered_at, call.answered_by
+    for at, leg in call.answers:
+        if direction == "outbound" and leg.kind == "trunk":
+            return at, None
+        if direction != "outbound" and leg.kind == "phone" and leg is not origin:
+            return at, leg.extension
+    if direction != "inbound" and call.connected_at is not None:
+        return call.connected_at, None
+    return None, None
 
 
 def _event_time(event: AmiEvent) -> datetime | None:

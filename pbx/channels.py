@@ -45,6 +45,8 @@ class Channel:
     exten: str = ""
     first_exten: str = ""
     bridge: str | None = None
+    # The channel was dialled (DialBegin named it as the destination): a phone leg that rings.
+    dialed: bool = False
     hung_up_at: datetime | None = None
     cause: str = ""
     variables: dict[str, str] = field(default_factory=dict)

@@ -39,6 +39,9 @@ class FeedGrant:
     role: str
     extensions: tuple[str, ...]
     expires_at: datetime
+    # The web page origin the token was issued to: a browser connecting from there needs no configured
+    # allowed origin (a console reached at any address just works; other sites still cannot connect).
+    origin: str | None = None
 
 
 def _b64encode(data: bytes) -> str:
@@ -61,6 +64,7 @@ def issue(
     extensions: tuple[str, ...],
     now: datetime,
     ttl_seconds: int = 60,
+    origin: str | None = None,
 ) -> str:
     if role not in FEED_ROLES:
         raise ValueError(f"role {role!r} may not use the feed")
@@ -68,17 +72,38 @@ def issue(
         raise ValueError("ttl_seconds must be between 1 and 3600")
     if not secret:
         raise ValueError("empty secret")
-    claims = {
+    claims: dict[str, object] = {
         "sub": subject,
         "role": role,
         "ext": list(extensions),
         "exp": int(now.timestamp()) + ttl_seconds,
     }
+    if origin is not None:
+        claims["org"] = origin
     claims_part = _b64encode(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
     return f"{claims_part}.{_b64encode(_signature(secret, claims_part))}"
 
 
 def verify(secret: bytes, token: str, *, now: datetime) -> FeedGrant:
+    grant = _verified(secret, token)
+    if now >= grant.expires_at:
+        raise TokenRejected("expired")
+    return grant
+
+
+def signed_origin(secret: bytes, token: str) -> str | None:
+    """The origin a genuine token (expired or not) was issued to; None for anything else.
+
+    Expiry is ignored on purpose: the origin check runs before the handshake, and an expired token must
+    still reach the handshake so the browser sees 4408 ("get a new token"), not a refused connection.
+    """
+    try:
+        return _verified(secret, token).origin
+    except TokenRejected:
+        return None
+
+
+def _verified(secret: bytes, token: str) -> FeedGrant:
     if len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
         raise TokenRejected("bad")
     claims_part, signature_part = token.split(".")
@@ -90,10 +115,7 @@ def verify(secret: bytes, token: str, *, now: datetime) -> FeedGrant:
     # Constant-time comparison, and before parsing anything an attacker wrote.
     if not hmac.compare_digest(signature, _signature(secret, claims_part)):
         raise TokenRejected("bad")
-    grant = _grant_from_claims(claims_part)
-    if now >= grant.expires_at:
-        raise TokenRejected("expired")
-    return grant
+    return _grant_from_claims(claims_part)
 
 
 def _grant_from_claims(claims_part: str) -> FeedGrant:
@@ -105,8 +127,10 @@ def _grant_from_claims(claims_part: str) -> FeedGrant:
     if not isinstance(claims, dict):
         raise TokenRejected("bad")
     subject, role, extensions, expiry = (claims.get(key) for key in ("sub", "role", "ext", "exp"))
+    origin = claims.get("org")
     if (
-        not isinstance(subject, str)
+        not isinstance(origin, str | None)
+        or not isinstance(subject, str)
         or role not in FEED_ROLES
         or not isinstance(extensions, list)
         or not all(isinstance(extension, str) for extension in extensions)
@@ -119,4 +143,5 @@ def _grant_from_claims(claims_part: str) -> FeedGrant:
         role=role,
         extensions=tuple(extensions),
         expires_at=datetime.fromtimestamp(expiry, tz=UTC),
+        origin=origin,
     )

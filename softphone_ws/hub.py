@@ -16,7 +16,15 @@ from typing import Any, Literal, get_args
 
 from softphone_ws.feed_tokens import OPERATOR, SUPERVISOR_ROLES, FeedGrant
 
-MessageType = Literal["call.ringing", "call.answered", "call.ended", "task.created", "task.updated"]
+MessageType = Literal[
+    "call.ringing",
+    "call.answered",
+    "call.updated",
+    "call.ended",
+    "task.created",
+    "task.updated",
+    "originate.failed",
+]
 MESSAGE_TYPES: frozenset[str] = frozenset(get_args(MessageType))
 
 # Frame keys the hub owns; a payload may not override them.
@@ -43,6 +51,8 @@ class FeedMessage:
     extensions: frozenset[str]
     queues: frozenset[str]
     payload: Mapping[str, Any]
+    # For every subscriber whatever they subscribed to (the shared callback list).
+    everyone: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,7 @@ class Subscription:
     def matches(self, message: FeedMessage) -> bool:
         return (
             self.everything
+            or message.everyone
             or not self.extensions.isdisjoint(message.extensions)
             or not self.queues.isdisjoint(message.queues)
         )
@@ -109,6 +120,8 @@ class Hub:
         extensions: Iterable[str],
         queues: Iterable[str],
         payload: Mapping[str, Any],
+        *,
+        everyone: bool = False,
     ) -> FeedMessage:
         if type not in MESSAGE_TYPES:
             raise ValueError(f"unknown message type {type!r}")
@@ -125,6 +138,7 @@ class Hub:
             extensions=frozenset(extensions),
             queues=frozenset(queues),
             payload=payload,
+            everyone=everyone,
         )
         self._messages.append(message)
         return message

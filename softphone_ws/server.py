@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from softphone_ws.close_codes import REASONS, FeedClose
-from softphone_ws.feed_tokens import FeedGrant, TokenRejected, verify
+from softphone_ws.feed_tokens import FeedGrant, TokenRejected, signed_origin, verify
 from softphone_ws.hub import (
     FeedMessage,
     Forbidden,
@@ -115,6 +115,11 @@ class FeedServer:
         return port
 
     @property
+    def last_id(self) -> str:
+        """The newest message id: a snapshot taken now is current up to here."""
+        return self._hub.last_id
+
+    @property
     def clients(self) -> int:
         """Authenticated connections that still receive messages (a dropped slow client is not counted)."""
         return len(self._clients)
@@ -149,8 +154,10 @@ class FeedServer:
         extensions: Iterable[str],
         queues: Iterable[str],
         payload: Mapping[str, Any],
+        *,
+        everyone: bool = False,
     ) -> FeedMessage:
-        message = self._hub.append(type, at, extensions, queues, payload)
+        message = self._hub.append(type, at, extensions, queues, payload, everyone=everyone)
         frame = self._hub.encode(message)  # once, not once per client
         item: Outgoing = (int(message.id), frame)
         for client in list(self._clients):
@@ -162,10 +169,18 @@ class FeedServer:
 
     def _check_origin(self, connection: ServerConnection, request: Request) -> Response | None:
         # A browser always sends Origin, so a missing one is a non-browser client (it still needs a token).
-        # A listed origin passes; anything else is refused before the websocket exists.
+        # A listed origin passes, and so does the page a genuine token was issued to; anything else is
+        # refused before the websocket exists.
         origins = request.headers.get_all("Origin")
-        if not origins or (len(origins) == 1 and origins[0] in self._allowed_origins):
+        if not origins:
             return None
+        if len(origins) == 1:
+            origin = origins[0]
+            if origin in self._allowed_origins:
+                return None
+            token = token_from_path(request.path)
+            if token is not None and signed_origin(self._secret, token) == origin:
+                return None
         return connection.respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
 
     def _authenticate(self, connection: ServerConnection) -> FeedGrant:

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
+from pbx.originate import originate_action
+
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "asterisk-chroot.sh"
 CONF_DIR = REPO / "asterisk_conf"
@@ -656,6 +658,41 @@ def scenario_pickup(ami: AmiClient) -> None:
         _finish(st, ami, [uac, picker])
 
 
+def click_to_call_action(extension: str = "101", number: str = "+79161234567") -> dict[str, str]:
+    """The Originate kolokol sends for click-to-call (asterisk_conf's context, E.164 numbers)."""
+    return originate_action(
+        action_id="",
+        channel=f"PJSIP/{extension}",
+        context="phones",
+        dial=number,
+        ring_seconds=20,
+        display=number,
+        extension=extension,
+    )
+
+
+def scenario_click_to_call(ami: AmiClient, originate: Callable[[], None] | None = None) -> None:
+    """Click-to-call: Originate rings 101, which answers after 1 s; Asterisk then dials +79161234567 out
+    through the trunk, which answers after 2 s; 101 hangs up 4 s after answering.
+
+    `originate` places the Originate (kolokol's HTTP API in the console tests); by default the harness
+    sends the same action itself."""
+    with ExitStack() as st:
+        _uas(st, "uas_answer_hangup", "101", ring_ms=1000, talk_ms=4000)
+        _uas(st, "uas_answer", TRUNK_IP, ring_ms=2000)
+        time.sleep(0.5)
+        if originate is None:
+            action = click_to_call_action()
+            action.pop("ActionID")
+            res = ami.action(action.pop("Action"), 10, **action)
+            if res[0].get("Response") != "Success":
+                raise HarnessError(f"Originate failed: {res}")
+        else:
+            originate()
+        ami.wait_channel_state("101", "Up", timeout=15)
+        _finish(st, ami, [])
+
+
 SCENARIOS: dict[str, Callable[[AmiClient], None]] = {
     "ringall_answered": scenario_ringall_answered,
     "ringall_no_answer": scenario_ringall_no_answer,
@@ -673,6 +710,7 @@ SCENARIOS: dict[str, Callable[[AmiClient], None]] = {
     "blind_transfer": scenario_blind_transfer,
     "attended_transfer": scenario_attended_transfer,
     "pickup": scenario_pickup,
+    "click_to_call": scenario_click_to_call,
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -41,3 +41,19 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
     await upgrade(engine)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def asterisk() -> Iterator[None]:
+    """The real Asterisk 22 from the sid chroot, with asterisk_conf/, for one test module."""
+    from tests import asterisk_harness as h
+
+    reason = os.environ.get("KOLOKOL_ASTERISK_UNAVAILABLE")
+    if reason:
+        pytest.skip(f"REAL ASTERISK UNAVAILABLE: {reason}")
+    try:
+        h.start_asterisk()
+    except h.AsteriskUnavailable as exc:
+        pytest.skip(f"REAL ASTERISK UNAVAILABLE: {exc}")
+    yield
+    h.stop_asterisk()

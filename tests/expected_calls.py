@@ -83,6 +83,18 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
         )
     ],
     "pickup": [inbound(DIRECT, **answered(answered_by="104", operator="104", rang=["103"]))],
+    # Click-to-call: Asterisk rang 101 first (so it "rang"), then dialled the patient from it.
+    "click_to_call": [
+        {
+            "direction": "outbound",
+            "caller": CLINIC,
+            "called": CALLER,
+            "operator": "101",
+            "rang": ["101"],
+            "callback_task": None,
+            **answered(),
+        },
+    ],
 }
 
 

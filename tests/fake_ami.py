@@ -1,6 +1,6 @@
 """A small but real AMI server on asyncio streams, for client tests.
 
-It speaks just enough of the protocol (banner, Login, Ping, CoreShowChannels)
+It speaks just enough of the protocol (banner, Login, Ping, CoreShowChannels, Originate)
 and lets a test misbehave on purpose: raw bytes, split writes, silence, drops.
 """
 
@@ -140,6 +140,10 @@ class FakeAmi:
                     "ListItems": str(len(self.channels)),
                 }
             )
+        elif name == "Originate":
+            # Asterisk queues an async Originate at once; its outcome is an OriginateResponse event
+            # later, which a test pushes with `event()` when it wants one.
+            reply = encode({"Response": "Success", **ident, "Message": "Originate successfully queued"})
         else:
             reply = encode({"Response": "Error", **ident, "Message": "Invalid/unknown command"})
         writer.write(reply)

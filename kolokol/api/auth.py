@@ -1,4 +1,10 @@
-"""Bearer tokens and roles. Every /api route says which roles may call it."""
+"""Who may call an /api route: an API token (``Authorization: Bearer``) or a console login (the cookie).
+
+Every route says which roles may call it. Requests authenticated by the cookie that change something
+must also send the session's CSRF token in ``X-CSRF-Token``: a browser attaches the cookie to requests
+other sites make, but only the console's own pages can read the token. Bearer requests need none,
+because no browser adds an Authorization header by itself.
+"""
 
 from __future__ import annotations
 
@@ -8,31 +14,67 @@ from aiohttp import web
 
 from kolokol.api.errors import ApiError
 from kolokol.app_keys import SESSIONS
-from kolokol.db import ApiToken
+from kolokol.principal import Principal
 from kolokol.tokens import find_token
+from kolokol.users import principal_of
+from kolokol.web.session_cookie import (
+    CSRF_HEADER,
+    SAFE_METHODS,
+    SESSION_COOKIE,
+    csrf_matches,
+    current_session,
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-TOKEN = web.RequestKey("token", ApiToken)
+PRINCIPAL = web.RequestKey("principal", Principal)
 
 READ_CALLS = frozenset({"admin", "manager", "marketer", "operator", "integration"})
 WORK_TASKS = frozenset({"admin", "manager", "operator", "integration"})
 WRITE_CONTACTS = frozenset({"admin", "manager", "operator", "integration"})
+EVERYONE = READ_CALLS
+
+
+async def _from_token(request: web.Request, header: str) -> Principal:
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")
+    async with request.app[SESSIONS]() as session:
+        found = await find_token(session, token.strip())
+    if found is None:
+        raise ApiError(401, "invalid-token", "the token is unknown or revoked")
+    return Principal(name=found.name, display_name=found.name, role=found.role, extensions=(), via="token")
+
+
+async def _from_session(request: web.Request) -> Principal:
+    live = await current_session(request)
+    if live is None:
+        if SESSION_COOKIE in request.cookies:
+            raise ApiError(401, "unauthenticated", "the login has ended; log in again")
+        raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token> or log in")
+    if request.method not in SAFE_METHODS and not csrf_matches(
+        live.csrf_token, request.headers.get(CSRF_HEADER)
+    ):
+        raise ApiError(
+            403, "csrf-failed", f"send the session's CSRF token in {CSRF_HEADER} (see GET /api/me)"
+        )
+    return principal_of(live.user)
+
+
+async def authenticate(request: web.Request) -> Principal:
+    """The caller; an Authorization header, when present, is the only credential looked at."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        return await _from_token(request, header)
+    return await _from_session(request)
 
 
 def requires(roles: frozenset[str]) -> Callable[[Handler], Handler]:
     def wrap(handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
-            header = request.headers.get("Authorization", "")
-            scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")
-            async with request.app[SESSIONS]() as session:
-                found = await find_token(session, token.strip())
-            if found is None:
-                raise ApiError(401, "invalid-token", "the token is unknown or revoked")
-            if found.role not in roles:
-                raise ApiError(403, "forbidden", f"role {found.role} may not do this")
-            request[TOKEN] = found
+            principal = await authenticate(request)
+            if principal.role not in roles:
+                raise ApiError(403, "forbidden", f"role {principal.role} may not do this")
+            request[PRINCIPAL] = principal
             return await handler(request)
 
         return guarded

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from aiohttp import web
 from sqlalchemy import select
 
@@ -14,11 +16,24 @@ from kolokol.contacts import ContactRejected, contacts_by_number, upsert_contact
 from kolokol.db import Contact
 
 routes = web.RouteTableDef()
+# External ids of contacts created in kolokol itself; the CRM can adopt them with PUT.
+LOCAL_ID_PREFIX = "kk-"
 
 
 @routes.put("/api/contacts/{external_id}")
 @requires(WRITE_CONTACTS)
 async def put_contact(request: web.Request) -> web.Response:
+    return await _upsert(request, request.match_info["external_id"])
+
+
+@routes.post("/api/contacts")
+@requires(WRITE_CONTACTS)
+async def create_contact(request: web.Request) -> web.Response:
+    """A new contact made in kolokol (an unknown caller on the console), not imported from a CRM."""
+    return await _upsert(request, f"{LOCAL_ID_PREFIX}{uuid.uuid4().hex[:16]}")
+
+
+async def _upsert(request: web.Request, external_id: str) -> web.Response:
     body = await json_body(request)
     name = body.get("name")
     phones = body.get("phones", [])
@@ -36,7 +51,7 @@ async def put_contact(request: web.Request) -> web.Response:
             result = await upsert_contact(
                 session,
                 request.app[PHONES],
-                external_id=request.match_info["external_id"],
+                external_id=external_id,
                 name=name,
                 phones=phones,
                 fields={str(k): "" if v is None else str(v) for k, v in fields.items()},

@@ -1,40 +1,78 @@
 """``POST /api/feed/token``: a short-lived token to open the operator websocket feed.
 
-Supervisors (manager, admin API tokens) get a token for everything. Operators get theirs from the
-operator console once users and their phones exist (issue 4); an API token says nothing about phones.
+A logged-in operator's token is scoped to their phones (extensions); managers and admins, logged in or
+with an API token, get one for everything. An operator API token gets none: it names no phones.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
 
 from aiohttp import web
+from yarl import URL
 
-from kolokol.api.auth import TOKEN, requires
-from kolokol.app_keys import FEED, FEED_SECRET, SETTINGS
+from kolokol.api.auth import PRINCIPAL, requires
+from kolokol.api.errors import ApiError
+from kolokol.app_keys import CLOCK, FEED, FEED_SECRET, SETTINGS
 from softphone_ws import feed_tokens
 
-SUPERVISORS = frozenset({"admin", "manager"})
 routes = web.RouteTableDef()
+_HOSTNAME = re.compile(r"[A-Za-z0-9.-]{1,253}")
+_IPV6 = re.compile(r"[0-9A-Fa-f:.]{2,45}")
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.:\[\]-]{1,300}")
+
+
+def _page_origin(request: web.Request) -> str | None:
+    """The origin of the page asking (browsers send it on every POST), bound into the token.
+
+    The feed then accepts a browser from exactly that page without `feed.allowed_origins`, so a console
+    opened at any address of the clinic's (a LAN address, a name behind a proxy) works as installed;
+    another site still cannot use a token, and could not obtain one (the request needs the login and
+    its CSRF token).
+    """
+    origin = request.headers.get("Origin", "")
+    return origin if _ORIGIN.fullmatch(origin) else None
+
+
+def _browser_host(request: web.Request) -> str | None:
+    """The host name the page was loaded from (its Host header), fit to put in a URL, or None."""
+    try:
+        host = URL.build(scheme="http", authority=request.host).raw_host
+    except (ValueError, TypeError):
+        return None
+    if host and _HOSTNAME.fullmatch(host):
+        return host
+    if host and ":" in host and _IPV6.fullmatch(host):
+        return f"[{host}]"
+    return None
+
+
+def feed_url(request: web.Request, token: str) -> str:
+    """Where the browser opens the feed: the configured public address, else the page's host name."""
+    settings = request.app[SETTINGS].feed
+    if settings.public_url:
+        return f"{settings.public_url}?token={token}"
+    host = _browser_host(request) or settings.host
+    return f"ws://{host}:{request.app[FEED].port}/?token={token}"
 
 
 @routes.post("/api/feed/token")
-@requires(SUPERVISORS)
+@requires(feed_tokens.FEED_ROLES)
 async def feed_token(request: web.Request) -> web.Response:
-    holder = request[TOKEN]
+    principal = request[PRINCIPAL]
+    if principal.role == feed_tokens.OPERATOR and principal.via != "session":
+        # An API token names no phones; the operator's own login does.
+        raise ApiError(403, "forbidden", "operators get a feed token from their console login")
     settings = request.app[SETTINGS].feed
     token = feed_tokens.issue(
         request.app[FEED_SECRET],
-        subject=holder.name,
-        role=holder.role,
-        extensions=(),
-        now=datetime.now(UTC),
+        subject=principal.name,
+        role=principal.role,
+        extensions=principal.extensions,
+        now=request.app[CLOCK](),
         ttl_seconds=settings.token_ttl_seconds,
+        origin=_page_origin(request),
     )
     return web.json_response(
-        {
-            "token": token,
-            "expires_in": settings.token_ttl_seconds,
-            "url": f"ws://{settings.host}:{request.app[FEED].port}/?token={token}",
-        }
+        {"token": token, "expires_in": settings.token_ttl_seconds, "url": feed_url(request, token)}
     )

@@ -9,10 +9,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kolokol.api import query
-from kolokol.api.auth import TOKEN, WORK_TASKS, requires
+from kolokol.api.auth import PRINCIPAL, WORK_TASKS, requires
 from kolokol.api.errors import ApiError, json_body
 from kolokol.app_keys import SESSIONS
 from kolokol.call_json import task_json
+from kolokol.caller_cards import task_views
 from kolokol.db import CallbackTask
 
 routes = web.RouteTableDef()
@@ -38,9 +39,13 @@ async def list_tasks(request: web.Request) -> web.Response:
                 stmt.order_by(CallbackTask.due_at, CallbackTask.id).limit(limit).offset(offset)
             )
         ).all()
-    return web.json_response(
-        {"items": [task_json(t) for t in rows], "total": total, "limit": limit, "offset": offset}
-    )
+        items = await task_views(session, [task_json(t) for t in rows])
+    return web.json_response({"items": items, "total": total, "limit": limit, "offset": offset})
+
+
+async def _view(session: AsyncSession, task: CallbackTask) -> web.Response:
+    [view] = await task_views(session, [task_json(task)])
+    return web.json_response(view)
 
 
 async def _load(session: AsyncSession, task_id: str, *, for_update: bool = False) -> CallbackTask:
@@ -57,14 +62,14 @@ async def _load(session: AsyncSession, task_id: str, *, for_update: bool = False
 async def get_task(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         task = await _load(session, request.match_info["task_id"])
-        return web.json_response(task_json(task))
+        return await _view(session, task)
 
 
 @routes.post("/api/tasks/{task_id}/assign")
 @requires(WORK_TASKS)
 async def assign_task(request: web.Request) -> web.Response:
     body = await json_body(request)
-    assignee = body.get("assignee", request[TOKEN].name)
+    assignee = body.get("assignee", request[PRINCIPAL].name)
     if not isinstance(assignee, str) or not assignee.strip() or len(assignee) > 100:
         raise ApiError(400, "invalid-field", "assignee must be a non-empty string", {"field": "assignee"})
     async with request.app[SESSIONS].begin() as session:
@@ -73,7 +78,7 @@ async def assign_task(request: web.Request) -> web.Response:
             raise ApiError(409, "task-closed", "the task is already closed", {"status": task.status})
         task.assignee = assignee.strip()
         task.updated_at = datetime.now(UTC)
-        return web.json_response(task_json(task))
+        return await _view(session, task)
 
 
 @routes.post("/api/tasks/{task_id}/complete")
@@ -101,4 +106,4 @@ async def complete_task(request: web.Request) -> web.Response:
         task.note = note
         task.closed_at = now
         task.updated_at = now
-        return web.json_response(task_json(task))
+        return await _view(session, task)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from pbx.call_record import Direction, Disposition, MissedWhere, PbxCallRecord, Transfer
+from pbx.live import LiveCall, LiveState
 
 # Turns whatever a PBX sends as a number into E.164, or None for extensions and garbage.
 ToE164 = Callable[[str | None], str | None]
@@ -128,6 +129,15 @@ class WebhookAdapter(Protocol):
 
     def lookup_reply(self, names: Sequence[str]) -> Reply:
         """The synchronous answer to a lookup (the matching contacts' names, maybe none)."""
+        ...
+
+    def live(self, call_id: str, events: Sequence[CloudEvent]) -> LiveCall | None:
+        """The call as the operators' screens should show it now, from the events received so far.
+
+        Same contract as ``assemble``: any order, duplicates possible, the same set gives the same
+        snapshot. None while there is nothing for a screen (only the IVR so far). Once the provider's
+        final event is in, the snapshot is ``ended`` and agrees with the record.
+        """
         ...
 
 
@@ -331,3 +341,116 @@ def first_value(events: Iterable[CloudEvent], name: str) -> str:
 def by_time(events: Sequence[CloudEvent]) -> list[CloudEvent]:
     """A deterministic order whatever order the events arrived in."""
     return sorted(events, key=lambda e: (e.occurred_at, e.dedupe_key))
+
+
+def distinct_by_time(events: Sequence[CloudEvent]) -> list[CloudEvent]:
+    """Each event once (a re-delivery has the same dedupe key), in ``by_time`` order."""
+    return by_time(list({event.dedupe_key: event for event in events}.values()))
+
+
+# ---- the live snapshot ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class LiveFacts:
+    """What an adapter worked out about a call in progress; ``snapshot()`` applies ``pbx.live``'s rules."""
+
+    pbx: str
+    call_id: str
+    direction: Direction
+    caller: str
+    called: str
+    started_at: datetime
+    caller_name: str | None = None
+    # Extensions: ringing now, connected now, and every one that rang so far (each in order).
+    ringing: list[str] = field(default_factory=list)
+    talking: list[str] = field(default_factory=list)
+    rang: list[str] = field(default_factory=list)
+    queue: str | None = None
+    operator: str | None = None
+    answered_by: str | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    # The provider says the call waits for, or rings, phones it does not name (a queue, a SIP trunk):
+    # worth a card for queue subscribers and supervisors although no extension can be told.
+    waiting: bool = False
+
+    def finish(self, record: PbxCallRecord) -> None:
+        """The call is over: the record, built from the same events, has the final word."""
+        self.direction = record.direction
+        self.caller = record.caller or self.caller
+        self.called = record.called or self.called
+        self.caller_name = record.caller_name or self.caller_name
+        self.started_at = record.started_at
+        self.ended_at = record.ended_at
+        # Every phone that showed the card must hear that it ended, also one the record does not list.
+        self.rang = [*self.rang, *self.ringing, *record.rang]
+        self.answered_at = record.answered_at
+        self.answered_by = (record.answered_by or self.answered_by) if record.answered_at else None
+        self.operator = record.operator or self.operator
+
+    def snapshot(self) -> LiveCall | None:
+        inbound = self.direction == "inbound"
+        talking = unique(self.talking)
+        ringing = [ext for ext in unique(self.ringing) if ext not in talking]
+        rang = unique([*self.rang, *ringing, *(talking if inbound else ())])
+        if self.direction != "outbound" and not (rang or talking or self.answered_at or self.waiting):
+            return None  # only the IVR so far; outbound calls show from the start: the operator dials
+        operator = self.operator or (talking[-1] if inbound and talking else None)
+        state: LiveState
+        if self.ended_at is not None:
+            state, ringing, talking = "ended", [], []
+        elif talking or (self.answered_at is not None and not ringing):
+            # Answered and nobody rings: still the conversation (between transfer steps, or a hang-up
+            # whose final event is on its way), not back to ringing.
+            state = "talking"
+        else:
+            state = "ringing" if self.direction != "outbound" else "dialing"
+        number = self.caller if inbound else self.called if self.direction == "outbound" else None
+        return LiveCall(
+            pbx=self.pbx,
+            pbx_call_id=self.call_id,
+            direction=self.direction,
+            state=state,
+            caller=self.caller,
+            caller_name=self.caller_name or None,
+            called=self.called,
+            number=number if number and number.startswith("+") else None,
+            ringing=tuple(ringing),
+            talking=tuple(talking),
+            rang=tuple(rang),
+            queue=self.queue or None,
+            operator=operator,
+            answered_by=self.answered_by if self.answered_at is not None else None,
+            started_at=self.started_at,
+            answered_at=self.answered_at,
+            ended_at=self.ended_at,
+        )
+
+
+def still_ringing(rings: Iterable[tuple[str, datetime]], picked_up: datetime | None) -> list[str]:
+    """Of the phones that rang (extension, when), those ringing now.
+
+    A pick-up ends the ring on every other phone at once: the cards close then, not when each phone's
+    own "stopped" report arrives (most providers send none). A ring after the last pick-up (a transfer,
+    a consultation) is a new one.
+    """
+    return [ext for ext, at in rings if picked_up is None or at > picked_up]
+
+
+def live_snapshot(
+    adapter: WebhookAdapter,
+    facts: LiveFacts | None,
+    events: Sequence[CloudEvent],
+    *,
+    over: bool | None = None,
+) -> LiveCall | None:
+    """The snapshot of ``facts``; once the call is ``over`` (by default: the provider's final event is
+    in), ended and in line with the record."""
+    if facts is None:
+        return None
+    if any(event.final for event in events) if over is None else over:
+        record = adapter.assemble(facts.call_id, events, timed_out=False)
+        if record is not None:
+            facts.finish(record)
+    return facts.snapshot()

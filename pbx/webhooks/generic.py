@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal, cast, get_args
 
 from pbx.call_record import Direction, Disposition, PbxCallRecord, Transfer
+from pbx.live import LiveCall
 from pbx.webhooks.base import (
     JSON,
     OK,
@@ -26,18 +27,22 @@ from pbx.webhooks.base import (
     CallFacts,
     CloudEvent,
     IpAllowList,
+    LiveFacts,
     Rejected,
     Reply,
     ToE164,
     WebhookRequest,
     bad_request,
     by_time,
+    distinct_by_time,
     first_value,
     iso_time,
+    live_snapshot,
     number_or_raw,
     require_content_type,
     require_method,
     same_secret,
+    still_ringing,
     text_field,
     unauthenticated,
     unix_time,
@@ -135,8 +140,8 @@ class Generic:
         ended = [e for e in ordered if e.kind == "call.ended"]
         if not ended and not timed_out:
             return None
-        about = [e for e in ordered if e.kind in ("call.started", "call.ended")] or ordered
-        direction = cast(Direction, first_value(about, "direction") or "inbound")
+        about = _about(ordered)
+        direction = _direction(about)
         answers = [e for e in ordered if e.kind == "call.answered"]
         transfers = [
             Transfer(
@@ -186,6 +191,91 @@ class Generic:
             facts.operator = first_value(about, "extension") or None
         return facts.record()
 
+    # ---- the live snapshot --------------------------------------------------------------------
+
+    def live(self, call_id: str, events: Sequence[CloudEvent]) -> LiveCall | None:
+        ordered = distinct_by_time(events)
+        facts = self._live(call_id, ordered)
+        return live_snapshot(self, facts, ordered, over=facts is not None and _over(facts, ordered))
+
+    def _live(self, call_id: str, ordered: list[CloudEvent]) -> LiveFacts | None:
+        if not ordered:
+            return None
+        about = _about(ordered)
+        facts = LiveFacts(
+            PROVIDER,
+            call_id,
+            _direction(about),
+            caller=number_or_raw(self._e164, first_value(about, "from")),
+            called=number_or_raw(self._e164, first_value(about, "to")),
+            started_at=next(
+                (e.occurred_at for e in ordered if e.kind == "call.started"), ordered[0].occurred_at
+            ),
+            caller_name=first_value(about, "caller_name") or None,
+        )
+        if facts.direction != "inbound":
+            facts.operator = first_value(about, "extension") or None
+        _live_steps(facts, ordered)
+        return facts
+
+
+def _about(ordered: list[CloudEvent]) -> list[CloudEvent]:
+    """The events that describe the whole call (its parties and direction)."""
+    return [e for e in ordered if e.kind in ("call.started", "call.ended")] or ordered
+
+
+def _direction(about: list[CloudEvent]) -> Direction:
+    return cast(Direction, first_value(about, "direction") or "inbound")
+
+
+def _live_steps(facts: LiveFacts, ordered: list[CloudEvent]) -> None:
+    """``call.ringing`` rings a phone, ``call.answered`` connects one, ``call.transferred`` passes it on.
+
+    A phone keeps ringing on the screens until somebody answers, the call ends, or an event of that
+    phone's own hang-up (``from_extension``, from dialects that report per phone) comes after its ring.
+    ``call.queued`` shows the card to the queue it names (and to supervisors) before any phone rings.
+    """
+    hung_up = {str(e.data["from_extension"]): e.occurred_at for e in ordered if _hang_up_of_one_phone(e)}
+    reported = [(ext, e) for e in ordered if e.kind == "call.ringing" and (ext := _extension(e))]
+    rings = [
+        (ext, e.occurred_at)
+        for ext, e in reported
+        if not _hang_up_of_one_phone(e) and (ext not in hung_up or hung_up[ext] < e.occurred_at)
+    ]
+    answers = [e for e in ordered if e.kind == "call.answered"]
+    # Who holds the call, in turn: whoever answered, then each transfer's target.
+    holders = [
+        (_extension(e) or facts.operator or "") if e.kind == "call.answered" else str(e.data["to_extension"])
+        for e in ordered
+        if e.kind in ("call.answered", "call.transferred")
+    ]
+    queued = [e for e in ordered if e.kind == "call.queued"]
+    facts.waiting = bool(queued)
+    facts.queue = first_value(queued[::-1], "queue") or None  # the latest, if the call moved on
+    facts.rang = [ext for ext, _ in reported]
+    picked_up = max(
+        (e.occurred_at for e in ordered if e.kind in ("call.answered", "call.transferred")), default=None
+    )
+    facts.ringing = still_ringing(rings, picked_up)
+    if answers:
+        facts.answered_at = answers[0].occurred_at
+        facts.answered_by = _extension(answers[0]) if facts.direction != "outbound" else None
+        facts.talking = [facts.operator or "", holders[-1]] if facts.direction == "internal" else holders[-1:]
+
+
+def _hang_up_of_one_phone(event: CloudEvent) -> bool:
+    return event.kind in ("call.ringing", "call.ended") and bool(event.data.get("from_extension"))
+
+
+def _over(facts: LiveFacts, ordered: list[CloudEvent]) -> bool:
+    """Ended by a ``call.ended``, except one phone's hang-up while another phone holds the answered call
+    (a group member that lost the race to answer, as Telfin may report it)."""
+    holder = facts.talking[-1] if facts.talking else None
+    return any(
+        e.kind == "call.ended" and (holder is None or e.data.get("from_extension") in (None, holder))
+        for e in ordered
+    )
+
 
 # ---- parsing ------------------------------------------------------------------------------------
 
@@ -215,7 +305,7 @@ def _event(item: Any, index: int) -> CloudEvent:
     raw_at = item.get("at")
     at = unix_time(raw_at, "at") if isinstance(raw_at, int | float) else iso_time(raw_at, "at")
     data: dict[str, Any] = {"type": kind, "at": at.isoformat()}
-    for name in ("from", "to", "caller_name", "extension", "from_extension", "to_extension"):
+    for name in ("from", "to", "caller_name", "extension", "from_extension", "to_extension", "queue"):
         if (value := text_field(item, name, required=False)) != "":
             data[name] = value
     if kind in ("call.started", "call.ended") or "direction" in item:

@@ -204,7 +204,8 @@ def telfin(request: WebhookRequest) -> tuple[list[Item], Reply]:
     if kind in ("dial-in", "dial-out"):
         items = [_event(call_id, f"{event_id}:started", "call.started", at, **parties)]
         if direction == "inbound" and routing:
-            items.append(_event(call_id, f"{event_id}:queued", "call.queued", at))
+            # The IVR/queue extension's short number is the only name Telfin gives the queue.
+            items.append(_event(call_id, f"{event_id}:queued", "call.queued", at, queue=ext))
         elif direction == "inbound" and ext:
             items.append(_event(call_id, f"{event_id}:ringing", "call.ringing", at, extension=ext))
         return items, OK
@@ -275,7 +276,9 @@ def _telfin_hangup(
             began = unix_time((int(stamp) - int(duration)) / 1_000_000, "EventTime").isoformat()
         items.append(_telfin_answer(call_id, f"{event_id}:answered", began, direction, ext))
     elif direction == "inbound" and ext and not routing:
-        items.append(_event(call_id, f"{event_id}:ringing", "call.ringing", at, extension=ext))
+        # The ring is over (this is its phone's hang-up): kept so the record lists the phone as rang.
+        ringing = {"extension": ext, "from_extension": ext}
+        items.append(_event(call_id, f"{event_id}:ringing", "call.ringing", at, **ringing))
     # One extension giving up (NOANSWER/BUSY/...) does not end an inbound call: the next one may ring.
     # The call is over when the talk ends, the caller gives up, the IVR/queue lets go, or an outbound
     # call's only leg ends.
@@ -283,6 +286,8 @@ def _telfin_hangup(
         ended = {**parties, "reason": None if status == "ANSWER" else _reason(status)}
         if direction == "inbound":
             ended.pop("extension", None)  # generic's operator is then whoever answered
+            # Whose hang-up this is: a group member that lost the race to answer ends nothing on screens.
+            ended["from_extension"] = None if routing else ext
         items.append(_event(call_id, f"{event_id}:ended", "call.ended", at, **ended))
     rec_id = _text(params, "RecID")
     if talked and rec_id:

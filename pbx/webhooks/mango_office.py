@@ -10,27 +10,33 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pbx.call_record import Direction, Disposition, MissedWhere, PbxCallRecord, Transfer
+from pbx.live import LiveCall
 from pbx.webhooks.base import (
     OK,
     Accepted,
     CallFacts,
     CloudEvent,
     IpAllowList,
+    LiveFacts,
     Rejected,
     Reply,
     ToE164,
     WebhookRequest,
     bad_request,
     by_time,
+    distinct_by_time,
     form_fields,
     json_object,
+    live_snapshot,
     number_or_raw,
     require_method,
     same_secret,
+    still_ringing,
     stored_time,
     text_field,
     unauthenticated,
@@ -47,6 +53,8 @@ _KINDS = {
 # Other notifications Mango may be configured to send; accepted and ignored so it does not retry them.
 _IGNORED = ("/events/dtmf", "/events/sms", "/events/record/tagged", "/events/recognized/offline")
 _DIRECTIONS: dict[int, Direction] = {0: "internal", 1: "inbound", 2: "outbound"}
+# A leg still connected: on hold the employee has the caller waiting, not gone.
+_CONNECTED = ("Connected", "OnHold")
 
 
 class MangoOffice:
@@ -219,6 +227,69 @@ class MangoOffice:
             facts.called = to.get("extension") or number_or_raw(self._e164, to.get("number"))
         return facts
 
+    # ---- the live snapshot --------------------------------------------------------------------
+
+    def live(self, call_id: str, events: Sequence[CloudEvent]) -> LiveCall | None:
+        ordered = distinct_by_time(events)
+        return live_snapshot(self, self._live(call_id, ordered), ordered)
+
+    def _live(self, call_id: str, ordered: list[CloudEvent]) -> LiveFacts | None:
+        """Each leg's latest state: an employee's leg rings while Appeared, talks while Connected."""
+        legs = _legs_now([e for e in ordered if e.kind == "call"])
+        if not legs:
+            return None
+        facts = LiveFacts(PROVIDER, call_id, "inbound", "", "", legs[0].first.occurred_at)
+        # The caller's side is the leg from an outside number; without one, an extension placed the call.
+        outside = next(
+            (n for leg in legs if not leg.frm.get("extension") and (n := self._e164(leg.frm.get("number")))),
+            None,
+        )
+        if outside is not None:
+            self._live_inbound(facts, legs, outside)
+        else:
+            self._live_placed(facts, legs)
+        return facts
+
+    def _live_inbound(self, facts: LiveFacts, legs: list[_LegNow], caller: str) -> None:
+        employees = [leg for leg in legs if leg.extension]
+        line = next((leg.to["line_number"] for leg in legs if leg.to.get("line_number")), "")
+        facts.caller = caller
+        facts.called = number_or_raw(self._e164, line or legs[0].to.get("number"))
+        # Mango names the ring group (ACD group) on the legs it rings for it.
+        facts.queue = next((leg.to["acd_group"] for leg in legs if leg.to.get("acd_group")), None)
+        facts.rang = [leg.extension for leg in employees]
+        took = sorted((leg for leg in employees if leg.connected_at), key=_connected_order)
+        rings = [(leg.extension, leg.first.occurred_at) for leg in employees if leg.state == "Appeared"]
+        facts.ringing = still_ringing(rings, took[-1].connected_at if took else None)
+        facts.talking = [leg.extension for leg in employees if leg.state in _CONNECTED]
+        if took:
+            facts.answered_at = took[0].connected_at
+            facts.answered_by = took[0].extension
+            facts.operator = took[-1].extension
+
+    def _live_placed(self, facts: LiveFacts, legs: list[_LegNow]) -> None:
+        """An employee's call: to another extension (internal) or to an outside number (outbound)."""
+        placer = next((leg.frm["extension"] for leg in legs if leg.frm.get("extension")), "")
+        callees = [leg for leg in legs if leg.extension and leg.extension != placer]
+        connected = [leg for leg in (callees or legs) if leg.connected_at]
+        facts.operator = placer or None
+        facts.answered_at = min((leg.connected_at for leg in connected if leg.connected_at), default=None)
+        on_line = any(leg.state in _CONNECTED for leg in (callees or legs))
+        facts.talking = [placer] if on_line else []
+        if callees:
+            facts.direction = "internal"
+            facts.caller, facts.called = placer, callees[0].extension
+            facts.rang = [leg.extension for leg in callees]
+            facts.ringing = [leg.extension for leg in callees if leg.state == "Appeared"]
+            facts.talking += [leg.extension for leg in callees if leg.state in _CONNECTED]
+            facts.answered_by = connected[0].extension if connected else None
+            return
+        facts.direction = "outbound"
+        line = next((leg.frm["line_number"] for leg in legs if leg.frm.get("line_number")), "")
+        facts.caller = number_or_raw(self._e164, line) if line else placer
+        patient = next((leg.to["number"] for leg in legs if leg.to.get("number")), "")
+        facts.called = number_or_raw(self._e164, patient)
+
 
 # ---- parsing ------------------------------------------------------------------------------------
 
@@ -279,6 +350,44 @@ def _party(data: Mapping[str, Any], side: str) -> dict[str, str]:
 
 
 # ---- mapping ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _LegNow:
+    """One leg as its events so far tell."""
+
+    first: CloudEvent
+    # The state of its latest event by ``seq``; Disconnected once any says so (a leg does not come back).
+    state: str
+    frm: dict[str, str]
+    to: dict[str, str]
+    # The employee's extension the leg rings (empty for the IVR, a queue, an outside number).
+    extension: str
+    connected_at: datetime | None
+
+
+def _legs_now(calls: list[CloudEvent]) -> list[_LegNow]:
+    """The legs of a call in the order they first reported, from its ``/events/call`` (time-ordered)."""
+    by_leg: dict[str, list[CloudEvent]] = {}
+    for event in calls:
+        by_leg.setdefault(str(event.data.get("call_id")), []).append(event)
+    legs = []
+    for events in by_leg.values():
+        states = {str(e.data.get("call_state")) for e in events}
+        latest = max(events, key=lambda e: (_int(e.data.get("seq")), e.occurred_at, e.dedupe_key))
+        state = "Disconnected" if "Disconnected" in states else str(latest.data.get("call_state"))
+        frm: dict[str, str] = {}
+        to: dict[str, str] = {}
+        for event in reversed(events):  # the earliest event's fields win
+            frm |= _party(event.data, "from")
+            to |= _party(event.data, "to")
+        connected = next((e.occurred_at for e in events if e.data.get("call_state") == "Connected"), None)
+        legs.append(_LegNow(events[0], state, frm, to, to.get("extension", ""), connected))
+    return legs
+
+
+def _connected_order(leg: _LegNow) -> tuple[datetime, str]:
+    return leg.connected_at or leg.first.occurred_at, leg.first.dedupe_key
 
 
 def _rang(legs: list[CloudEvent]) -> list[str]:

@@ -15,6 +15,7 @@ from itertools import pairwise
 from typing import Any
 
 from pbx.call_record import Direction, Disposition, PbxCallRecord, Transfer
+from pbx.live import LiveCall
 from pbx.webhooks.base import (
     FORM,
     JSON,
@@ -22,18 +23,22 @@ from pbx.webhooks.base import (
     CallFacts,
     CloudEvent,
     IpAllowList,
+    LiveFacts,
     Rejected,
     Reply,
     ToE164,
     WebhookRequest,
     bad_request,
     by_time,
+    distinct_by_time,
     form_fields,
     json_object,
+    live_snapshot,
     number_or_raw,
     require_content_type,
     require_method,
     same_secret,
+    still_ringing,
     stored_time,
     text_field,
     unauthenticated,
@@ -56,6 +61,8 @@ _UNANSWERED: dict[str, Disposition] = {
 # Events carry no time, so their arrival stands in for it. One that arrives later than this after the
 # call's reported span (a delivery backlog) says nothing about when the call was answered or ended.
 _MAX_RING = timedelta(minutes=10)
+# An employee's events after which their phone neither rings nor talks in this call any more.
+_GONE = frozenset({"COMPLETED", "CANCELLED", "TRANSFERRED"})
 _MAX_SECONDS = 7 * 86400
 
 
@@ -184,6 +191,53 @@ class MegafonVats:
         # After a transfer the last one to pick up holds the call; otherwise trust the history.
         facts.operator = takers[-1][0] if facts.transfers else person or facts.answered_by
         facts.rang = [*rang, *(p for p in (facts.answered_by, facts.operator) if p)]
+
+    # ---- the live snapshot --------------------------------------------------------------------
+
+    def live(self, call_id: str, events: Sequence[CloudEvent]) -> LiveCall | None:
+        ordered = distinct_by_time(events)
+        return live_snapshot(self, self._live(call_id, ordered), ordered)
+
+    def _live(self, call_id: str, ordered: list[CloudEvent]) -> LiveFacts | None:
+        """Each employee's events: INCOMING rings their phone, ACCEPTED connects it, the rest end it.
+
+        Employees are named by ``ext``, else by their VPBX login: a login matches no phone, so such a
+        card reaches queue subscribers and supervisors only. ``groupRealName`` (the department the
+        call was routed to) is the queue.
+        """
+        legs = [e for e in ordered if e.kind == "event"]
+        if not legs:
+            return None
+        sources = [leg.data for leg in legs]
+        facts = LiveFacts(PROVIDER, call_id, _direction(legs), "", "", legs[0].occurred_at)
+        facts.queue = _first(sources, "groupRealName") or None
+        seen: dict[str, set[str]] = {}
+        for leg in legs:
+            seen.setdefault(_person(leg.data), set()).add(str(leg.data["type"]))
+        here = {person for person, kinds in seen.items() if person and not kinds & _GONE}
+        takers = _takers(legs)
+        facts.answered_at = takers[0][1] if takers else None
+        facts.talking = [person for person, _ in takers if person in here]
+        phone = _first(sources, "phone")
+        if facts.direction == "outbound":
+            starter = next((_person(leg.data) for leg in legs if leg.data["type"] == "OUTGOING"), "")
+            facts.operator = facts.caller = starter or (takers[0][0] if takers else "")
+            facts.called = number_or_raw(self._e164, phone)
+            return facts
+        facts.caller = number_or_raw(self._e164, phone)
+        facts.called = number_or_raw(self._e164, _first(sources, "diversion"))
+        rings = [
+            (who, leg.occurred_at)
+            for leg in legs
+            if leg.data["type"] == "INCOMING" and (who := _person(leg.data))
+        ]
+        facts.rang = [who for who, _ in rings]
+        # Events carry no time: their arrival order tells a ring from a later pick-up.
+        unanswered = [(who, at) for who, at in rings if who in here and "ACCEPTED" not in seen[who]]
+        facts.ringing = still_ringing(unanswered, takers[-1][1] if takers else None)
+        if takers:
+            facts.answered_by, facts.operator = takers[0][0], takers[-1][0]
+        return facts
 
 
 # ---- parsing ------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from pbx.call_record import Direction, Disposition, PbxCallRecord
+from pbx.live import LiveCall
 from pbx.webhooks.base import (
     JSON,
     OK,
@@ -29,17 +30,21 @@ from pbx.webhooks.base import (
     CallFacts,
     CloudEvent,
     IpAllowList,
+    LiveFacts,
     Rejected,
     Reply,
     ToE164,
     WebhookRequest,
     bad_request,
     by_time,
+    distinct_by_time,
     iso_time,
     json_object,
+    live_snapshot,
     number_or_raw,
     require_content_type,
     require_method,
+    still_ringing,
     text_field,
     unauthenticated,
 )
@@ -149,22 +154,75 @@ class Telnyx:
         """Operator legs are the outgoing legs the application dialled to clinic phones."""
         extensions = {leg.id: self._extension(leg) for leg in operator_legs}
         facts.rang = [extensions[leg.id] for leg in operator_legs]
-        took = sorted((leg for leg in operator_legs if leg.connected_at), key=lambda leg: leg.sort_connected)
-        answers = [leg.sort_connected[0] for leg in took]
-        # When the application answers the caller itself (greeting, IVR), that answer is no person.
-        if not self._app_answers and incoming.answered is not None:
-            answers.append(incoming.answered.occurred_at)
-        facts.answered_at = min(answers, default=None)
-        if took:
-            facts.answered_by = extensions[took[0].id]
-            facts.operator = extensions[took[-1].id]
-        elif facts.answered_at is not None:
-            facts.answered_by = facts.operator = incoming.client_extension
+        facts.answered_at, facts.answered_by, facts.operator = self._answer(incoming, operator_legs)
         if operator_legs:
             facts.missed_where = "ringing"
         else:
             facts.missed_where = "ivr" if incoming.answered is not None else "ringing"
         facts.unanswered = _inbound_miss(incoming, operator_legs)
+
+    def _answer(
+        self, incoming: _Leg, operator_legs: list[_Leg]
+    ) -> tuple[datetime | None, str | None, str | None]:
+        """When a person took the call, who first, and who holds it last."""
+        took = sorted((leg for leg in operator_legs if leg.connected_at), key=lambda leg: leg.sort_connected)
+        answers = [leg.sort_connected[0] for leg in took]
+        # When the application answers the caller itself (greeting, IVR), that answer is no person.
+        if not self._app_answers and incoming.answered is not None:
+            answers.append(incoming.answered.occurred_at)
+        answered_at = min(answers, default=None)
+        if took:
+            return answered_at, self._extension(took[0]), self._extension(took[-1])
+        if answered_at is not None:
+            return answered_at, incoming.client_extension, incoming.client_extension
+        return None, None, None
+
+    # ---- the live snapshot --------------------------------------------------------------------
+
+    def live(self, call_id: str, events: Sequence[CloudEvent]) -> LiveCall | None:
+        ordered = distinct_by_time(events)
+        return live_snapshot(self, self._live(call_id, ordered), ordered)
+
+    def _live(self, call_id: str, ordered: list[CloudEvent]) -> LiveFacts | None:
+        legs = _legs(ordered)
+        if not legs:
+            return None
+        first = legs[0]
+        facts = LiveFacts(
+            PROVIDER,
+            call_id,
+            "outbound" if first.direction == "outgoing" else "inbound",
+            caller=number_or_raw(self._e164, first.value("from")),
+            called=number_or_raw(self._e164, first.value("to")),
+            started_at=first.sort_start[0],
+            caller_name=first.value("caller_id_name") or None,
+        )
+        # The caller's leg (outbound: the patient's) hanging up ends the call for the screens; the
+        # record waits for every leg's hang-up.
+        facts.ended_at = first.hangup.occurred_at if first.hangup else None
+        if facts.direction == "outbound":
+            facts.operator = first.client_extension
+            facts.answered_at = first.connected_at
+            facts.talking = [facts.operator] if facts.operator and facts.answered_at else []
+        else:
+            self._live_inbound(facts, first, [leg for leg in legs if leg.direction == "outgoing"])
+        return facts
+
+    def _live_inbound(self, facts: LiveFacts, incoming: _Leg, operator_legs: list[_Leg]) -> None:
+        """An operator leg rings its phone until call.answered, then talks until its hang-up."""
+        facts.rang = [self._extension(leg) for leg in operator_legs]
+        facts.answered_at, facts.answered_by, facts.operator = self._answer(incoming, operator_legs)
+        live = [leg for leg in operator_legs if leg.hangup is None]
+        rings = [(self._extension(leg), leg.sort_start[0]) for leg in live if leg.answered is None]
+        picked_up = max((leg.answered.occurred_at for leg in operator_legs if leg.answered), default=None)
+        facts.ringing = still_ringing(rings, picked_up)
+        facts.talking = [self._extension(leg) for leg in live if leg.answered is not None]
+        if not operator_legs and not self._app_answers:
+            # A SIP connection rings the clinic's phones directly: which phone is not told, so the card
+            # goes to supervisors only, and talks once the incoming leg is answered.
+            facts.waiting = True
+            if facts.answered_at is not None and incoming.hangup is None and facts.operator:
+                facts.talking = [facts.operator]
 
     def _extension(self, leg: _Leg) -> str:
         to = leg.value("to")

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -20,6 +21,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from xml.etree.ElementTree import Element, SubElement, tostring
 
 from pbx.call_record import Disposition, PbxCallRecord
+from pbx.live import LiveCall
 from pbx.webhooks.base import (
     JSON,
     OK,
@@ -27,17 +29,21 @@ from pbx.webhooks.base import (
     CallFacts,
     CloudEvent,
     IpAllowList,
+    LiveFacts,
     Rejected,
     Reply,
     ToE164,
     WebhookRequest,
     bad_request,
     by_time,
+    distinct_by_time,
     first_value,
     form_pairs,
+    live_snapshot,
     number_or_raw,
     require_method,
     same_secret,
+    still_ringing,
     text_field,
     unauthenticated,
 )
@@ -52,6 +58,9 @@ _TERMINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 _DIAL_STATUSES = frozenset({"completed", "answered", "busy", "no-answer", "failed", "canceled"})
 # A child leg with one of these statuses reached the phone (busy/failed legs never rang).
 _RANG = frozenset({"ringing", "in-progress", "completed", "no-answer", "canceled"})
+# A leg's progress, so its latest status is known whatever order its callbacks came in (ended: 4).
+# "initiated" counts as ringing: the phone rings a moment later, and the card should not wait for it.
+_LEG_PROGRESS = {"queued": 0, "initiated": 1, "ringing": 2, "in-progress": 3}
 _UNANSWERED: dict[str, Disposition] = {
     "busy": "busy",
     "no-answer": "no_answer",
@@ -213,17 +222,9 @@ class Twilio:
         self, call_id: str, ordered: list[CloudEvent], final: CloudEvent | None, progress: list[CloudEvent]
     ) -> CallFacts:
         about_parent = [e for e in progress if not e.data.get("ParentCallSid")] or progress
-        legs = _legs(ordered)
-        extension = {sid: self._leg_extension(events) for sid, events in legs.items()}
-        rang = [
-            ext
-            for sid, events in legs.items()
-            if (ext := extension[sid]) and any(e.data.get("CallStatus") in _RANG for e in events)
-        ]
-        answers = [e for events in legs.values() for e in events if e.data.get("CallStatus") == "in-progress"]
-        answers.sort(key=lambda e: (e.occurred_at, e.dedupe_key))
-        dials = [e for e in ordered if e.kind == "dial"]
-        answered_at, talked = _person_answer(answers, dials, extension, final)
+        dialled = self._dialled(ordered)
+        legs, dials, rang = dialled.legs, dialled.dials, dialled.rang
+        answered_at, talked = _person_answer(dialled.answers, dials, dialled.extension, final)
         # Twilio answered the parent when it fetched /voice: its CallDuration reaches back to the start.
         starts = [e.occurred_at for e in progress]
         if final is not None:
@@ -270,6 +271,69 @@ class Twilio:
             unanswered=_UNANSWERED.get(status, "no_answer"),
             operator=first_value(parent, EXTENSION) or None,
         )
+
+    def _dialled(self, ordered: list[CloudEvent]) -> _Dialled:
+        legs = _legs(ordered)
+        extension = {sid: self._leg_extension(events) for sid, events in legs.items()}
+        rang = [
+            ext
+            for sid, events in legs.items()
+            if (ext := extension[sid]) and any(e.data.get("CallStatus") in _RANG for e in events)
+        ]
+        answers = [e for events in legs.values() for e in events if e.data.get("CallStatus") == "in-progress"]
+        answers.sort(key=lambda e: (e.occurred_at, e.dedupe_key))
+        return _Dialled(legs, extension, rang, answers, [e for e in ordered if e.kind == "dial"])
+
+    # ---- the live snapshot --------------------------------------------------------------------
+
+    def live(self, call_id: str, events: Sequence[CloudEvent]) -> LiveCall | None:
+        ordered = distinct_by_time(events)
+        return live_snapshot(self, self._live(call_id, ordered), ordered)
+
+    def _live(self, call_id: str, ordered: list[CloudEvent]) -> LiveFacts | None:
+        progress = [e for e in ordered if e.kind != "recording"]
+        if not progress:
+            return None
+        parent = [e for e in progress if e.kind == "status" and not e.data.get("ParentCallSid")]
+        about = [e for e in progress if not e.data.get("ParentCallSid")] or progress
+        facts = LiveFacts(
+            PROVIDER,
+            call_id,
+            "inbound",
+            caller=number_or_raw(self._e164, first_value(about, "From")),
+            called=number_or_raw(self._e164, first_value(about, "To")),
+            started_at=progress[0].occurred_at,
+            caller_name=first_value(about, "CallerName") or None,
+        )
+        if any(e.data.get("Direction") == "outbound-api" for e in parent):
+            # The patient's phone rings (dialing) until the call itself reports in-progress.
+            facts.direction = "outbound"
+            facts.operator = first_value(parent, EXTENSION) or None
+            picked_up = next((e for e in parent if e.data.get("CallStatus") == "in-progress"), None)
+            facts.answered_at = picked_up.occurred_at if picked_up is not None else None
+            facts.talking = [facts.operator] if facts.operator and picked_up is not None else []
+            return facts
+        self._live_dial(facts, self._dialled(ordered))
+        return facts
+
+    def _live_dial(self, facts: LiveFacts, dialled: _Dialled) -> None:
+        """Each leg of the <Dial> rings one extension (its ``?extension=`` tag) until it answers or ends."""
+        facts.answered_at, talked = _person_answer(dialled.answers, dialled.dials, dialled.extension, None)
+        facts.answered_by = talked[0] if talked else None
+        facts.operator = next((ext for ext in reversed(talked) if ext), None)
+        facts.rang = list(dialled.rang)
+        if dialled.dials:
+            return  # the Dial action came: the <Dial> is over, no leg rings or talks any more
+        rings = []
+        for sid, events in dialled.legs.items():
+            ext = dialled.extension[sid]
+            progress = max(_LEG_PROGRESS.get(str(e.data.get("CallStatus")), 4) for e in events)
+            if ext and progress in (1, 2):
+                rings.append((ext, events[0].occurred_at))
+            elif ext and progress == 3:
+                facts.talking.append(ext)
+        picked_up = dialled.answers[-1].occurred_at if dialled.answers else None
+        facts.ringing = still_ringing(rings, picked_up)
 
     def _leg_extension(self, events: list[CloudEvent]) -> str | None:
         tagged = first_value(events, EXTENSION)
@@ -360,6 +424,20 @@ def _check_seconds(form: Mapping[str, str], *names: str) -> None:
 def _secs(event: CloudEvent, name: str) -> int:
     value = str(event.data.get(name) or "0")
     return int(value) if value.isdigit() else 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Dialled:
+    """The legs an incoming call's <Dial> rang, by CallSid, and what they tell."""
+
+    legs: dict[str, list[CloudEvent]]
+    extension: dict[str, str | None]
+    # Extensions whose leg reached the phone, in first-ring order.
+    rang: list[str]
+    # The legs' in-progress callbacks (a phone picked up), in time order.
+    answers: list[CloudEvent]
+    # Dial action callbacks: the <Dial> is over.
+    dials: list[CloudEvent]
 
 
 def _legs(ordered: list[CloudEvent]) -> dict[str, list[CloudEvent]]:

@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pbx.call_record import Direction, Disposition, MissedWhere, PbxCallRecord, Transfer
+from pbx.live import LiveCall
 from pbx.webhooks.base import (
     FORM,
     MAX_FORM_FIELDS,
@@ -30,18 +31,22 @@ from pbx.webhooks.base import (
     CallFacts,
     CloudEvent,
     IpAllowList,
+    LiveFacts,
     Rejected,
     Reply,
     ToE164,
     WebhookRequest,
     bad_request,
     by_time,
+    distinct_by_time,
     first_value,
     form_fields,
+    live_snapshot,
     number_or_raw,
     require_content_type,
     require_method,
     same_secret,
+    still_ringing,
     stored_time,
     text_field,
     unauthenticated,
@@ -199,11 +204,8 @@ class Zadarma:
         return facts
 
     def _outbound(self, call_id: str, steps: list[CloudEvent], end: CloudEvent | None) -> CallFacts:
-        start = next((e for e in steps if e.kind in _OUTBOUND), steps[0]).data
-        internal = str(start.get("internal", ""))
-        destination = str(start.get("destination", ""))
-        inside = self._e164(destination) is None and destination.isdigit()
-        direction: Direction = "internal" if inside else "outbound"
+        internal, destination, direction = self._placed(steps)
+        inside = direction == "internal"
         answers = [e for e in steps if e.kind == "NOTIFY_ANSWER"]
         disposition = _disposition(end) if end else "no_answer"
         answered = disposition == "answered" if end else bool(answers)
@@ -225,8 +227,6 @@ class Zadarma:
         *,
         answered: bool,
     ) -> CallFacts:
-        starts = [stored_time(str(e.data["call_start_utc"])) for e in steps if e.data.get("call_start_utc")]
-        started = min(starts) if starts else steps[0].occurred_at
         ended = end.occurred_at if end else max(e.occurred_at for e in steps)
         return CallFacts(
             pbx=PROVIDER,
@@ -234,10 +234,77 @@ class Zadarma:
             direction=direction,
             caller="",
             called="",
-            started_at=started,
+            started_at=_started(steps),
             ended_at=ended,
             answered_at=_answered_at(end, answers, ended) if answered else None,
         )
+
+    def _placed(self, steps: list[CloudEvent]) -> tuple[str, str, Direction]:
+        """Who placed an outgoing call, where to, and whether that is another extension."""
+        start = next((e for e in steps if e.kind in _OUTBOUND), steps[0]).data
+        internal = str(start.get("internal", ""))
+        destination = str(start.get("destination", ""))
+        inside = self._e164(destination) is None and destination.isdigit()
+        return internal, destination, "internal" if inside else "outbound"
+
+    # ---- the live snapshot --------------------------------------------------------------------
+
+    def live(self, call_id: str, events: Sequence[CloudEvent]) -> LiveCall | None:
+        ordered = distinct_by_time(events)
+        return live_snapshot(self, self._live(call_id, ordered), ordered)
+
+    def _live(self, call_id: str, ordered: list[CloudEvent]) -> LiveFacts | None:
+        steps = [e for e in ordered if e.kind != "NOTIFY_RECORD"]
+        if not steps:
+            return None
+        facts = LiveFacts(PROVIDER, call_id, "inbound", "", "", _started(steps))
+        if any(e.kind in _OUTBOUND for e in steps):
+            self._live_placed(facts, steps)
+        else:
+            facts.caller = number_or_raw(self._e164, first_value(steps, "caller_id"))
+            facts.called = number_or_raw(self._e164, first_value(steps, "called_did"))
+            _live_rings(facts, steps)
+        return facts
+
+    def _live_placed(self, facts: LiveFacts, steps: list[CloudEvent]) -> None:
+        internal, destination, facts.direction = self._placed(steps)
+        facts.operator = facts.caller = internal
+        facts.called = (
+            destination if facts.direction == "internal" else number_or_raw(self._e164, destination)
+        )
+        # Zadarma is not known to report the far end answering an outgoing call (NOTIFY_ANSWER is
+        # documented for incoming ones): without it the call shows as dialing until it ends.
+        answer = next((e for e in steps if e.kind == "NOTIFY_ANSWER"), None)
+        facts.answered_at = answer.occurred_at if answer else None
+        if facts.direction == "internal":
+            facts.rang = [destination]
+            facts.ringing = [] if answer else [destination]
+            facts.answered_by = destination if answer else None
+        facts.talking = [internal, *facts.rang] if answer else []
+
+
+def _live_rings(facts: LiveFacts, steps: list[CloudEvent]) -> None:
+    """An incoming call: NOTIFY_INTERNAL rings an extension, NOTIFY_ANSWER connects one.
+
+    Zadarma never says that a phone stopped ringing: one that rang keeps ringing on the screens until
+    somebody answers or the call ends (so a phone passed over by a sequential hunt shows ringing too).
+    Queues are not reported either.
+    """
+    rings = _steps(steps, "NOTIFY_INTERNAL")
+    answers = _steps(steps, "NOTIFY_ANSWER")
+    facts.rang = [ext for ext, _ in rings]
+    facts.ringing = still_ringing(rings, answers[-1][1] if answers else None)
+    if answers:
+        facts.answered_by, facts.answered_at = answers[0]
+        facts.operator = answers[-1][0]
+        facts.talking = [answers[-1][0]]
+
+
+def _steps(steps: list[CloudEvent], kind: str) -> list[tuple[str, datetime]]:
+    """The extension each step of this kind names, and when it arrived."""
+    return [
+        (ext, s.occurred_at) for s in steps if s.kind == kind and (ext := str(s.data.get("internal") or ""))
+    ]
 
 
 # ---- parsing ------------------------------------------------------------------------------------
@@ -301,6 +368,11 @@ def _dedupe_key(event: str, call: str, internal: str, destination: str, fields: 
 
 
 # ---- mapping ------------------------------------------------------------------------------------
+
+
+def _started(steps: list[CloudEvent]) -> datetime:
+    starts = [stored_time(str(e.data["call_start_utc"])) for e in steps if e.data.get("call_start_utc")]
+    return min(starts) if starts else steps[0].occurred_at
 
 
 def _disposition(end: CloudEvent) -> Disposition:

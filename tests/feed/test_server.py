@@ -135,6 +135,43 @@ async def test_the_console_origin_and_no_origin_are_accepted(feed: Connect) -> N
             await subscribe(client, extensions=["101"])
 
 
+LAN_CONSOLE = "http://192.168.1.10:8080"
+
+
+def token_for_page(origin: str, *, secret: bytes = SECRET, now: datetime = NOW) -> str:
+    return issue(secret, subject="op", role="operator", extensions=("101",), now=now, origin=origin)
+
+
+async def test_a_page_connects_with_a_token_issued_to_it_without_configuring_its_origin(
+    feed: Connect,
+) -> None:
+    """A console opened at whatever address the clinic uses works without listing that address."""
+    async with feed(f"?token={token_for_page(LAN_CONSOLE)}", origin=LAN_CONSOLE) as client:
+        await subscribe(client, extensions=["101"])
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        # Issued to another page, used from this one.
+        token_for_page("https://evil.example"),
+        # The right origin, signed with the wrong key.
+        token_for_page(LAN_CONSOLE, secret=b"not the feed secret"),
+    ],
+)
+async def test_a_token_does_not_open_the_feed_from_another_page(feed: Connect, forged: str) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        async with feed(f"?token={forged}", origin=LAN_CONSOLE):
+            pass
+    assert refused.value.response.status_code == 403
+
+
+async def test_an_expired_token_from_its_page_still_gets_4408_so_the_page_renews_it(feed: Connect) -> None:
+    old = token_for_page(LAN_CONSOLE, now=NOW - timedelta(minutes=5))
+    async with feed(f"?token={old}", origin=LAN_CONSOLE) as client:
+        assert await close_code(client) == FeedClose.EXPIRED_TOKEN
+
+
 # -- protocol errors ------------------------------------------------------------------------------------
 
 

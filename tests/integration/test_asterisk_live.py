@@ -4,9 +4,8 @@ client, assembled and stored: the call records and callback tasks are checked fi
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,19 +26,6 @@ from tests import asterisk_harness as h
 from tests.expected_calls import EXPECTED, assert_matches
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(240)]
-
-
-@pytest.fixture(scope="module")
-def asterisk() -> Iterator[None]:
-    reason = os.environ.get("KOLOKOL_ASTERISK_UNAVAILABLE")
-    if reason:
-        pytest.skip(f"REAL ASTERISK UNAVAILABLE: {reason}")
-    try:
-        h.start_asterisk()
-    except h.AsteriskUnavailable as exc:
-        pytest.skip(f"REAL ASTERISK UNAVAILABLE: {exc}")
-    yield
-    h.stop_asterisk()
 
 
 def kolokol_ami(ingest: AsteriskIngest) -> AmiClient:

@@ -97,3 +97,29 @@ def test_bad_webhook_settings_name_the_key(name: str, value: str, key: str) -> N
     }
     with pytest.raises(SettingsError, match=key):
         load_settings(environ={**base, name: value})
+
+
+def test_clinic_lines_take_any_spelling_and_refuse_what_is_no_number(tmp_path: Path) -> None:
+    config = tmp_path / "kolokol.toml"
+    config.write_text(
+        '[lines."8 (495) 111-00-01"]\nname = "Основная линия"\nbranch = "Центр"\n', encoding="utf-8"
+    )
+    settings = load_settings(config, environ={})
+    assert settings.lines["8 (495) 111-00-01"].branch == "Центр"
+    with pytest.raises(SettingsError, match="lines: 'reception' is not a phone number"):
+        load_settings(environ={"KOLOKOL_LINES__RECEPTION__NAME": "Ресепшн"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("KOLOKOL_PBX__ASTERISK__ORIGINATE_CHANNEL", "PJSIP/101"),
+        ("KOLOKOL_PBX__ASTERISK__ORIGINATE_CONTEXT", "phones; rm -rf"),
+        ("KOLOKOL_PBX__ASTERISK__ORIGINATE_NUMBER_FORMAT", "whatever"),
+        ("KOLOKOL_CONSOLE__CRM_CONTACT_URL", "javascript:alert(1)"),
+    ],
+)
+def test_click_to_call_and_console_settings_are_checked(name: str, value: str) -> None:
+    base = {"KOLOKOL_PBX__ASTERISK__USERNAME": "kolokol", "KOLOKOL_PBX__ASTERISK__SECRET": "s"}
+    with pytest.raises(SettingsError, match=name.rsplit("__", 1)[1].lower()):
+        load_settings(environ={**base, name: value})

@@ -1,0 +1,30 @@
+"""``GET /api/me``: who the caller is, and for a console login the CSRF token its changes must carry."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from kolokol.api.auth import EVERYONE, PRINCIPAL, requires
+from kolokol.web.session_cookie import resolved_session
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/me")
+@requires(EVERYONE)
+async def me(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    live = resolved_session(request) if principal.via == "session" else None
+    return web.json_response(
+        {
+            "username": principal.name,
+            "display_name": principal.display_name,
+            "role": principal.role,
+            "extensions": list(principal.extensions),
+            "language": live.user.language if live is not None else None,
+            "via": principal.via,
+            "csrf_token": live.csrf_token if live is not None else None,
+        },
+        # Carries the CSRF token: no cache may keep it.
+        headers={"Cache-Control": "no-store"},
+    )

@@ -1,0 +1,150 @@
+"""The caller card: what an operator must see the moment the phone rings.
+
+Who is calling (every contact with that number: families share phones), whether they called before and
+how it went, what is still open for them, which clinic line they dialled. Three indexed queries; the
+card is built once per ring and reused for the call's other messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kolokol.call_json import contact_json, iso, task_json
+from kolokol.contacts import contacts_by_number
+from kolokol.db import Call, CallbackTask, Contact, ContactPhone
+from kolokol.phones import PhoneNormalizer, format_for_reading
+from kolokol.settings import LineSettings
+from pbx.live import LiveCall
+
+Card = dict[str, Any]
+
+
+def crm_link(template: str | None, contact: Contact) -> str | None:
+    if not template:
+        return None
+    # Plain replacement, not str.format: a template is the clinic's text and may hold other braces.
+    phone = min((p.number for p in contact.phones), default="")
+    return template.replace("{external_id}", quote(contact.external_id, safe="")).replace(
+        "{phone}", quote(phone, safe="")
+    )
+
+
+def task_view(task: Mapping[str, Any], contacts: Sequence[Contact]) -> dict[str, Any]:
+    """A callback task (as `task_json` gives it) as the console lists it: for whom, readable."""
+    return {
+        **task,
+        "number_display": format_for_reading(task["number"]),
+        "contacts": [{"id": c.id, "name": c.name} for c in contacts],
+    }
+
+
+async def task_views(session: AsyncSession, tasks: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Many tasks with their contacts, in one extra query."""
+    numbers = {t["number"] for t in tasks}
+    by_number: dict[str, list[Contact]] = {}
+    if numbers:
+        for contact, number in await _contacts_for(session, numbers):
+            by_number.setdefault(number, []).append(contact)
+    return [task_view(t, by_number.get(t["number"], [])) for t in tasks]
+
+
+async def _contacts_for(session: AsyncSession, numbers: set[str]) -> list[tuple[Contact, str]]:
+    rows = await session.execute(
+        select(Contact, ContactPhone.number)
+        .join(ContactPhone)
+        .where(ContactPhone.number.in_(numbers))
+        .order_by(Contact.name, Contact.id)
+    )
+    return [(contact, number) for contact, number in rows]
+
+
+class CardBuilder:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        phones: PhoneNormalizer,
+        *,
+        lines: Mapping[str, LineSettings],
+        crm_contact_url: str | None,
+        first_time_lookback: timedelta | None,
+    ) -> None:
+        self._sessions = sessions
+        self._crm_contact_url = crm_contact_url
+        self._lookback = first_time_lookback
+        # Lines are configured in any spelling; calls report them in E.164.
+        self._lines = {phones.e164(number) or number: line for number, line in lines.items()}
+
+    async def build(self, call: LiveCall) -> Card:
+        number = call.number
+        card: Card = {
+            "number": number,
+            "number_display": format_for_reading(number) if number else _display_party(call),
+            "contacts": [],
+            "first_time_caller": number is not None,
+            "earlier_calls": 0,
+            "last_call": None,
+            "open_tasks": [],
+            "line": self._line(call),
+            "source": None,
+        }
+        if number is None:
+            card["first_time_caller"] = False
+            return card
+        async with self._sessions() as session:
+            contacts = await contacts_by_number(session, number)
+            # The latest earlier call and how many there were, in one round trip.
+            latest = (
+                await session.execute(
+                    select(Call, func.count().over())
+                    .where(Call.outside_number == number, Call.started_at < call.started_at)
+                    .order_by(Call.started_at.desc())
+                    .limit(1)
+                )
+            ).first()
+            last, count = latest if latest is not None else (None, 0)
+            tasks = (
+                await session.scalars(
+                    select(CallbackTask)
+                    .where(CallbackTask.number == number, CallbackTask.status == "open")
+                    .order_by(CallbackTask.due_at)
+                )
+            ).all()
+        card["contacts"] = [
+            {**contact_json(c), "crm_url": crm_link(self._crm_contact_url, c)} for c in contacts
+        ]
+        card["earlier_calls"] = count or 0
+        if last is not None:
+            card["last_call"] = {
+                "started_at": iso(last.started_at),
+                "direction": last.direction,
+                "status": last.status,
+                "operator": last.operator,
+            }
+            since = call.started_at - self._lookback if self._lookback is not None else None
+            card["first_time_caller"] = since is not None and last.started_at < since
+        card["open_tasks"] = [task_view(task_json(t), contacts) for t in tasks]
+        return card
+
+    def _line(self, call: LiveCall) -> dict[str, Any] | None:
+        # The clinic's side: the number dialled in, or the line an outbound call leaves on.
+        ours = call.called if call.direction == "inbound" else call.caller
+        if not ours.startswith("+"):
+            return None
+        line = self._lines.get(ours)
+        return {
+            "number": ours,
+            "number_display": format_for_reading(ours),
+            "name": line.name if line else None,
+            "branch": line.branch if line else None,
+        }
+
+
+def _display_party(call: LiveCall) -> str:
+    """Who is on the other end when it is no outside number: an extension, or a hidden number."""
+    return call.called if call.direction == "outbound" else call.caller

@@ -1,0 +1,75 @@
+"""Callback task changes, announced once committed, whoever made them.
+
+Tasks change in several places (the call pipeline for Asterisk and cloud calls, a late webhook, the REST
+API, the console); watching the ORM session catches them all in one place, and only after the commit, so
+the console is never told about a task that was rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, UOWTransaction
+
+from kolokol.call_json import task_json
+from kolokol.db import CallbackTask, make_sessionmaker
+from kolokol.live_feed import TaskChange
+
+TaskListener = Callable[[Sequence[TaskChange]], None]
+
+_LISTENER = "kolokol.task_listener"
+_PENDING = "kolokol.task_changes"
+
+
+class TaskWatchingSession(Session):
+    """A Session whose committed callback task changes go to ``info[_LISTENER]``."""
+
+
+def watched_sessionmaker(engine: AsyncEngine, listener: TaskListener) -> async_sessionmaker[AsyncSession]:
+    sessions = make_sessionmaker(engine)
+    sessions.configure(sync_session_class=TaskWatchingSession, info={_LISTENER: listener})
+    return sessions
+
+
+def _pending(session: Session) -> dict[CallbackTask, tuple[dict[str, Any], bool]]:
+    pending: dict[CallbackTask, tuple[dict[str, Any], bool]] = session.info.setdefault(_PENDING, {})
+    return pending
+
+
+@event.listens_for(TaskWatchingSession, "before_flush")
+def _note_changes(session: Session, _context: UOWTransaction, _instances: object) -> None:
+    pending = _pending(session)
+    for obj in session.new:
+        if isinstance(obj, CallbackTask):
+            pending[obj] = ({}, True)
+    for obj in session.dirty:
+        if isinstance(obj, CallbackTask) and obj not in pending and session.is_modified(obj):
+            pending[obj] = ({}, False)
+
+
+@event.listens_for(TaskWatchingSession, "after_flush_postexec")
+def _snapshot(session: Session, _context: UOWTransaction) -> None:
+    # Serialised right after the flush, while every column is loaded: after the commit, reading an
+    # attribute may need SQL, which is not allowed there.
+    pending = _pending(session)
+    for obj, (_, created) in pending.items():
+        pending[obj] = (task_json(obj), created)
+
+
+@event.listens_for(TaskWatchingSession, "after_commit")
+def _announce(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    listener = session.info.get(_LISTENER)
+    if not pending or listener is None:
+        return
+    now = datetime.now(UTC)
+    listener([TaskChange(view, created, now) for view, created in pending.values() if view])
+
+
+@event.listens_for(TaskWatchingSession, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_PENDING, None)

@@ -1,0 +1,170 @@
+"""The operator console and the supervisor view: server-rendered HTML shells plus their static files.
+
+The pages are shells: the header and the empty regions come from the server (so the page reads right
+before any script runs); the live content is built in the browser by ES modules under ``/static/``. Every
+value a page needs up front (the language, its words, the user, console settings) travels in one
+``<script type="application/json" id="page-data">`` block, because the CSP forbids inline scripts.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from kolokol.app_keys import SETTINGS
+from kolokol.principal import Principal
+from kolokol.web.i18n import LANGUAGES, MESSAGES, translate
+from kolokol.web.session_auth import csrf_token, page_language, page_principal, remember_language
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+CONSOLE_ROLES = frozenset({"operator", "manager", "admin"})
+SUPERVISOR_ROLES = frozenset({"manager", "admin"})
+
+CONSOLE_PATH = "/console"
+SUPERVISOR_PATH = "/console/supervisor"
+
+# {{ name }} is an escaped value, {{ t:key }} an escaped translation, {{ raw:name }} markup this module built.
+_PLACEHOLDER = re.compile(r"\{\{\s*(?:(t|raw):)?([a-z0-9_.]+)\s*\}\}")
+
+
+@cache
+def _template(name: str) -> str:
+    return (TEMPLATES / name).read_text(encoding="utf-8")
+
+
+def render(name: str, language: str, values: dict[str, str], raw: dict[str, str]) -> str:
+    """Fill a template; every substituted value is escaped except the ``raw`` ones built here."""
+
+    def fill(match: re.Match[str]) -> str:
+        kind, key = match.group(1), match.group(2)
+        if kind == "t":
+            if key not in MESSAGES[language]:
+                raise KeyError(f"{name}: no message {key!r}")
+            return html.escape(translate(language, key))
+        if kind == "raw":
+            return raw[key]
+        return html.escape(values[key])
+
+    return _PLACEHOLDER.sub(fill, _template(name))
+
+
+def json_for_script(data: Any) -> str:
+    """JSON safe inside <script type="application/json">: no "</script>", no comment or entity tricks."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def page_data(request: web.Request, principal: Principal, language: str, page: str) -> dict[str, Any]:
+    settings = request.app[SETTINGS]
+    return {
+        "page": page,
+        "lang": language,
+        "messages": MESSAGES[language],
+        "user": {
+            "username": principal.name,
+            "display_name": principal.display_name,
+            "role": principal.role,
+            "extensions": list(principal.extensions),
+            "supervises": principal.role in SUPERVISOR_ROLES,
+        },
+        "console": {
+            "task_warning_minutes": settings.console.task_warning_minutes,
+            "sla_minutes": settings.tasks.sla_minutes,
+        },
+        "urls": {"login": "/login", "console": CONSOLE_PATH, "supervisor": SUPERVISOR_PATH},
+    }
+
+
+def _nav(principal: Principal, language: str, page: str) -> str:
+    """Console / supervisor tabs, for those who may open both."""
+    if principal.role not in SUPERVISOR_ROLES:
+        return ""
+    links = []
+    for target, path, key in (
+        ("console", CONSOLE_PATH, "console.nav.console"),
+        ("supervisor", SUPERVISOR_PATH, "console.nav.supervisor"),
+    ):
+        current = ' aria-current="page"' if target == page else ""
+        label = html.escape(translate(language, key))
+        links.append(f'<a class="topnav-link" href="{path}"{current}>{label}</a>')
+    label = html.escape(translate(language, "console.nav.label"))
+    return f'<nav class="topnav" aria-label="{label}">{"".join(links)}</nav>'
+
+
+def _language_links(language: str) -> str:
+    links = []
+    for choice in LANGUAGES:
+        current = ' aria-current="true"' if choice == language else ""
+        name = html.escape(translate(choice, f"console.language.{choice}"))
+        links.append(
+            f'<a href="?lang={choice}" lang="{choice}" hreflang="{choice}"{current} '
+            f'title="{name}">{choice.upper()}</a>'
+        )
+    return "".join(links)
+
+
+def _extensions_text(principal: Principal, language: str) -> str:
+    if not principal.extensions:
+        return translate(language, "console.me.no_extension")
+    return translate(language, "console.me.extensions").replace("{ext}", ", ".join(principal.extensions))
+
+
+def render_page(request: web.Request, principal: Principal, language: str, page: str) -> web.Response:
+    values = {
+        "lang": language,
+        "csrf": csrf_token(request),
+        "display_name": principal.display_name or principal.name,
+        "extensions": _extensions_text(principal, language),
+    }
+    raw = {
+        "nav": _nav(principal, language, page),
+        "languages": _language_links(language),
+        "page_data": json_for_script(page_data(request, principal, language, page)),
+    }
+    raw["header"] = render("_header.html", language, values, raw)
+    body = render(f"{page}.html", language, values, raw)
+    # CSP, no-store and the other page headers come from kolokol.web.security for every HTML page.
+    response = web.Response(text=body, content_type="text/html", charset="utf-8")
+    remember_language(request, response)
+    return response
+
+
+async def console_page(request: web.Request) -> web.Response:
+    principal = await page_principal(request, CONSOLE_ROLES)
+    return render_page(request, principal, page_language(request), "console")
+
+
+async def supervisor_page(request: web.Request) -> web.Response:
+    principal = await page_principal(request, SUPERVISOR_ROLES)
+    return render_page(request, principal, page_language(request), "supervisor")
+
+
+async def _static_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if request.path.startswith("/static/"):
+        # Small files on the clinic's own network: revalidate every time (a 304), so an update is never
+        # half-applied from a stale cache, and module scripts are never sniffed into something else.
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+
+
+async def favicon(_request: web.Request) -> web.FileResponse:
+    # Browsers ask for /favicon.ico on pages without an icon link (the login page): no 404 in the logs.
+    return web.FileResponse(STATIC / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
+
+
+def add_routes(app: web.Application) -> None:
+    """GET /console, GET /console/supervisor, the static files under /static/ and /favicon.ico."""
+    app.router.add_get(CONSOLE_PATH, console_page)
+    app.router.add_get(SUPERVISOR_PATH, supervisor_page)
+    app.router.add_get("/favicon.ico", favicon)
+    app.router.add_static("/static/", STATIC, name="static")
+    app.on_response_prepare.append(_static_headers)

@@ -1,0 +1,322 @@
+// The operator console: caller cards for my phones, recent calls, the callback list.
+
+import { get } from './api.js';
+import { CallCard, cardMode } from './card.js';
+import { CallStore, callerLabel, lineLabel, numberLabel } from './calls.js';
+import { announce, everySecond, setupSound, showConnection, showSessionEnded, storageKey, untilLoaded } from './common.js';
+import { contactDialog } from './contact.js';
+import { clear, h, icon } from './dom.js';
+import { Feed } from './feed.js';
+import { duration, parseTime, timeOfDay } from './format.js';
+import { t } from './i18n.js';
+import { callBack, canCallBack, mountExtensionPicker, originateFailed } from './originate.js';
+import { myExtensions, page, user } from './page.js';
+import * as sound from './sound.js';
+import { TaskList, TaskStore } from './tasks.js';
+import { toast } from './toast.js';
+
+const RECENT_MAX = 6;
+const ANSWERED_ELSEWHERE_MS = 2500;
+const RECENT_KEY = storageKey('recent');
+const MODE_ORDER = { ringing: 0, dialing: 1, talking: 2, elsewhere: 3, ended: 4, other: 4 };
+
+const calls = new CallStore();
+const taskStore = new TaskStore();
+const cardsBox = document.getElementById('cards');
+const idle = document.getElementById('idle');
+/** @type {Map<string, {view: CallCard, removeTimer: number, notification: Notification|null}>} */
+const cards = new Map();
+let ready = false;
+
+// -- cards -----------------------------------------------------------------------------------------
+
+function onCallChange(entry) {
+  const id = entry.call.id;
+  const mode = cardMode(entry.call);
+  const slot = cards.get(id);
+  if (mode === 'ended') {
+    if (slot) {
+      const call = entry.call;
+      // A call folded into another one (a pickup, a transfer) lives on there; one someone else took
+      // was not mine. Both stay out of "recent".
+      const elsewhere = slot.view.mode === 'elsewhere' || (call.answered_by && !myExtensions.has(call.answered_by) && !slot.view.talked);
+      if (!call.merged_into && !elsewhere) remember(entry, slot.view);
+      finish(slot, 'ended');
+    } else {
+      // Left earlier (I hung up first, or transferred it): the recent entry gets the final times.
+      refreshRecent(entry);
+    }
+  } else if (mode === 'other') {
+    if (slot) {
+      const call = entry.call;
+      const other = call.answered_by && !myExtensions.has(call.answered_by) ? call.answered_by : (call.talking || [])[0];
+      if (other && slot.view.mode === 'ringing') {
+        slot.view.update(entry, 'elsewhere');
+        slot.view.setMode('elsewhere', other);
+        clearTimeout(slot.removeTimer);
+        slot.removeTimer = setTimeout(() => finish(slot, 'other'), ANSWERED_ELSEWHERE_MS);
+      } else {
+        // I was on this call and have left it (hung up first, transferred it, my outbound call
+        // ended on my side): it is one of my recent calls even before its last leg hangs up.
+        if (slot.view.talked || slot.view.mode === 'dialing') remember(entry, slot.view);
+        finish(slot, 'other');
+      }
+    }
+  } else if (!slot) {
+    const view = new CallCard(entry, { onContactCreated: contactCreated, onFormClosed: formClosed });
+    const created = { view, removeTimer: 0, notification: null };
+    cards.set(id, created);
+    view.el.classList.add('is-entering');
+    view.el.addEventListener('animationend', () => view.el.classList.remove('is-entering'), { once: true });
+    if (mode === 'ringing' && ready) {
+      created.notification = desktopNotification(entry);
+      announce(`${t('console.card.ringing')}: ${callerLabel(entry)}`);
+    }
+  } else {
+    clearTimeout(slot.removeTimer);
+    slot.removeTimer = 0;
+    slot.view.el.classList.remove('is-leaving');
+    slot.view.update(entry, mode);
+    if (mode !== 'ringing') closeNotification(slot);
+  }
+  layoutCards();
+}
+
+/** A card leaves: at once, or when the operator is done with its contact form. */
+function finish(slot, mode) {
+  closeNotification(slot);
+  if (slot.view.holdsInput()) {
+    slot.view.setMode('ended');
+    layoutCards();
+    return;
+  }
+  cards.delete(slot.view.callId);
+  const el = slot.view.el;
+  el.classList.add('is-leaving');
+  setTimeout(() => {
+    el.remove();
+    layoutCards();
+  }, 250);
+  layoutCards();
+}
+
+function formClosed(callId) {
+  const slot = cards.get(callId);
+  if (slot && (slot.view.mode === 'ended' || slot.view.mode === 'other')) finish(slot, 'ended');
+}
+
+function contactCreated(callId, contact) {
+  const slot = cards.get(callId);
+  const held = calls.calls.get(callId);
+  if (held) held.card = { ...(held.card || {}), contacts: [contact], first_time_caller: held.card ? held.card.first_time_caller : false };
+  if (slot) slot.view.withContact(contact);
+  updateRecentContact(callId, contact);
+  toast(t('console.contact.created', { name: contact.name }), 'ok');
+}
+
+function layoutCards() {
+  const active = [...cards.values()].sort((a, b) => {
+    const rank = MODE_ORDER[a.view.mode] - MODE_ORDER[b.view.mode];
+    return rank || (parseTime(a.view.entry.call.started_at) ?? 0) - (parseTime(b.view.entry.call.started_at) ?? 0);
+  });
+  let previous = null;
+  for (const slot of active) {
+    const el = slot.view.el;
+    const expected = previous ? previous.nextElementSibling : cardsBox.firstElementChild;
+    if (expected !== el) {
+      if (previous) previous.after(el);
+      else cardsBox.prepend(el);
+    }
+    previous = el;
+  }
+  idle.hidden = cards.size > 0;
+  cardsBox.dataset.count = String(cards.size);
+  const ringingNow = active.some((slot) => slot.view.mode === 'ringing');
+  sound.setRinging(ringingNow);
+  document.body.dataset.ringing = String(ringingNow);
+  updateTitle();
+}
+
+// -- desktop notifications and the tab title ---------------------------------------------------------
+
+function desktopNotification(entry) {
+  if (!('Notification' in window) || Notification.permission !== 'granted') return null;
+  if (!document.hidden && document.hasFocus()) return null;
+  try {
+    const line = lineLabel(entry);
+    const notification = new Notification(t('console.notify.title', { who: callerLabel(entry) }), {
+      body: [numberLabel(entry), line].filter((part) => part && part !== callerLabel(entry)).join(' · '),
+      tag: `call-${entry.call.id}`,
+      icon: '/static/favicon.svg',
+      silent: true,
+      requireInteraction: true,
+    });
+    notification.addEventListener('click', () => {
+      window.focus();
+      notification.close();
+    });
+    return notification;
+  } catch {
+    return null;
+  }
+}
+
+function closeNotification(slot) {
+  if (slot.notification) slot.notification.close();
+  slot.notification = null;
+}
+
+let openTasks = 0;
+document.addEventListener('kolokol:tasks', (event) => {
+  openTasks = event.detail.open;
+  updateTitle();
+});
+
+function updateTitle() {
+  const ringing = [...cards.values()].find((slot) => slot.view.mode === 'ringing');
+  const base = `${t('console.title')} — ${t('common.product')}`;
+  if (ringing) document.title = `☎ ${callerLabel(ringing.view.entry)} — ${t('console.card.ringing')}`;
+  else document.title = openTasks ? `(${openTasks}) ${base}` : base;
+}
+
+// -- recent calls --------------------------------------------------------------------------------------
+
+let recent = loadRecent();
+
+function loadRecent() {
+  try {
+    const items = JSON.parse(sessionStorage.getItem(RECENT_KEY) || '[]');
+    return Array.isArray(items) ? items.slice(0, RECENT_MAX) : [];
+  } catch {
+    return [];
+  }
+}
+
+function saveRecent() {
+  try {
+    sessionStorage.setItem(RECENT_KEY, JSON.stringify(recent));
+  } catch {
+    // storage full or disabled: the strip still works for this page
+  }
+}
+
+function remember(entry, view) {
+  const item = { call: entry.call, card: view.entry.card || entry.card };
+  recent = [item, ...recent.filter((old) => old.call.id !== entry.call.id)].slice(0, RECENT_MAX);
+  saveRecent();
+  renderRecent();
+}
+
+function refreshRecent(entry) {
+  const item = recent.find((old) => old.call.id === entry.call.id);
+  if (!item) return;
+  item.call = entry.call;
+  saveRecent();
+  renderRecent();
+}
+
+function updateRecentContact(callId, contact) {
+  for (const item of recent) {
+    if (item.call.id === callId) item.card = { ...(item.card || {}), contacts: [contact] };
+  }
+  saveRecent();
+  renderRecent();
+}
+
+function renderRecent() {
+  const section = document.getElementById('recent');
+  const list = document.getElementById('recent-list');
+  clear(list);
+  section.hidden = recent.length === 0;
+  for (const item of recent) {
+    const call = item.call;
+    const contacts = item.card && Array.isArray(item.card.contacts) ? item.card.contacts : [];
+    const number = (item.card && item.card.number) || call.number;
+    const answered = Boolean(call.answered_at || call.answered_by);
+    const talk = answered && call.ended_at ? Math.max(0, ((parseTime(call.ended_at) ?? 0) - (parseTime(call.answered_at) ?? 0)) / 1000) : 0;
+    const outcome = answered
+      ? t('console.recent.talked', { duration: duration(talk) })
+      : call.direction === 'outbound'
+        ? t('console.recent.unanswered')
+        : t('console.recent.missed');
+    const kind = call.direction === 'outbound' ? 'phone-out' : answered ? 'phone-in' : 'phone-missed';
+    const display = numberLabel(item);
+    list.append(
+      h(
+        'li',
+        { class: `recent-item${answered ? '' : ' is-missed'}`, dataset: { callId: call.id } },
+        h('span', { class: 'recent-kind' }, icon(kind)),
+        h('span', { class: 'recent-text' }, h('span', { class: 'recent-who' }, callerLabel(item)), h('span', { class: 'recent-meta' }, [timeOfDay(call.started_at), outcome].filter(Boolean).join(' · '))),
+        h(
+          'span',
+          { class: 'recent-actions' },
+          !contacts.length && number
+            ? h('button', { type: 'button', class: 'button-icon', title: t('console.card.create_contact'), 'aria-label': `${t('console.card.create_contact')}: ${display}`, onclick: () => contactDialog(number, display, (contact) => contactCreated(call.id, contact)) }, icon('user-plus'))
+            : null,
+          number && canCallBack()
+            ? h('button', { type: 'button', class: 'button-icon button-call', title: t('console.tasks.call_back'), 'aria-label': `${t('console.tasks.call_back')}: ${callerLabel(item)}`, onclick: () => callBack(number, display) }, icon('phone'))
+            : null,
+        ),
+      ),
+    );
+  }
+}
+
+// -- start -----------------------------------------------------------------------------------------------
+
+async function reload() {
+  const live = await get('/api/live');
+  calls.snapshot(live);
+  await taskStore.reload();
+  return live.last_id || null;
+}
+
+function onMessage(message) {
+  if (message.type && message.type.startsWith('call.')) {
+    calls.apply(message);
+  } else if (message.type === 'task.created' || message.type === 'task.updated') {
+    const change = taskStore.apply(message.task);
+    if (change === 'created' && ready) {
+      sound.chime();
+      taskList.flash(message.task.id);
+    }
+  } else if (message.type === 'originate.failed' && ready) {
+    originateFailed(message);
+  }
+}
+
+calls.subscribe(onCallChange);
+const taskList = new TaskList(document.getElementById('tasks'), {
+  store: taskStore,
+  canCallBack: canCallBack(),
+  canComplete: true,
+  onCallBack: (task) => callBack(task.number, task.number_display || task.number),
+});
+
+setupSound();
+mountExtensionPicker(document.getElementById('me-ext'));
+document.getElementById('no-extension').hidden = user.extensions.length > 0;
+renderRecent();
+layoutCards();
+everySecond(() => {
+  for (const slot of cards.values()) slot.view.tick();
+});
+
+const subscription = user.extensions.length ? { extensions: user.extensions } : page.user.supervises ? { all: true } : null;
+const lastId = await untilLoaded(reload);
+ready = true;
+if (subscription) {
+  const feed = new Feed({
+    subscription,
+    onMessage,
+    onStatus: showConnection,
+    onResync: reload,
+    onSessionEnded: showSessionEnded,
+  });
+  feed.start(lastId);
+} else {
+  // No phone, no feed: keep the callback list fresh by asking now and then.
+  showConnection('live');
+  setInterval(() => taskStore.reload().catch(() => showConnection('offline')), 30000);
+}
+

@@ -1,0 +1,117 @@
+// Click-to-call: the operator's phone rings first, then the patient's number is dialled.
+
+import { ApiError, post } from './api.js';
+import { h, icon } from './dom.js';
+import { t } from './i18n.js';
+import { user } from './page.js';
+import { toast } from './toast.js';
+
+const CHOICE_KEY = `kolokol.${user.username}.originate.extension`;
+const listeners = [];
+
+export function canCallBack() {
+  return user.extensions.length > 0;
+}
+
+export function chosenExtension() {
+  if (user.extensions.length === 1) return user.extensions[0];
+  const remembered = localStorage.getItem(CHOICE_KEY);
+  return remembered && user.extensions.includes(remembered) ? remembered : null;
+}
+
+function remember(extension) {
+  localStorage.setItem(CHOICE_KEY, extension);
+  for (const listener of listeners) listener(extension);
+}
+
+/** In the header, for someone with several phones: which one rings for click-to-call. */
+export function mountExtensionPicker(slot) {
+  if (!slot || user.extensions.length < 2) return;
+  const select = h(
+    'select',
+    { class: 'ext-picker', id: 'ext-picker', 'aria-label': t('console.originate.from') },
+    h('option', { value: '', disabled: true }, t('console.originate.pick_short')),
+    user.extensions.map((ext) => h('option', { value: ext }, t('console.originate.ext', { ext }))),
+  );
+  select.value = chosenExtension() || '';
+  select.addEventListener('change', () => select.value && remember(select.value));
+  listeners.push((ext) => (select.value = ext));
+  slot.replaceChildren(h('label', { class: 'ext-picker-label', for: 'ext-picker' }, t('console.originate.from')), select);
+}
+
+function askExtension() {
+  return new Promise((resolve) => {
+    const dialog = h(
+      'dialog',
+      { class: 'dialog', 'aria-labelledby': 'pick-ext-title' },
+      h('h2', { class: 'dialog-title', id: 'pick-ext-title' }, t('console.originate.pick_title')),
+      h('p', { class: 'dialog-text' }, t('console.originate.pick_hint')),
+      h(
+        'div',
+        { class: 'dialog-choices' },
+        user.extensions.map((ext) =>
+          h('button', { type: 'button', class: 'button-secondary', onclick: () => done(ext) }, icon('phone'), t('console.originate.ext', { ext })),
+        ),
+      ),
+      h('div', { class: 'dialog-actions' }, h('button', { type: 'button', class: 'button-ghost', onclick: () => done(null) }, t('console.cancel'))),
+    );
+    let settled = false;
+    function done(ext) {
+      if (settled) return;
+      settled = true;
+      dialog.close();
+      dialog.remove();
+      if (ext) remember(ext);
+      resolve(ext);
+    }
+    dialog.addEventListener('close', () => done(null));
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}
+
+const ERRORS = {
+  'pbx-unavailable': 'console.originate.error_pbx',
+  forbidden: 'console.originate.error_forbidden',
+  'invalid-field': 'console.originate.error_number',
+  network: 'console.error.network',
+};
+
+const FAILURES = {
+  unreachable: 'console.originate.failed.unreachable',
+  rejected: 'console.originate.failed.rejected',
+  no_answer: 'console.originate.failed.no_answer',
+  busy: 'console.originate.failed.busy',
+  congestion: 'console.originate.failed.congestion',
+  failed: 'console.originate.failed.failed',
+};
+
+/** The feed's originate.failed: my phone never connected, so the patient was not dialled. */
+export function originateFailed(message) {
+  const key = FAILURES[message.reason] || FAILURES.failed;
+  toast(t(key, { number: message.number_display || message.number || '', ext: message.extension || '' }), 'error');
+}
+
+/** Returns true when the call was requested. */
+export async function callBack(number, display) {
+  const shown = display || number;
+  if (!number) {
+    toast(t('console.originate.error_number'), 'error');
+    return false;
+  }
+  if (!canCallBack()) {
+    toast(t('console.originate.no_phone'), 'error');
+    return false;
+  }
+  const extension = chosenExtension() || (await askExtension());
+  if (!extension) return false;
+  try {
+    await post('/api/calls/originate', { extension, number });
+  } catch (error) {
+    const key = error instanceof ApiError ? ERRORS[error.slug] : null;
+    toast(key ? t(key, { number: shown, ext: extension }) : t('console.error.generic'), 'error');
+    return false;
+  }
+  toast(t('console.originate.requested', { number: shown, ext: extension }), 'ok');
+  return true;
+}
