@@ -5,6 +5,10 @@ later moves to an older Linkedid (pickups, attended transfers) bring their call 
 The assembler keeps only live calls: a call is emitted once its last channel has hung up and a short
 settle time has passed (late queue events), or when its events stopped for too long.
 
+With ``live=True`` it also reports, after every event, how each call now looks to the operators'
+screens (``take_live``; the snapshot itself is ``pbx.live_view``); a call's facts and their reading as a
+call record live in ``pbx.assembled_call``.
+
 No asyncio, no SQL: times come from the events' ``Timestamp`` header or from the caller.
 """
 
@@ -13,63 +17,23 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-from pbx.call_record import (
-    Direction,
-    Disposition,
-    MissedWhere,
-    PbxCallRecord,
-    Status,
-    Transfer,
-)
-from pbx.channels import UNKNOWN_NAMES, Channel, classify_channel, local_pair_key
-from pbx.live import LiveCall, LiveChange, LiveState, change_kind
+from pbx.assembled_call import AssembledCall, Interpretation, NumberNormalizer
+from pbx.call_record import PbxCallRecord, Transfer
+from pbx.channels import Channel, classify_channel, local_pair_key
+from pbx.live import LiveCall, LiveChange, change_kind
+from pbx.live_view import DIAL_PROGRESS, live_view
 
 log = logging.getLogger("kolokol.assembler")
 
 AmiEvent = Mapping[str, str]
-# Outside number -> E.164, or None when it is no outside number.
-NumberNormalizer = Callable[[str | None], str | None]
 
-_BUSY_CAUSES = frozenset({"17", "21"})
-_FAILED_CAUSES = frozenset({"1", "3", "20", "27", "34", "38", "41", "42"})
-_FAILED_DIAL = frozenset({"CHANUNAVAIL", "CONGESTION"})
 _QUEUE_LET_GO = frozenset({"TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL"})
-# DialEnd statuses that are progress reports, not the end of the leg.
-_DIAL_PROGRESS = frozenset({"RINGING", "PROCEEDING", "PROGRESS"})
 # Channels of finished calls remembered so that a straggler event cannot start a phantom call.
 _FINISHED_MEMORY = 50_000
-
-
-@dataclass(slots=True)
-class _Call:
-    call_id: str
-    started_at: datetime
-    last_event_at: datetime
-    channels: dict[str, Channel] = field(default_factory=dict)
-    originator: str | None = None
-    rang: list[str] = field(default_factory=list)
-    dial_results: dict[str, str] = field(default_factory=dict)  # dest uniqueid -> DialStatus
-    dial_string: str = ""
-    answered_at: datetime | None = None
-    answered_by: str | None = None
-    operator: str | None = None
-    connected_at: datetime | None = None  # first time two real parties talked (outbound/internal)
-    transfers: list[Transfer] = field(default_factory=list)
-    queue_joined: bool = False
-    queue_name: str | None = None
-    # The call began by ringing a phone with no caller (AMI Originate: click-to-call).
-    originated: bool = False
-    queue_abandoned: bool = False
-    queue_let_go: bool = False  # the queue itself ended the wait (timeout, empty, full)
-    recording_file: str | None = None
-    ended_at: datetime | None = None
-    # Legs that picked up (DialEnd ANSWER), in order: screens learn of an answer before the bridge forms.
-    answers: list[tuple[datetime, Channel]] = field(default_factory=list)
-    live: LiveCall | None = None  # what the screens were last told
 
 
 class CallAssembler:
@@ -95,7 +59,7 @@ class CallAssembler:
         self._settle = timedelta(seconds=settle_seconds)
         self._stale = timedelta(seconds=stale_after_seconds)
         self._channels: dict[str, Channel] = {}
-        self._calls: dict[str, _Call] = {}
+        self._calls: dict[str, AssembledCall] = {}
         self._bridges: dict[str, set[str]] = {}
         self._finished: OrderedDict[str, None] = OrderedDict()
         # The PBX's clock (event Timestamps) minus ours: settle and stale times are measured on the PBX's
@@ -196,7 +160,7 @@ class CallAssembler:
             self._channels[uniqueid] = channel
             call = self._calls.get(linkedid)
             if call is None:
-                call = _Call(call_id=linkedid, started_at=at, last_event_at=at)
+                call = AssembledCall(call_id=linkedid, started_at=at, last_event_at=at)
                 self._calls[linkedid] = call
             call.channels[uniqueid] = channel
             if uniqueid == linkedid or call.originator is None:
@@ -230,11 +194,11 @@ class CallAssembler:
         if recording:
             self._calls_of(channel).recording_file = recording
 
-    def _calls_of(self, channel: Channel) -> _Call:
+    def _calls_of(self, channel: Channel) -> AssembledCall:
         call = self._calls.get(channel.linkedid)
         if call is None:
             # The call was finished already and a straggler event arrived: give it a fresh home.
-            call = _Call(
+            call = AssembledCall(
                 call_id=channel.linkedid, started_at=channel.created_at, last_event_at=channel.created_at
             )
             call.channels[channel.uniqueid] = channel
@@ -242,7 +206,7 @@ class CallAssembler:
             self._calls[channel.linkedid] = call
         return call
 
-    def _merge(self, source: _Call, target: _Call) -> None:
+    def _merge(self, source: AssembledCall, target: AssembledCall) -> None:
         """Asterisk moved channels of ``source`` into ``target``'s Linkedid: one call from now on."""
         if source is target:
             return
@@ -321,7 +285,7 @@ class CallAssembler:
             return
         call = self._calls_of(dest)
         # A duplicate CANCEL must not overwrite the real outcome of that leg.
-        if call.dial_results.get(dest.uniqueid) in (None, *_DIAL_PROGRESS):
+        if call.dial_results.get(dest.uniqueid) in (None, *DIAL_PROGRESS):
             call.dial_results[dest.uniqueid] = status
         if status == "ANSWER" and all(leg is not dest for _, leg in call.answers):
             call.answers.append((at, dest))
@@ -483,71 +447,8 @@ class CallAssembler:
     def _tell(self, view: LiveCall, at: datetime) -> None:
         self._live_changes.append(LiveChange("call.ended", view, at))
 
-    def _live_view(self, call: _Call) -> LiveCall | None:
-        phones = [c for c in call.channels.values() if c.kind == "phone"]
-        if not phones and call.live is None:
-            return None  # only the caller and the IVR so far: nothing for an operator's screen yet
-        reading = _Interpretation(call, self._normalize, call.ended_at or call.last_event_at, False)
-        phones.sort(key=lambda c: (c.created_at, c.uniqueid))
-        ringing = tuple(
-            c.extension
-            for c in phones
-            if c.extension
-            and c.dialed
-            and c.alive
-            and c.bridge is None
-            and call.dial_results.get(c.uniqueid) in (None, *_DIAL_PROGRESS)
-        )
-        direction, caller, caller_name, called = reading.parties()
-        if call.live is None and direction != "outbound" and not ringing:
-            # A phone leg exists but rings nobody yet (or an internal call still in the dialplan): the
-            # first message waits for a ring. Outbound calls show from the start: the operator dials.
-            return None
-        answered_at, answered_by = _first_answer(call, direction, reading.origin)
-        # A phone that picked up a caller talks from that moment; the operator's own phone answering a
-        # click-to-call does not (the patient has not answered yet), but does once the patient has.
-        picked_up = direction != "outbound"
-        talking = tuple(
-            c.extension
-            for c in phones
-            if c.extension
-            and c.alive
-            and (
-                (c.bridge is not None and len(self._parties(c.bridge)) >= 2)
-                or (picked_up and call.dial_results.get(c.uniqueid) == "ANSWER")
-                or (not picked_up and c is reading.origin and answered_at is not None)
-            )
-        )
-        state: LiveState
-        if call.ended_at is not None:
-            state, ringing, talking = "ended", (), ()
-        elif talking or (answered_at is not None and not ringing):
-            # Answered and nobody rings: still the conversation (a transfer between steps, a hang-up
-            # whose other half is on its way), not back to ringing.
-            state = "talking"
-        else:
-            state = "dialing" if direction == "outbound" else "ringing"
-        operator = call.operator if direction == "inbound" else reading.origin.extension
-        number = caller if direction == "inbound" else called if direction == "outbound" else None
-        return LiveCall(
-            pbx="asterisk",
-            pbx_call_id=call.call_id,
-            direction=direction,
-            state=state,
-            caller=caller,
-            caller_name=caller_name,
-            called=called,
-            number=number if number and number.startswith("+") else None,
-            ringing=ringing,
-            talking=talking,
-            rang=tuple(call.rang),
-            queue=call.queue_name,
-            operator=operator or (talking[-1] if direction == "inbound" and talking else None),
-            answered_by=answered_by,
-            started_at=call.started_at,
-            answered_at=answered_at,
-            ended_at=call.ended_at,
-        )
+    def _live_view(self, call: AssembledCall) -> LiveCall | None:
+        return live_view(call, self._normalize, lambda bridge: len(self._parties(bridge)) >= 2)
 
     # -- finishing ------------------------------------------------------------------------------------
 
@@ -560,7 +461,7 @@ class CallAssembler:
                 done.extend(self._finish(call, call.last_event_at, timed_out=True))
         return done
 
-    def _finish(self, call: _Call, ended_at: datetime, *, timed_out: bool) -> list[PbxCallRecord]:
+    def _finish(self, call: AssembledCall, ended_at: datetime, *, timed_out: bool) -> list[PbxCallRecord]:
         self._calls.pop(call.call_id, None)
         self._touched.pop(call.call_id, None)
         if call.live is not None and call.live.state != "ended":
@@ -576,170 +477,7 @@ class CallAssembler:
         if all(c.kind == "local" for c in call.channels.values()):
             # Plumbing without a phone or a line (an originate that never got anywhere): no call.
             return []
-        return [_Interpretation(call, self._normalize, ended_at, timed_out).record()]
-
-
-class _Interpretation:
-    """Turns one finished call's facts into the contract's fields."""
-
-    def __init__(self, call: _Call, normalize: NumberNormalizer, ended_at: datetime, timed_out: bool) -> None:
-        self.call = call
-        self.normalize = normalize
-        self.ended_at = ended_at
-        self.timed_out = timed_out
-        channels = sorted(call.channels.values(), key=lambda c: (c.created_at, c.uniqueid))
-        origin = call.channels.get(call.originator or "")
-        real = [c for c in channels if c.kind != "local"]
-        if origin is None or origin.kind == "local":
-            origin = real[0] if real else channels[0]
-        self.origin = origin
-        self.channels = channels
-        self.trunks = [c for c in channels if c.kind == "trunk"]
-        self.phones = [c for c in channels if c.kind == "phone"]
-
-    def direction(self) -> Direction:
-        if self.origin.kind == "trunk":
-            return "inbound"
-        if self.trunks:
-            return "outbound"
-        dialled = self.normalize(self._dialled_number())
-        return "outbound" if dialled else "internal"
-
-    def _outgoing_line(self, called: str) -> str | None:
-        """The clinic number shown to the patient: the caller ID the PBX put on the outgoing leg."""
-        for channel in [*self.trunks, self.origin]:
-            line = self.normalize(channel.caller_num)
-            if line and line != called:
-                return line
-        return None
-
-    def _dialled_number(self) -> str:
-        dial = self.call.dial_string
-        if dial:
-            # "89161234567@trunk", "trunk/sip:89161234567@host", "PJSIP/101"
-            target = dial.split("/")[-1].split("@")[0].removeprefix("sip:")
-            if target:
-                return target
-        if self.call.originated and self.normalize(self.origin.caller_name):
-            # Click-to-call names the number to be dialled as the operator phone's caller ID name
-            # (kolokol does, as most click-to-call tools): known before the phone even answers.
-            return self.origin.caller_name
-        return self.origin.first_exten
-
-    def parties(self) -> tuple[Direction, str, str | None, str]:
-        """Direction, caller, caller name and called number, as the call record states them."""
-        direction = self.direction()
-        if direction == "inbound":
-            caller = self.normalize(self.origin.caller_num) or self.origin.caller_num or "anonymous"
-            called_raw = self.origin.first_exten
-            name = self.origin.caller_name.strip()
-            caller_name = None if name.lower() in UNKNOWN_NAMES else name
-            return direction, caller, caller_name, self.normalize(called_raw) or called_raw
-        ext = self.origin.extension or self.origin.caller_num
-        if direction == "outbound":
-            called = self.normalize(self._dialled_number()) or self._dialled_number()
-            return direction, self._outgoing_line(called) or ext, None, called
-        others = [p.extension for p in self.phones if p is not self.origin and p.extension]
-        called = others[0] if others else self._dialled_number()
-        return direction, self.normalize(self.origin.caller_num) or ext, None, called
-
-    def record(self) -> PbxCallRecord:
-        call = self.call
-        direction, caller, caller_name, called = self.parties()
-        if direction == "inbound":
-            answered_at = call.answered_at
-            answered_by = call.answered_by
-            operator = call.operator
-        else:
-            answered_at = call.connected_at
-            answered_by = None
-            operator = self.origin.extension
-        status, disposition, missed_where = self._outcome(direction, answered_at is not None)
-        return PbxCallRecord(
-            pbx="asterisk",
-            pbx_call_id=call.call_id,
-            direction=direction,
-            caller=caller,
-            caller_name=caller_name,
-            called=called,
-            status=status,
-            disposition=disposition,
-            missed_where=missed_where,
-            operator=operator,
-            answered_by=answered_by,
-            rang=tuple(call.rang),
-            transfers=tuple(call.transfers),
-            started_at=call.started_at,
-            answered_at=answered_at,
-            ended_at=max(self.ended_at, call.started_at),
-            recording_file=call.recording_file,
-            closed_by_timeout=self.timed_out,
-        )
-
-    def _outcome(
-        self, direction: Direction, answered: bool
-    ) -> tuple[Status, Disposition, MissedWhere | None]:
-        if answered:
-            return "answered", "answered", None
-        disposition = self._lost_disposition(direction)
-        if direction != "inbound":
-            return "unanswered", disposition, None
-        where: MissedWhere
-        if self.call.queue_joined:
-            where = "queue"
-        elif self.call.rang:
-            where = "ringing"
-        else:
-            where = "ivr"
-        return "missed", disposition, where
-
-    def _lost_disposition(self, direction: Direction) -> Disposition:
-        results = set(self.call.dial_results.values())
-        causes = {c.cause for c in self.channels if c is not self.origin and c.kind != "local"}
-        if direction == "inbound" and self.call.queue_joined:
-            if self.call.queue_abandoned and not self.call.queue_let_go:
-                return "caller_hangup"
-            # The queue let the caller go (timeout, empty queue) or the caller left it otherwise: nobody
-            # answered.
-            return "no_answer"
-        if results:
-            if "NOANSWER" in results:
-                return "no_answer"
-            if results <= {"BUSY"} or (
-                "BUSY" in results and not results - {"BUSY", "CHANUNAVAIL", "CONGESTION"}
-            ):
-                return "busy"
-            if results <= _FAILED_DIAL:
-                return "failed"
-            if "CANCEL" in results:
-                return "caller_hangup"
-            return "no_answer"
-        if causes & _BUSY_CAUSES or self.origin.cause in _BUSY_CAUSES:
-            return "busy"
-        if causes & _FAILED_CAUSES or self.origin.cause in _FAILED_CAUSES:
-            return "failed"
-        if direction == "inbound":
-            return "caller_hangup"
-        return "failed" if not self.call.rang and not self.trunks else "caller_hangup"
-
-
-def _first_answer(call: _Call, direction: Direction, origin: Channel) -> tuple[datetime | None, str | None]:
-    """When and by whom the call was answered, as the screens see it.
-
-    The call record waits for the bridge (a person connected); the screens need not, because the other
-    operators' cards should close the moment somebody picks up. Inbound: the first phone that picked up;
-    outbound: the patient's line; internal: the called phone.
-    """
-    if direction == "inbound" and call.answered_at is not None:
-        return call.answered_at, call.answered_by
-    for at, leg in call.answers:
-        if direction == "outbound" and leg.kind == "trunk":
-            return at, None
-        if direction != "outbound" and leg.kind == "phone" and leg is not origin:
-            return at, leg.extension
-    if direction != "inbound" and call.connected_at is not None:
-        return call.connected_at, None
-    return None, None
+        return [Interpretation(call, self._normalize, ended_at, timed_out).record()]
 
 
 def _event_time(event: AmiEvent) -> datetime | None:

@@ -1,0 +1,206 @@
+"""One Asterisk call's facts and what they mean: the state the assembler keeps per call, and how a
+finished (or, for the screens, an unfinished) call reads as the contract's fields.
+
+Pure: no asyncio, no SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pbx.call_record import (
+    Direction,
+    Disposition,
+    MissedWhere,
+    PbxCallRecord,
+    Status,
+    Transfer,
+)
+from pbx.channels import UNKNOWN_NAMES, Channel
+from pbx.live import LiveCall
+
+# Outside number -> E.164, or None when it is no outside number.
+NumberNormalizer = Callable[[str | None], str | None]
+
+_BUSY_CAUSES = frozenset({"17", "21"})
+_FAILED_CAUSES = frozenset({"1", "3", "20", "27", "34", "38", "41", "42"})
+_FAILED_DIAL = frozenset({"CHANUNAVAIL", "CONGESTION"})
+
+
+@dataclass(slots=True)
+class AssembledCall:
+    """Everything the assembler knows about one call (one Linkedid, after merges) while it lasts."""
+
+    call_id: str
+    started_at: datetime
+    last_event_at: datetime
+    channels: dict[str, Channel] = field(default_factory=dict)
+    originator: str | None = None
+    rang: list[str] = field(default_factory=list)
+    dial_results: dict[str, str] = field(default_factory=dict)  # dest uniqueid -> DialStatus
+    dial_string: str = ""
+    answered_at: datetime | None = None
+    answered_by: str | None = None
+    operator: str | None = None
+    connected_at: datetime | None = None  # first time two real parties talked (outbound/internal)
+    transfers: list[Transfer] = field(default_factory=list)
+    queue_joined: bool = False
+    queue_name: str | None = None
+    # The call began by ringing a phone with no caller (AMI Originate: click-to-call).
+    originated: bool = False
+    queue_abandoned: bool = False
+    queue_let_go: bool = False  # the queue itself ended the wait (timeout, empty, full)
+    recording_file: str | None = None
+    ended_at: datetime | None = None
+    # Legs that picked up (DialEnd ANSWER), in order: screens learn of an answer before the bridge forms.
+    answers: list[tuple[datetime, Channel]] = field(default_factory=list)
+    live: LiveCall | None = None  # what the screens were last told
+
+
+class Interpretation:
+    """Reads one call's facts as the contract's fields: the record when it has ended; its parties (for the
+    screens) while it lasts."""
+
+    def __init__(
+        self, call: AssembledCall, normalize: NumberNormalizer, ended_at: datetime, timed_out: bool
+    ) -> None:
+        self.call = call
+        self.normalize = normalize
+        self.ended_at = ended_at
+        self.timed_out = timed_out
+        channels = sorted(call.channels.values(), key=lambda c: (c.created_at, c.uniqueid))
+        origin = call.channels.get(call.originator or "")
+        real = [c for c in channels if c.kind != "local"]
+        if origin is None or origin.kind == "local":
+            origin = real[0] if real else channels[0]
+        self.origin = origin
+        self.channels = channels
+        self.trunks = [c for c in channels if c.kind == "trunk"]
+        self.phones = [c for c in channels if c.kind == "phone"]
+
+    def direction(self) -> Direction:
+        if self.origin.kind == "trunk":
+            return "inbound"
+        if self.trunks:
+            return "outbound"
+        dialled = self.normalize(self._dialled_number())
+        return "outbound" if dialled else "internal"
+
+    def _outgoing_line(self, called: str) -> str | None:
+        """The clinic number shown to the patient: the caller ID the PBX put on the outgoing leg."""
+        for channel in [*self.trunks, self.origin]:
+            line = self.normalize(channel.caller_num)
+            if line and line != called:
+                return line
+        return None
+
+    def _dialled_number(self) -> str:
+        dial = self.call.dial_string
+        if dial:
+            # "89161234567@trunk", "trunk/sip:89161234567@host", "PJSIP/101"
+            target = dial.split("/")[-1].split("@")[0].removeprefix("sip:")
+            if target:
+                return target
+        if self.call.originated and self.normalize(self.origin.caller_name):
+            # Click-to-call names the number to be dialled as the operator phone's caller ID name
+            # (kolokol does, as most click-to-call tools): known before the phone even answers.
+            return self.origin.caller_name
+        return self.origin.first_exten
+
+    def parties(self) -> tuple[Direction, str, str | None, str]:
+        """Direction, caller, caller name and called number, as the call record states them."""
+        direction = self.direction()
+        if direction == "inbound":
+            caller = self.normalize(self.origin.caller_num) or self.origin.caller_num or "anonymous"
+            called_raw = self.origin.first_exten
+            name = self.origin.caller_name.strip()
+            caller_name = None if name.lower() in UNKNOWN_NAMES else name
+            return direction, caller, caller_name, self.normalize(called_raw) or called_raw
+        ext = self.origin.extension or self.origin.caller_num
+        if direction == "outbound":
+            called = self.normalize(self._dialled_number()) or self._dialled_number()
+            return direction, self._outgoing_line(called) or ext, None, called
+        others = [p.extension for p in self.phones if p is not self.origin and p.extension]
+        called = others[0] if others else self._dialled_number()
+        return direction, self.normalize(self.origin.caller_num) or ext, None, called
+
+    def record(self) -> PbxCallRecord:
+        call = self.call
+        direction, caller, caller_name, called = self.parties()
+        if direction == "inbound":
+            answered_at = call.answered_at
+            answered_by = call.answered_by
+            operator = call.operator
+        else:
+            answered_at = call.connected_at
+            answered_by = None
+            operator = self.origin.extension
+        status, disposition, missed_where = self._outcome(direction, answered_at is not None)
+        return PbxCallRecord(
+            pbx="asterisk",
+            pbx_call_id=call.call_id,
+            direction=direction,
+            caller=caller,
+            caller_name=caller_name,
+            called=called,
+            status=status,
+            disposition=disposition,
+            missed_where=missed_where,
+            operator=operator,
+            answered_by=answered_by,
+            rang=tuple(call.rang),
+            transfers=tuple(call.transfers),
+            started_at=call.started_at,
+            answered_at=answered_at,
+            ended_at=max(self.ended_at, call.started_at),
+            recording_file=call.recording_file,
+            closed_by_timeout=self.timed_out,
+        )
+
+    def _outcome(
+        self, direction: Direction, answered: bool
+    ) -> tuple[Status, Disposition, MissedWhere | None]:
+        if answered:
+            return "answered", "answered", None
+        disposition = self._lost_disposition(direction)
+        if direction != "inbound":
+            return "unanswered", disposition, None
+        where: MissedWhere
+        if self.call.queue_joined:
+            where = "queue"
+        elif self.call.rang:
+            where = "ringing"
+        else:
+            where = "ivr"
+        return "missed", disposition, where
+
+    def _lost_disposition(self, direction: Direction) -> Disposition:
+        results = set(self.call.dial_results.values())
+        causes = {c.cause for c in self.channels if c is not self.origin and c.kind != "local"}
+        if direction == "inbound" and self.call.queue_joined:
+            if self.call.queue_abandoned and not self.call.queue_let_go:
+                return "caller_hangup"
+            # The queue let the caller go (timeout, empty queue) or the caller left it otherwise: nobody
+            # answered.
+            return "no_answer"
+        if results:
+            if "NOANSWER" in results:
+                return "no_answer"
+            if results <= {"BUSY"} or (
+                "BUSY" in results and not results - {"BUSY", "CHANUNAVAIL", "CONGESTION"}
+            ):
+                return "busy"
+            if results <= _FAILED_DIAL:
+                return "failed"
+            if "CANCEL" in results:
+                return "caller_hangup"
+            return "no_answer"
+        if causes & _BUSY_CAUSES or self.origin.cause in _BUSY_CAUSES:
+            return "busy"
+        if causes & _FAILED_CAUSES or self.origin.cause in _FAILED_CAUSES:
+            return "failed"
+        if direction == "inbound":
+            return "caller_hangup"
+        return "failed" if not self.call.rang and not self.trunks else "caller_hangup"
