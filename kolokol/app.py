@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import secrets
 from collections.abc import AsyncIterator, Sequence
@@ -154,6 +155,13 @@ async def _feed(app: web.Application) -> AsyncIterator[None]:
     await server.stop()
 
 
+async def _freeze_startup_objects(_app: web.Application) -> None:
+    # Everything made at start-up (modules, settings, the wired app) lives as long as the process; left
+    # to the collector, every full collection walks it again, a pause of a hundred milliseconds and
+    # more in the middle of a ring's fan-out.
+    gc.freeze()
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -190,6 +198,7 @@ def make_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_feed)
     app.cleanup_ctx.append(_asterisk)
     app.cleanup_ctx.append(_webhooks)
+    app.on_startup.append(_freeze_startup_objects)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     for table in (

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,10 +64,22 @@ class LiveEntry:
     message_id: str
     call: LiveCall
     card: Card
-    card_built: float
 
 
-_Item = LiveChange | list[TaskChange] | OriginateFailed
+@dataclass(slots=True)
+class _CallItem:
+    change: LiveChange
+    # The card this message carries, being built since the change was handed over; None for the end.
+    card: asyncio.Task[Card] | None
+
+
+@dataclass(slots=True)
+class _CardJob:
+    task: asyncio.Task[Card]
+    started: float
+
+
+_Item = _CallItem | list[TaskChange] | OriginateFailed
 
 
 class LiveFeed:
@@ -86,22 +99,46 @@ class LiveFeed:
         # phones is one burst of ten ring events and needs one card, not ten.
         self._card_ttl = card_ttl_seconds
         self._clock = clock
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        # Our own queue rather than asyncio.Queue: the worker looks ahead in it (see _superseded).
+        self._items: deque[_Item] = deque()
+        self._arrived = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._worker: asyncio.Task[None] | None = None
+        self._card_jobs: dict[str, _CardJob] = {}
         self._live: dict[str, LiveEntry] = {}
 
     # -- handed over by the PBX side and the database (sync, cheap) ---------------------------------
 
     def calls_changed(self, changes: Sequence[LiveChange]) -> None:
         for change in changes:
-            self._queue.put_nowait(change)
+            self._put(_CallItem(change, self._card_for(change)))
 
     def tasks_changed(self, changes: Sequence[TaskChange]) -> None:
         if changes:
-            self._queue.put_nowait(list(changes))
+            self._put(list(changes))
 
     def originate_failed(self, failure: OriginateFailed) -> None:
-        self._queue.put_nowait(failure)
+        self._put(failure)
+
+    def _put(self, item: _Item) -> None:
+        self._items.append(item)
+        self._idle.clear()
+        self._arrived.set()
+
+    def _card_for(self, change: LiveChange) -> asyncio.Task[Card] | None:
+        """Start building the card now, so rings never wait in line behind each other's queries."""
+        call = change.call
+        if change.kind == "call.ended":
+            self._card_jobs.pop(call.id, None)
+            return None
+        job = self._card_jobs.get(call.id)
+        now = self._clock()
+        if job is None or (change.kind == "call.ringing" and now - job.started > self._card_ttl):
+            previous = job.task if job is not None else None
+            job = _CardJob(asyncio.create_task(self._card(call, previous)), now)
+            self._card_jobs[call.id] = job
+        return job.task
 
     # -- what is live now ---------------------------------------------------------------------------
 
@@ -124,22 +161,31 @@ class LiveFeed:
             # Publish what was handed over (the last hang-ups before a shutdown) while the database is
             # still there; cancelling in the middle of a card's query would leave it to a dead loop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._queue.join(), 5)
+                await asyncio.wait_for(self._idle.wait(), 5)
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
             self._worker = None
+        for job in self._card_jobs.values():
+            job.task.cancel()
+        self._card_jobs.clear()
 
     async def drain(self) -> None:
         """Wait until everything handed over so far is published."""
-        await self._queue.join()
+        await self._idle.wait()
 
     async def _run(self) -> None:
         while True:
-            item = await self._queue.get()
+            if not self._items:
+                self._idle.set()
+                self._arrived.clear()
+                await self._arrived.wait()
+                continue
+            item = self._items.popleft()
             try:
-                if isinstance(item, LiveChange):
-                    await self._publish_call(item)
+                if isinstance(item, _CallItem):
+                    if not self._superseded(item.change):
+                        await self._publish_call(item)
                 elif isinstance(item, OriginateFailed):
                     self._publish_originate_failure(item)
                 else:
@@ -147,44 +193,47 @@ class LiveFeed:
             except Exception:
                 # One bad message must not silence the feed for everyone after it.
                 log.exception("live feed message not published")
-            finally:
-                self._queue.task_done()
 
-    async def _publish_call(self, change: LiveChange) -> None:
+    def _superseded(self, change: LiveChange) -> bool:
+        """An update whose call's end is already waiting behind it tells the screens nothing new.
+
+        Every hang-up is two: the phone's leg, then the caller's, a moment apart. Under load both are
+        queued together, and every console would get a frame it discards at once.
+        """
+        if change.kind != "call.updated":
+            return False
+        return any(
+            isinstance(later, _CallItem)
+            and later.change.kind == "call.ended"
+            and later.change.call.id == change.call.id
+            for later in self._items
+        )
+
+    async def _publish_call(self, item: _CallItem) -> None:
+        change = item.change
         call = change.call
-        entry = self._live.get(call.id)
         payload: dict[str, Any] = {"call": live_call_json(call)}
         card: Card | None = None
-        if change.kind != "call.ended":
-            stale = entry is None or (
-                change.kind == "call.ringing" and self._clock() - entry.card_built > self._card_ttl
-            )
-            if stale:
-                card = await self._card(call, entry)
-            else:
-                assert entry is not None
-                card = entry.card
+        if item.card is not None:
             # Every message but the last carries the card: a phone that joins later (a transfer, a
             # pickup) must be able to show it without asking.
-            payload["card"] = card
+            card = payload["card"] = await item.card
         message = self._publisher.publish(
             change.kind, change.at, call.extensions, [call.queue] if call.queue else [], payload
         )
         if card is None:
             self._live.pop(call.id, None)
-        elif entry is not None and entry.card is card:
-            entry.message_id, entry.call = message.id, call
         else:
-            self._live[call.id] = LiveEntry(message.id, call, card, self._clock())
+            self._live[call.id] = LiveEntry(message.id, call, card)
 
-    async def _card(self, call: LiveCall, previous: LiveEntry | None) -> Card:
+    async def _card(self, call: LiveCall, previous: asyncio.Task[Card] | None) -> Card:
         try:
             return await self._cards.build(call)
         except Exception:
             # The database is away: the ring must still pop, with what the PBX told us.
             log.exception("caller card not built", extra={"call": call.id})
-            if previous is not None:
-                return previous.card
+            if previous is not None and previous.done() and not previous.cancelled():
+                return previous.result()
             return {
                 "number": call.number,
                 "number_display": format_for_reading(call.number) if call.number else call.caller,

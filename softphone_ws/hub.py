@@ -51,6 +51,8 @@ class FeedMessage:
     extensions: frozenset[str]
     queues: frozenset[str]
     payload: Mapping[str, Any]
+    # The JSON text sent to clients, encoded once when the message is made (also for resumes).
+    frame: str
     # For every subscriber whatever they subscribed to (the shared callback list).
     everyone: bool = False
 
@@ -129,15 +131,22 @@ class Hub:
             raise ValueError("`at` must be timezone-aware")
         if not RESERVED_KEYS.isdisjoint(payload):
             raise ValueError(f"payload may not contain {sorted(RESERVED_KEYS & set(payload))}")
-        json.dumps(payload)  # fail here, in the publisher, rather than later for every client
+        message_id = str(self._last + 1)
+        # Encoded here, once: a payload that is not JSON fails in the publisher, not for every client.
+        frame = json.dumps(
+            {"id": message_id, "type": type, "at": format_time(at), **payload},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
         self._last += 1
         message = FeedMessage(
-            id=str(self._last),
+            id=message_id,
             type=type,
             at=at,
             extensions=frozenset(extensions),
             queues=frozenset(queues),
             payload=payload,
+            frame=frame,
             everyone=everyone,
         )
         self._messages.append(message)
@@ -153,11 +162,6 @@ class Hub:
             return None
         # Ids are consecutive, so the position in the deque follows from the id.
         return list(islice(self._messages, after - oldest_resumable, None))
-
-    def encode(self, message: FeedMessage) -> str:
-        frame = {"id": message.id, "type": message.type, "at": format_time(message.at), **message.payload}
-        return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
-
 
 def _names(command: Mapping[str, Any], key: str) -> frozenset[str]:
     value = command.get(key, [])

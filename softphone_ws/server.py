@@ -1,8 +1,11 @@
 """The websocket adapter around the hub: handshake checks, one reader and one sender per client.
 
-Fan-out never awaits a client: `publish` puts the encoded frame into each matching client's bounded
-queue and returns; each client's own sender task writes it out. A client whose queue is full is closed
-with 4008 ("too slow") instead of slowing everyone else down.
+Fan-out never awaits a client. `publish` writes the frame (encoded once) straight into the socket of each
+matching client that has nothing else pending, as `websockets.broadcast` does: no task switch and no
+queue per client per message, which is most of the cost at a thousand consoles. A client that is busy
+(a resume replay, a control frame being written) gets it through its bounded queue and its own sender
+task instead, so its frames stay in order. A client that does not keep up (its queue full, or too much
+unsent data in its socket) is closed with 4008 ("too slow") instead of slowing everyone else down.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
@@ -58,6 +61,15 @@ class _Client:
     subscribed_at_id: int = 0  # the hub's last id when the current subscription started
     last_taken_id: int = 0  # the newest message id the sender took: never send an older or equal one
     sender: asyncio.Task[None] | None = field(default=None, repr=False)
+    busy: bool = False  # the sender holds a frame it has not finished writing
+
+    def idle(self) -> bool:
+        """Nothing pending: a new frame may go straight to the socket without overtaking another."""
+        return not self.busy and self.queue.empty()
+
+    def unsent_bytes(self) -> int:
+        transport = self.connection.transport
+        return transport.get_write_buffer_size() if transport is not None else 0
 
 
 class _CloseConnection(Exception):
@@ -86,6 +98,7 @@ class FeedServer:
         clock: Callable[[], datetime] = _utc_now,
         max_message_bytes: int = 4096,
         send_queue: int = 256,
+        max_unsent_bytes: int = 1 << 20,
         ping_interval: float | None = 10,
         ping_timeout: float | None = 10,
         close_timeout: float = 5,
@@ -100,6 +113,7 @@ class FeedServer:
         self._clock = clock
         self._max_message_bytes = max_message_bytes
         self._send_queue = send_queue
+        self._max_unsent = max_unsent_bytes
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
         self._close_timeout = close_timeout
@@ -158,11 +172,21 @@ class FeedServer:
         everyone: bool = False,
     ) -> FeedMessage:
         message = self._hub.append(type, at, extensions, queues, payload, everyone=everyone)
-        frame = self._hub.encode(message)  # once, not once per client
-        item: Outgoing = (int(message.id), frame)
+        item: Outgoing = (int(message.id), message.frame)
+        direct: list[ServerConnection] = []
         for client in list(self._clients):
-            if client.subscription is not None and client.subscription.matches(message):
+            if client.subscription is None or not client.subscription.matches(message):
+                continue
+            if not client.idle():
                 self._enqueue(client, item)
+            elif client.unsent_bytes() > self._max_unsent:
+                self._drop(client, FeedClose.TOO_SLOW)
+            else:
+                client.last_taken_id = int(message.id)
+                direct.append(client.connection)
+        if direct:
+            # One UTF-8 encoding for all of them; connections closing meanwhile are skipped.
+            broadcast(direct, message.frame)
         return message
 
     # -- handshake -------------------------------------------------------------------------------
@@ -258,7 +282,7 @@ class FeedServer:
         # the replay is then one ordered run; the sender skips anything it already sent.
         self._drain(client)
         for message in wanted:
-            self._enqueue(client, (int(message.id), self._hub.encode(message)))
+            self._enqueue(client, (int(message.id), message.frame))
 
     @staticmethod
     def _drain(client: _Client) -> None:
@@ -293,6 +317,10 @@ class FeedServer:
                     if message_id <= client.last_taken_id:
                         continue
                     client.last_taken_id = message_id
-                await client.connection.send(frame)
+                client.busy = True
+                try:
+                    await client.connection.send(frame)
+                finally:
+                    client.busy = False
         except ConnectionClosed:
             pass

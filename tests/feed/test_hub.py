@@ -64,7 +64,7 @@ def test_encode_puts_the_payload_beside_id_type_and_time() -> None:
     hub = Hub(id_base=0)
     moscow = timezone(timedelta(hours=3))
     message = hub.append("call.answered", AT.astimezone(moscow), ["101"], [], {"call": {"operator": "101"}})
-    assert json.loads(hub.encode(message)) == {
+    assert json.loads(message.frame) == {
         "id": "1",
         "type": "call.answered",
         "at": "2026-03-02T09:30:15.123Z",

@@ -286,8 +286,17 @@ async def test_resume_outside_the_window_gets_resync(after: str) -> None:
 # -- slow and dead clients, floods ----------------------------------------------------------------------
 
 
-async def test_a_slow_client_is_closed_and_never_delays_the_others() -> None:
-    server = await make_server(send_queue=4)
+@pytest.mark.parametrize(
+    "limits",
+    [
+        # Frames wait in its queue once its socket pushes back: the queue overflows.
+        {"send_queue": 4},
+        # Frames go straight to its socket: the unsent data in the socket passes the limit.
+        {"send_queue": 100_000, "max_unsent_bytes": 256 * 1024},
+    ],
+)
+async def test_a_slow_client_is_closed_and_never_delays_the_others(limits: dict[str, int]) -> None:
+    server = await make_server(**limits)
     feed = client_factory(server)
     manager = token(role="manager", extensions=())
     big_card = {"card": {"notes": "x" * 65_536}}  # big frames fill the socket buffers quickly

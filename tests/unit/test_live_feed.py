@@ -3,6 +3,7 @@ that still pops when the database is away, and the snapshot for /api/live."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -140,3 +141,38 @@ async def test_the_snapshot_holds_live_calls_with_their_last_message_id() -> Non
     assert [e.call.pbx_call_id for e in live.live_calls()] == ["1.1", "1.2"]
     assert [e.call.pbx_call_id for e in live.live_calls(frozenset({"103"}))] == ["1.2"]
     assert live.live_calls(frozenset({"101"}))[0].message_id == published.messages[0].id
+
+
+async def test_an_update_with_the_end_already_behind_it_is_not_sent() -> None:
+    live, published = feed_with(Cards(), [0.0])
+    hung_up = replace(RINGING, ringing=())
+    await run(
+        live,
+        LiveChange("call.ringing", RINGING, AT),
+        LiveChange("call.updated", hung_up, AT),
+        LiveChange("call.ended", replace(hung_up, state="ended", ended_at=AT), AT),
+    )
+    assert [m.type for m in published.messages] == ["call.ringing", "call.ended"]
+
+
+async def test_cards_of_different_calls_are_built_side_by_side() -> None:
+    """A slow card query for one ring does not hold up the card of the next: both start at hand-over."""
+    started: list[str] = []
+    release = asyncio.Event()
+
+    class SlowCards(Cards):
+        async def build(self, call: LiveCall) -> Card:
+            started.append(call.pbx_call_id)
+            await release.wait()
+            return await super().build(call)
+
+    live, published = feed_with(SlowCards(), [0.0])
+    other = replace(RINGING, pbx_call_id="1.2")
+    live.start()
+    live.calls_changed([LiveChange("call.ringing", RINGING, AT), LiveChange("call.ringing", other, AT)])
+    await asyncio.sleep(0.01)
+    assert started == ["1.1", "1.2"]
+    release.set()
+    await live.drain()
+    await live.stop()
+    assert [m.payload["call"]["pbx_call_id"] for m in published.messages] == ["1.1", "1.2"]
