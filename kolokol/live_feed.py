@@ -41,6 +41,8 @@ class Publisher(Protocol):
         everyone: bool = False,
     ) -> FeedMessage: ...
 
+    def watched(self, extensions: frozenset[str], queues: frozenset[str]) -> bool: ...
+
 
 @dataclass(frozen=True, slots=True)
 class TaskChange:
@@ -63,13 +65,15 @@ class OriginateFailed:
 class LiveEntry:
     message_id: str
     call: LiveCall
-    card: Card
+    # None while nobody has watched the call: built when a console asks for it (`card_of`).
+    card: Card | None
 
 
 @dataclass(slots=True)
 class _CallItem:
     change: LiveChange
-    # The card this message carries, being built since the change was handed over; None for the end.
+    # The card this message carries, being built since the change was handed over; None for the end,
+    # and when no console would receive the message (nobody watches those phones now).
     card: asyncio.Task[Card] | None
 
 
@@ -127,10 +131,18 @@ class LiveFeed:
         self._arrived.set()
 
     def _card_for(self, change: LiveChange) -> asyncio.Task[Card] | None:
-        """Start building the card now, so rings never wait in line behind each other's queries."""
+        """Start building the card now, so rings never wait in line behind each other's queries.
+
+        No card when no console watches the call's phones: its queries would be work nobody sees (phones
+        without a console, nights, a cloud PBX's traffic with the consoles closed). A console that opens
+        meanwhile gets it from /api/live, or with the call's next message.
+        """
         call = change.call
         if change.kind == "call.ended":
             self._card_jobs.pop(call.id, None)
+            return None
+        queues = frozenset([call.queue] if call.queue else [])
+        if not self._publisher.watched(call.extensions, queues):
             return None
         job = self._card_jobs.get(call.id)
         now = self._clock()
@@ -221,10 +233,18 @@ class LiveFeed:
         message = self._publisher.publish(
             change.kind, change.at, call.extensions, [call.queue] if call.queue else [], payload
         )
-        if card is None:
+        if change.kind == "call.ended":
             self._live.pop(call.id, None)
         else:
-            self._live[call.id] = LiveEntry(message.id, call, card)
+            previous = self._live.get(call.id)
+            kept = card if card is not None else previous.card if previous is not None else None
+            self._live[call.id] = LiveEntry(message.id, call, kept)
+
+    async def card_of(self, entry: LiveEntry) -> Card:
+        """The entry's card, built now if nobody was watching when the call rang."""
+        if entry.card is None:
+            entry.card = await self._card(entry.call, None)
+        return entry.card
 
     async def _card(self, call: LiveCall, previous: asyncio.Task[Card] | None) -> Card:
         try:

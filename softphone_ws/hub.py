@@ -64,11 +64,14 @@ class Subscription:
     everything: bool = False
 
     def matches(self, message: FeedMessage) -> bool:
+        return message.everyone or self.covers(message.extensions, message.queues)
+
+    def covers(self, extensions: frozenset[str], queues: frozenset[str]) -> bool:
+        """Would a message about these phones and queues reach this subscriber?"""
         return (
             self.everything
-            or message.everyone
-            or not self.extensions.isdisjoint(message.extensions)
-            or not self.queues.isdisjoint(message.queues)
+            or not self.extensions.isdisjoint(extensions)
+            or not self.queues.isdisjoint(queues)
         )
 
 
@@ -162,6 +165,7 @@ class Hub:
             return None
         # Ids are consecutive, so the position in the deque follows from the id.
         return list(islice(self._messages, after - oldest_resumable, None))
+
 
 def _names(command: Mapping[str, Any], key: str) -> frozenset[str]:
     value = command.get(key, [])

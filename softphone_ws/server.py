@@ -161,6 +161,12 @@ class FeedServer:
             await asyncio.gather(*self._closing, return_exceptions=True)
         self._server = None
 
+    def watched(self, extensions: frozenset[str], queues: frozenset[str]) -> bool:
+        """Is anybody connected who would receive a message about these phones and queues?"""
+        return any(
+            c.subscription is not None and c.subscription.covers(extensions, queues) for c in self._clients
+        )
+
     def publish(
         self,
         type: MessageType,

@@ -26,11 +26,16 @@ routes = web.RouteTableDef()
 async def live_calls(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     extensions = None if principal.supervises else frozenset(principal.extensions)
+    live = request.app[LIVE]
     body: dict[str, Any] = {
         "last_id": request.app[FEED].last_id,
         "calls": [
-            {"message_id": entry.message_id, "call": live_call_json(entry.call), "card": entry.card}
-            for entry in request.app[LIVE].live_calls(extensions)
+            {
+                "message_id": entry.message_id,
+                "call": live_call_json(entry.call),
+                "card": await live.card_of(entry),
+            }
+            for entry in live.live_calls(extensions)
         ],
     }
     if principal.supervises:

@@ -1,28 +1,16 @@
 """The login page and the small message pages around it (403), as HTML strings.
 
-``string.Template`` with every value escaped: the only markup that is not escaped is the optional error
-paragraph, which is built here from an escaped message.
+Every value is escaped (``kolokol.web.html_render``); the only markup passed through is the optional
+error paragraph and the action buttons, built here from escaped text.
 """
 
 from __future__ import annotations
 
 import html
-from functools import cache
-from importlib import resources
-from string import Template
 from urllib.parse import urlencode
 
+from kolokol.web.html_render import render
 from kolokol.web.i18n import LANGUAGES, translate
-
-
-@cache
-def _template(name: str) -> Template:
-    return Template(resources.files("kolokol.web").joinpath("templates", name).read_text(encoding="utf-8"))
-
-
-def _fill(name: str, values: dict[str, str], markup: dict[str, str] | None = None) -> str:
-    escaped = {key: html.escape(value, quote=True) for key, value in values.items()}
-    return _template(name).substitute(escaped, **(markup or {}))
 
 
 def _language_href(language: str, next_path: str) -> str:
@@ -39,24 +27,11 @@ def login_page(
     if error_key is not None:
         message = html.escape(translate(language, error_key))
         error = f'<p class="login-error" role="alert">{message}</p>'
-    values = {
-        "lang": language,
-        "title": translate(language, "login.title"),
-        "product": translate(language, "common.product"),
-        "heading": translate(language, "login.heading"),
-        "csrf": csrf,
-        "next": next_path,
-        "username_label": translate(language, "login.username"),
-        "username": username[:64],
-        "password_label": translate(language, "login.password"),
-        "submit": translate(language, "login.submit"),
-        "language_label": translate(language, "common.language"),
-    }
+    values = {"lang": language, "csrf": csrf, "next": next_path, "username": username[:64]}
     for choice in LANGUAGES:
         values[f"{choice}_href"] = _language_href(choice, next_path)
         values[f"{choice}_current"] = "true" if choice == language else "false"
-        values[f"{choice}_name"] = translate(language, f"login.language_{choice}")
-    return _fill("login.html", values, {"error": error})
+    return render("login.html", language, values, {"error": error})
 
 
 def message_page(
@@ -82,12 +57,12 @@ def message_page(
             f'<input type="hidden" name="csrf" value="{html.escape(logout_csrf)}">'
             f'<button type="submit" class="button-secondary">{label}</button></form>'
         )
-    return _fill(
+    return render(
         "auth_message.html",
+        language,
         {
             "lang": language,
             "title": translate(language, title_key),
-            "product": translate(language, "common.product"),
             "message": translate(language, message_key),
         },
         {"actions": "\n    ".join(actions)},

@@ -9,9 +9,6 @@ value a page needs up front (the language, its words, the user, console settings
 from __future__ import annotations
 
 import html
-import json
-import re
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -19,49 +16,17 @@ from aiohttp import web
 
 from kolokol.app_keys import SETTINGS
 from kolokol.principal import Principal
+from kolokol.web.html_render import json_for_script, render
 from kolokol.web.i18n import LANGUAGES, MESSAGES, translate
 from kolokol.web.session_auth import csrf_token, page_language, page_principal, remember_language
 
-HERE = Path(__file__).parent
-TEMPLATES = HERE / "templates"
-STATIC = HERE / "static"
+STATIC = Path(__file__).parent / "static"
 
 CONSOLE_ROLES = frozenset({"operator", "manager", "admin"})
 SUPERVISOR_ROLES = frozenset({"manager", "admin"})
 
 CONSOLE_PATH = "/console"
 SUPERVISOR_PATH = "/console/supervisor"
-
-# {{ name }} is an escaped value, {{ t:key }} an escaped translation, {{ raw:name }} markup this module built.
-_PLACEHOLDER = re.compile(r"\{\{\s*(?:(t|raw):)?([a-z0-9_.]+)\s*\}\}")
-
-
-@cache
-def _template(name: str) -> str:
-    return (TEMPLATES / name).read_text(encoding="utf-8")
-
-
-def render(name: str, language: str, values: dict[str, str], raw: dict[str, str]) -> str:
-    """Fill a template; every substituted value is escaped except the ``raw`` ones built here."""
-
-    def fill(match: re.Match[str]) -> str:
-        kind, key = match.group(1), match.group(2)
-        if kind == "t":
-            if key not in MESSAGES[language]:
-                raise KeyError(f"{name}: no message {key!r}")
-            return html.escape(translate(language, key))
-        if kind == "raw":
-            return raw[key]
-        return html.escape(values[key])
-
-    return _PLACEHOLDER.sub(fill, _template(name))
-
-
-def json_for_script(data: Any) -> str:
-    """JSON safe inside <script type="application/json">: no "</script>", no comment or entity tricks."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
 
 def page_data(request: web.Request, principal: Principal, language: str, page: str) -> dict[str, Any]:
     settings = request.app[SETTINGS]

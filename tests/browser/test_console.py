@@ -483,3 +483,14 @@ def test_a_withheld_number_says_so(staff: Kolokol, open_page: Any) -> None:
     shown = card(anna, call.id)
     expect(shown.locator(".caller-name")).to_have_text("Номер скрыт")
     expect(shown.get_by_role("button", name="Создать контакт")).to_have_count(0)
+
+
+def test_a_call_that_rang_before_the_console_opened_shows_its_card(staff: Kolokol, open_page: Any) -> None:
+    """Nobody watched when it rang, so no card was built then: the console's snapshot builds it."""
+    call = live_call(ringing=("101",))
+    staff.live("call.ringing", call)
+    anna = open_page("anna")
+    live(anna)
+    shown = card(anna, call.id)
+    expect(shown.locator(".caller-name")).to_have_text("Анна Петрова")
+    expect(shown.locator(".contact-notes")).to_have_text("Боится уколов")

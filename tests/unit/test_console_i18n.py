@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kolokol.web import pages
+from kolokol.web import html_render, pages
 from kolokol.web.i18n import LANGUAGES, MESSAGES
 
 WEB = Path(pages.__file__).parent
@@ -107,13 +107,13 @@ def test_every_icon_a_script_draws_has_a_css_rule() -> None:
     ["</script><script>alert(1)</script>", "<!--", "a & b", "\u2028", "<b>"],
 )
 def test_page_data_cannot_break_out_of_its_script_block(hostile: str) -> None:
-    text = pages.json_for_script({"name": hostile})
+    text = html_render.json_for_script({"name": hostile})
     assert "<" not in text and ">" not in text and "&" not in text
     assert json.loads(text) == {"name": hostile}
 
 
 def test_templates_escape_what_they_are_given() -> None:
-    html = pages.render(
+    html = html_render.render(
         "_header.html",
         "ru",
         {"csrf": '"><script>', "display_name": "<Анна & Co>", "extensions": "доб. 101"},
@@ -123,6 +123,6 @@ def test_templates_escape_what_they_are_given() -> None:
 
 
 def test_an_unknown_message_in_a_template_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pages, "_template", lambda _name: "<p>{{ t:console.no_such_words }}</p>")
+    monkeypatch.setattr(html_render, "_template", lambda _name: "<p>{{ t:console.no_such_words }}</p>")
     with pytest.raises(KeyError, match=r"console\.no_such_words"):
-        pages.render("any.html", "ru", {}, {})
+        html_render.render("any.html", "ru", {}, {})

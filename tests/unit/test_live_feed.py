@@ -40,6 +40,10 @@ class Published:
     def __init__(self) -> None:
         self.hub = Hub(id_base=0)
         self.messages: list[FeedMessage] = []
+        self.watchers: set[str] | None = None  # None: every phone has a console watching it
+
+    def watched(self, extensions: frozenset[str], queues: frozenset[str]) -> bool:
+        return self.watchers is None or not self.watchers.isdisjoint(extensions | queues)
 
     def publish(
         self,
@@ -176,3 +180,24 @@ async def test_cards_of_different_calls_are_built_side_by_side() -> None:
     await live.drain()
     await live.stop()
     assert [m.payload["call"]["pbx_call_id"] for m in published.messages] == ["1.1", "1.2"]
+
+
+async def test_nobody_watching_means_no_card_queries_until_a_console_asks() -> None:
+    cards = Cards()
+    live, published = feed_with(cards, [0.0])
+    published.watchers = set()  # the consoles are closed (a night, a doctor's phone with no console)
+    await run(live, LiveChange("call.ringing", RINGING, AT))
+    assert cards.built == 0
+    assert "card" not in published.messages[0].payload
+    [entry] = live.live_calls()
+    card = await live.card_of(entry)  # a console opens and loads /api/live
+    assert (cards.built, card["contacts"]) == (1, [{"name": "Анна Петрова"}])
+    assert await live.card_of(entry) is card, "built once"
+
+
+async def test_a_console_watching_the_queue_gets_the_card() -> None:
+    cards = Cards()
+    live, published = feed_with(cards, [0.0])
+    published.watchers = {"reception"}
+    await run(live, LiveChange("call.ringing", RINGING, AT))
+    assert published.messages[0].payload["card"]["built"] == 1

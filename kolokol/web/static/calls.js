@@ -1,5 +1,6 @@
 // Live calls as the feed and /api/live describe them, keyed by call id; only newer messages apply.
 
+import { get } from './api.js';
 import { newerId } from './format.js';
 import { t } from './i18n.js';
 
@@ -17,6 +18,7 @@ export class CallStore {
     this.ended = new Map();
     /** @type {CallListener[]} */
     this.listeners = [];
+    this.cardsTimer = 0;
   }
 
   /** @param {CallListener} listener */
@@ -39,7 +41,24 @@ export class CallStore {
     if (!incoming || !incoming.id) return false;
     const heldId = this.heldId(incoming.id);
     if (heldId && !newerId(message.id, heldId)) return false;
-    return this.put(incoming, message.card, message.id, message.type);
+    const changed = this.put(incoming, message.card, message.id, message.type);
+    const held = this.calls.get(incoming.id);
+    // No card anywhere: nobody was watching when it rang (this page was reconnecting). The snapshot
+    // builds it on request.
+    if (held && !held.card) this.fetchCards();
+    return changed;
+  }
+
+  fetchCards() {
+    if (this.cardsTimer) return;
+    this.cardsTimer = setTimeout(async () => {
+      this.cardsTimer = 0;
+      try {
+        this.snapshot(await get('/api/live'));
+      } catch {
+        // the call's next message, or a resync, brings it
+      }
+    }, 200);
   }
 
   put(incoming, card, messageId, type) {
@@ -64,7 +83,12 @@ export class CallStore {
     for (const item of live.calls || []) {
       present.add(item.call.id);
       const heldId = this.heldId(item.call.id);
-      if (heldId && !newerId(item.message_id, heldId)) continue;
+      if (heldId && !newerId(item.message_id, heldId)) {
+        const held = this.calls.get(item.call.id);
+        // Not newer, but it has the card the feed's message lacked.
+        if (held && !held.card && item.card) this.put(held.call, item.card, held.messageId, 'snapshot');
+        continue;
+      }
       this.put(item.call, item.card, item.message_id, 'snapshot');
     }
     for (const [id, entry] of [...this.calls]) {
