@@ -121,7 +121,12 @@ class AsteriskIngest:
                 await ticker
         self._enqueue(self._assembler.flush(datetime.now(UTC)))
         if self._tasks:
-            await self.drain()
+            try:
+                await asyncio.wait_for(self.drain(), 15)
+            except TimeoutError:
+                # The database is away: shutting down must not hang on it. The calls are lost to the
+                # database but each is in the log ("call not stored") once the writer gives up on it.
+                log.warning("stopping with calls not stored", extra={"calls": self._finished.qsize()})
             writer = self._tasks[0]
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -7,6 +7,7 @@ through the real call pipeline (`kolokol.miss`), so what the pages show is what 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -494,3 +495,26 @@ def test_a_call_that_rang_before_the_console_opened_shows_its_card(staff: Koloko
     shown = card(anna, call.id)
     expect(shown.locator(".caller-name")).to_have_text("Анна Петрова")
     expect(shown.locator(".contact-notes")).to_have_text("Боится уколов")
+
+
+def test_a_queue_between_attempts_keeps_the_card_and_a_hang_up_makes_it_a_missed_call(
+    staff: Kolokol, open_page: Any
+) -> None:
+    anna = open_page("anna")
+    live(anna)
+    call = live_call(ringing=("101",), queue="reception")
+    staff.live("call.ringing", call)
+    shown = card(anna, call.id)
+    expect(shown).to_have_attribute("data-mode", "ringing")
+    # The queue's ring attempt timed out: 101 stops ringing, the caller still waits for the next one.
+    between = replace(call, ringing=())
+    staff.live("call.updated", between)
+    expect(shown).to_have_attribute("data-mode", "paused")
+    expect(shown.locator(".band-state")).to_have_text("Звонок ещё идёт")
+    staff.live("call.ringing", call)
+    expect(shown).to_have_attribute("data-mode", "ringing")
+    # Nobody answers; the caller gives up: the card goes, and the call is among her recent ones.
+    staff.live("call.updated", between)
+    staff.live("call.ended", ended(between))
+    expect(shown).to_have_count(0)
+    expect(anna.locator(f'.recent-item.is-missed[data-call-id="{call.id}"]')).to_have_count(1)

@@ -121,8 +121,11 @@ def test_real_calls_in_the_console(staff: Kolokol, open_page: Any, scenarios: li
         h.scenario_click_to_call(ami, originate=click_call_back)
     expect(anna.locator(".task-list .task")).to_have_count(0, timeout=CALL_TIME)
     expect(boris.locator(".task-list .task")).to_have_count(0, timeout=CALL_TIME)
-    # Her own outbound call is in her recent calls; the ring group's call Boris took is not hers.
-    expect(anna.locator(".recent-item")).to_have_count(1)
+    # Recent calls: Anna's are the missed one (it rang on her phone) and her call back; the ring group's
+    # call Boris took is not hers. Boris's are the call he took and the missed one.
+    expect(anna.locator(".recent-item")).to_have_count(2)
     expect(anna.locator(".recent-item").first).to_contain_text("Анна Петрова")
-    expect(boris.locator(".recent-item")).to_have_count(1)
+    expect(anna.locator(".recent-item.is-missed")).to_have_count(1)
+    expect(boris.locator(".recent-item")).to_have_count(2)
+    expect(boris.locator(".recent-item.is-missed")).to_have_count(1)
     screenshot(anna, "asterisk-called-back")

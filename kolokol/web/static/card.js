@@ -101,6 +101,7 @@ export class CallCard {
     const call = this.entry.call;
     const keys = {
       ringing: 'console.card.ringing',
+      paused: 'console.card.paused',
       dialing: 'console.card.dialing',
       talking: 'console.card.talking',
       ended: 'console.card.ended',

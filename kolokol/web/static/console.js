@@ -17,8 +17,11 @@ import { toast } from './toast.js';
 
 const RECENT_MAX = 6;
 const ANSWERED_ELSEWHERE_MS = 2500;
+// My phone stopped ringing but nobody answered: the caller is hanging up (the end follows at once) or
+// waits for a queue's next attempt (the ring follows within seconds). Keep the card that long.
+const STOPPED_RINGING_MS = 6000;
 const RECENT_KEY = storageKey('recent');
-const MODE_ORDER = { ringing: 0, dialing: 1, talking: 2, elsewhere: 3, ended: 4, other: 4 };
+const MODE_ORDER = { ringing: 0, paused: 1, dialing: 1, talking: 2, elsewhere: 3, ended: 4, other: 4 };
 
 const calls = new CallStore();
 const taskStore = new TaskStore();
@@ -50,11 +53,17 @@ function onCallChange(entry) {
     if (slot) {
       const call = entry.call;
       const other = call.answered_by && !myExtensions.has(call.answered_by) ? call.answered_by : (call.talking || [])[0];
-      if (other && slot.view.mode === 'ringing') {
+      const rang = slot.view.mode === 'ringing' || slot.view.mode === 'paused';
+      if (other && rang) {
         slot.view.update(entry, 'elsewhere');
         slot.view.setMode('elsewhere', other);
         clearTimeout(slot.removeTimer);
         slot.removeTimer = setTimeout(() => finish(slot, 'other'), ANSWERED_ELSEWHERE_MS);
+      } else if (rang) {
+        slot.view.update(entry, 'paused');
+        closeNotification(slot);
+        clearTimeout(slot.removeTimer);
+        slot.removeTimer = setTimeout(() => finish(slot, 'other'), STOPPED_RINGING_MS);
       } else {
         // I was on this call and have left it (hung up first, transferred it, my outbound call
         // ended on my side): it is one of my recent calls even before its last leg hangs up.
