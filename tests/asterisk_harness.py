@@ -57,6 +57,11 @@ OUTSIDE_NUMBER = "89161234567"
 CHROOT_SIPP_DIR = "/tmp/kolokol-sipp"
 
 
+def kolokol_ami_settings() -> dict[str, str | int]:
+    """kolokol's ``[pbx.asterisk]`` for this harness's Asterisk (its least-privilege AMI user)."""
+    return {"host": AMI_HOST, "port": AMI_PORT, "username": AMI_USER, "secret": AMI_SECRET}
+
+
 class AsteriskUnavailable(RuntimeError):
     """The Asterisk chroot cannot be built here (e.g. the Debian mirror could not deliver the packages)."""
 

@@ -27,14 +27,7 @@ CALL_TIME = 30_000  # ms: a real call takes seconds; only a bound for a broken r
 @pytest.fixture
 def kolokol_settings(asterisk: None) -> dict[str, Any]:
     return {
-        "pbx": {
-            "asterisk": {
-                "host": h.AMI_HOST,
-                "port": h.AMI_PORT,
-                "username": h.AMI_USER,
-                "secret": h.AMI_SECRET,
-            }
-        },
+        "pbx": {"asterisk": h.kolokol_ami_settings()},
         "calls": {"settle_seconds": 0.5},
         "lines": {"+7 495 111-00-01": {"name": "Основная линия", "branch": "Центр"}},
     }

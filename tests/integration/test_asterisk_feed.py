@@ -72,14 +72,7 @@ async def kolokol(asterisk: None, tmp_path: Path, aiohttp_client: ClientMaker) -
             "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'k.sqlite3'}"},
             "feed": {"port": 0},
             "calls": {"settle_seconds": 0.5},
-            "pbx": {
-                "asterisk": {
-                    "host": h.AMI_HOST,
-                    "port": h.AMI_PORT,
-                    "username": h.AMI_USER,
-                    "secret": h.AMI_SECRET,
-                }
-            },
+            "pbx": {"asterisk": h.kolokol_ami_settings()},
         }
     )
     app = make_app(settings)
@@ -107,7 +100,7 @@ async def until(client: ClientConnection, kind: str) -> list[dict[str, Any]]:
 
 def _scenario(name: str, **options: Any) -> None:
     with h.AmiClient() as ami:
-        h.SCENARIOS[name](ami, **options)  # type: ignore[call-arg]
+        h.SCENARIOS[name](ami, **options)
 
 
 async def test_a_real_ring_pops_the_card_and_the_answer_closes_the_other_phone(kolokol: Kolokol) -> None:

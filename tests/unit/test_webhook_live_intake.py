@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kolokol.webhook_intake import Fresh, LiveCalls
+from kolokol.webhook_live import Fresh, LiveCalls
 from pbx.live import LiveCall
 from pbx.webhooks.base import CloudEvent
 from tests.unit.live_support import kinds
