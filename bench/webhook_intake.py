@@ -39,7 +39,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kolokol.db import Call, make_engine, make_sessionmaker  # noqa: E402
+from kolokol.storage.tables import Call, make_engine, make_sessionmaker  # noqa: E402
 
 KEY = "bench-vpbx-key"
 SALT = "bench-vpbx-salt"

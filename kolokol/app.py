@@ -11,9 +11,6 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from sqlalchemy import text
 
-from kolokol.ami_ingest import AsteriskIngest
-from kolokol.api import calls, contacts, feed, live, me, originate, tasks, webhooks
-from kolokol.api.errors import error_response, errors_middleware
 from kolokol.app_keys import (
     AMI,
     CLICK_TO_CALL,
@@ -28,18 +25,26 @@ from kolokol.app_keys import (
     SETTINGS,
     WEBHOOKS,
 )
-from kolokol.caller_cards import CardBuilder
-from kolokol.click_to_call import ClickToCall
-from kolokol.db import make_engine
-from kolokol.factories import make_assembler, make_phones, make_pipeline, make_webhook_adapters
-from kolokol.live_feed import LiveFeed, TaskChange
-from kolokol.migrate import upgrade
+from kolokol.auth import login, me_api
+from kolokol.auth.login_limit import LoginLimiter
+from kolokol.calls import api as calls_api
+from kolokol.calls import originate_api, webhooks_http
+from kolokol.calls.asterisk_ingest import AsteriskIngest
+from kolokol.calls.click_to_call import ClickToCall
+from kolokol.calls.cloud_intake import WebhookIntake
+from kolokol.calls.wiring import make_assembler, make_phones, make_pipeline, make_webhook_adapters
+from kolokol.contacts import api as contacts_api
+from kolokol.feed import live_api, token_api
+from kolokol.feed.caller_cards import CardBuilder
+from kolokol.feed.publisher import LiveFeed, TaskChange
+from kolokol.feed.task_events import watched_sessionmaker
+from kolokol.http.errors import error_response, errors_middleware
+from kolokol.http.security import security_headers
 from kolokol.settings import Settings
-from kolokol.task_events import watched_sessionmaker
-from kolokol.web import login, pages
-from kolokol.web.login_limit import LoginLimiter
-from kolokol.web.security import security_headers
-from kolokol.webhook_intake import WebhookIntake
+from kolokol.storage.migrate import upgrade
+from kolokol.storage.tables import make_engine
+from kolokol.tasks import api as tasks_api
+from kolokol.web import pages
 from pbx.ami import AmiClient, AmiMessage
 from softphone_ws.hub import Hub
 from softphone_ws.server import FeedServer
@@ -202,15 +207,15 @@ def make_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     for table in (
-        calls.routes,
-        tasks.routes,
-        contacts.routes,
-        webhooks.routes,
-        feed.routes,
-        me.routes,
+        calls_api.routes,
+        tasks_api.routes,
+        contacts_api.routes,
+        webhooks_http.routes,
+        token_api.routes,
+        me_api.routes,
         login.routes,
-        live.routes,
-        originate.routes,
+        live_api.routes,
+        originate_api.routes,
     ):
         app.router.add_routes(table)
     pages.add_routes(app)

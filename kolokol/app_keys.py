@@ -9,12 +9,12 @@ from typing import Protocol
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kolokol.click_to_call import ClickToCall
-from kolokol.live_feed import LiveFeed
+from kolokol.auth.login_limit import LoginLimiter
+from kolokol.calls.click_to_call import ClickToCall
+from kolokol.calls.cloud_intake import WebhookIntake
+from kolokol.feed.publisher import LiveFeed
 from kolokol.phones import PhoneNormalizer
 from kolokol.settings import Settings
-from kolokol.web.login_limit import LoginLimiter
-from kolokol.webhook_intake import WebhookIntake
 from pbx.webhooks.base import WebhookAdapter
 from softphone_ws.server import FeedServer
 

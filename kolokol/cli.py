@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from kolokol.auth.user_cli import add_user_parser
 from kolokol.settings import Settings, SettingsError, load_settings
-from kolokol.user_commands import add_user_parser
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,17 +64,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
     if args.command == "replay":
-        from kolokol.replay import replay
+        from kolokol.calls.replay import replay
 
         return asyncio.run(replay(args.files, settings, use_config_db=config is not None, out=sys.stdout))
     if args.command == "token":
         return asyncio.run(_token_create(settings, args.role, args.name))
     if args.command == "contacts":
-        from kolokol.contacts_import import import_contacts_file
+        from kolokol.contacts.csv_import import import_contacts_file
 
         return asyncio.run(import_contacts_file(settings, Path(args.file)))
     if args.command == "user":
-        from kolokol.user_commands import run
+        from kolokol.auth.user_cli import run
 
         return run(settings, args)
     return 2
@@ -97,8 +97,8 @@ def _serve(settings: Settings) -> int:
 
 
 async def _migrate(settings: Settings) -> int:
-    from kolokol.db import make_engine
-    from kolokol.migrate import upgrade
+    from kolokol.storage.migrate import upgrade
+    from kolokol.storage.tables import make_engine
 
     engine = make_engine(settings.database.url)
     try:
@@ -110,9 +110,9 @@ async def _migrate(settings: Settings) -> int:
 
 
 async def _token_create(settings: Settings, role: str, name: str) -> int:
-    from kolokol.db import make_engine, make_sessionmaker
-    from kolokol.migrate import upgrade
-    from kolokol.tokens import create_token
+    from kolokol.auth.tokens import create_token
+    from kolokol.storage.migrate import upgrade
+    from kolokol.storage.tables import make_engine, make_sessionmaker
 
     engine = make_engine(settings.database.url)
     try:

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kolokol.db import make_engine
-from kolokol.migrate import upgrade
+from kolokol.storage.migrate import upgrade
+from kolokol.storage.tables import make_engine
 
 PG_URL = os.environ.get("KOLOKOL_TEST_PG_URL", "")
 
@@ -46,7 +46,7 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture(scope="module")
 def asterisk() -> Iterator[None]:
     """The real Asterisk 22 from the sid chroot, with asterisk_conf/, for one test module."""
-    from tests import asterisk_harness as h
+    from tests.support import asterisk_harness as h
 
     reason = os.environ.get("KOLOKOL_ASTERISK_UNAVAILABLE")
     if reason:

@@ -12,18 +12,18 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from kolokol.api.errors import ApiError
 from kolokol.app_keys import SESSIONS
-from kolokol.principal import Principal
-from kolokol.tokens import find_token
-from kolokol.users import principal_of
-from kolokol.web.session_cookie import (
+from kolokol.auth.principal import Principal
+from kolokol.auth.session_cookie import (
     CSRF_HEADER,
     SAFE_METHODS,
     SESSION_COOKIE,
     csrf_matches,
     current_session,
 )
+from kolokol.auth.tokens import find_token
+from kolokol.auth.users import principal_of
+from kolokol.http.errors import ApiError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -13,13 +13,11 @@ import secrets
 from aiohttp import web
 
 from kolokol.app_keys import CLOCK, LOGIN_LIMITER, SESSIONS, SETTINGS
-from kolokol.db import User
-from kolokol.users import UserError, authenticate, normalize_username
-from kolokol.web.auth_html import login_page, message_page
-from kolokol.web.form_body import DEFAULT_NEXT, read_form, safe_next
-from kolokol.web.login_limit import WINDOW_SECONDS
-from kolokol.web.session_auth import LOGIN_PATH, page_language, remember_language
-from kolokol.web.session_cookie import (
+from kolokol.auth.form_body import DEFAULT_NEXT, read_form, safe_next
+from kolokol.auth.login_html import login_page, message_page
+from kolokol.auth.login_limit import WINDOW_SECONDS
+from kolokol.auth.page_guard import LOGIN_PATH, page_language, remember_language
+from kolokol.auth.session_cookie import (
     CSRF_HEADER,
     SESSION_COOKIE,
     clear_session_cookie,
@@ -30,7 +28,9 @@ from kolokol.web.session_cookie import (
     session_policy,
     set_session_cookie,
 )
-from kolokol.web_sessions import create_session, delete_session, purge_expired
+from kolokol.auth.sessions import create_session, delete_session, purge_expired
+from kolokol.auth.users import UserError, authenticate, normalize_username
+from kolokol.storage.tables import User
 
 log = logging.getLogger("kolokol.login")
 routes = web.RouteTableDef()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from kolokol.api.auth import EVERYONE, PRINCIPAL, requires
-from kolokol.web.session_cookie import resolved_session
+from kolokol.auth.api_guard import EVERYONE, PRINCIPAL, requires
+from kolokol.auth.session_cookie import resolved_session
 
 routes = web.RouteTableDef()
 

@@ -7,17 +7,17 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from kolokol.app_keys import SETTINGS
-from kolokol.principal import Principal
-from kolokol.users import principal_of
-from kolokol.web.auth_html import message_page
-from kolokol.web.i18n import LANGUAGE_COOKIE, LANGUAGES, pick_language
-from kolokol.web.session_cookie import (
+from kolokol.auth.login_html import message_page
+from kolokol.auth.principal import Principal
+from kolokol.auth.session_cookie import (
     SESSION_COOKIE,
     clear_session_cookie,
     current_session,
     resolved_session,
     secure_cookies,
 )
+from kolokol.auth.users import principal_of
+from kolokol.web.i18n import LANGUAGE_COOKIE, LANGUAGES, pick_language
 
 LOGIN_PATH = "/login"
 # Who may open /console (marketers have no page yet: a 403 with a sign-out button).

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from kolokol.app_keys import CLOCK, SESSIONS, SETTINGS
+from kolokol.auth.sessions import LiveSession, SessionPolicy, find_session
 from kolokol.settings import Settings
-from kolokol.web_sessions import LiveSession, SessionPolicy, find_session
 
 SESSION_COOKIE = "kolokol_session"
 CSRF_HEADER = "X-CSRF-Token"

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kolokol.db import User, WebSession
 from kolokol.settings import WebSettings
+from kolokol.storage.tables import User, WebSession
 
 # Sliding the idle deadline costs a write; once a minute is precise enough for a 12-hour idle limit.
 SLIDE_EVERY = timedelta(minutes=1)

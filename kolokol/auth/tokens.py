@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kolokol.db import ApiToken
+from kolokol.storage.tables import ApiToken
 
 ROLES = ("admin", "manager", "marketer", "operator", "integration")
 _PREFIX = "kk_"

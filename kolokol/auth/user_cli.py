@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     Sessions = async_sessionmaker[AsyncSession]
 
-# The same as kolokol.users.USER_ROLES (a test keeps them equal); repeated so that building the
+# The same as kolokol.auth.users.USER_ROLES (a test keeps them equal); repeated so that building the
 # command line does not import the database layer.
 ROLE_CHOICES = ("admin", "manager", "marketer", "operator")
 LANGUAGE_CHOICES = ("ru", "en")
@@ -63,7 +63,7 @@ def add_user_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _read_password(from_stdin: bool, stdin: TextIO) -> str:
-    from kolokol.passwords import PasswordRejected, check_policy
+    from kolokol.auth.passwords import PasswordRejected, check_policy
 
     if from_stdin:
         raw = stdin.buffer.readline()
@@ -100,7 +100,7 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
 
 
 async def _list(sessions: Sessions, _args: argparse.Namespace) -> str:
-    from kolokol.users import list_users
+    from kolokol.auth.users import list_users
 
     rows = [("USERNAME", "ROLE", "STATUS", "EXTENSIONS", "NAME")]
     for user in await list_users(sessions):
@@ -110,7 +110,7 @@ async def _list(sessions: Sessions, _args: argparse.Namespace) -> str:
 
 
 async def _create(sessions: Sessions, args: argparse.Namespace, password: str) -> str:
-    from kolokol.users import create_user
+    from kolokol.auth.users import create_user
 
     user = await create_user(
         sessions,
@@ -126,14 +126,14 @@ async def _create(sessions: Sessions, args: argparse.Namespace, password: str) -
 
 
 async def _passwd(sessions: Sessions, args: argparse.Namespace, password: str) -> str:
-    from kolokol.users import normalize_username, set_password
+    from kolokol.auth.users import normalize_username, set_password
 
     await set_password(sessions, args.username, password, now=_now())
     return f"password of {normalize_username(args.username)} changed; their logins have ended"
 
 
 async def _set_active(sessions: Sessions, args: argparse.Namespace) -> str:
-    from kolokol.users import normalize_username, set_active
+    from kolokol.auth.users import normalize_username, set_active
 
     active = args.user_command == "enable"
     await set_active(sessions, args.username, active, now=_now())
@@ -141,22 +141,22 @@ async def _set_active(sessions: Sessions, args: argparse.Namespace) -> str:
 
 
 async def _set_extensions(sessions: Sessions, args: argparse.Namespace) -> str:
-    from kolokol.users import normalize_username, set_extensions
+    from kolokol.auth.users import normalize_username, set_extensions
 
     extensions = await set_extensions(sessions, args.username, args.extensions, now=_now())
     return f"{normalize_username(args.username)} answers {', '.join(extensions) or 'no phones'}"
 
 
 async def _set_role(sessions: Sessions, args: argparse.Namespace) -> str:
-    from kolokol.users import normalize_username, set_role
+    from kolokol.auth.users import normalize_username, set_role
 
     await set_role(sessions, args.username, args.role, now=_now())
     return f"{normalize_username(args.username)} is now {args.role}"
 
 
 async def _with_database(settings: Settings, action: Callable[[Sessions], Awaitable[str]]) -> str:
-    from kolokol.db import make_engine, make_sessionmaker
-    from kolokol.migrate import upgrade
+    from kolokol.storage.migrate import upgrade
+    from kolokol.storage.tables import make_engine, make_sessionmaker
 
     engine = make_engine(settings.database.url)
     try:
@@ -168,7 +168,7 @@ async def _with_database(settings: Settings, action: Callable[[Sessions], Awaita
 
 
 def run(settings: Settings, args: argparse.Namespace, stdin: TextIO = sys.stdin) -> int:
-    from kolokol.users import UserError
+    from kolokol.auth.users import UserError
 
     command: str = args.user_command
     try:

@@ -16,11 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kolokol import passwords
-from kolokol.db import User
-from kolokol.principal import Principal
+from kolokol.auth import passwords
+from kolokol.auth.principal import Principal
+from kolokol.auth.sessions import delete_user_sessions
+from kolokol.storage.tables import User
 from kolokol.web.i18n import LANGUAGES
-from kolokol.web_sessions import delete_user_sessions
 
 # Roles a person can have (API tokens may also be "integration", which is for machines).
 USER_ROLES = ("admin", "manager", "marketer", "operator")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import func, or_, select
 
-from kolokol.api import query
-from kolokol.api.auth import READ_CALLS, requires
-from kolokol.api.errors import ApiError
 from kolokol.app_keys import PHONES, SESSIONS
-from kolokol.call_json import calls_json
-from kolokol.db import Call
+from kolokol.auth.api_guard import READ_CALLS, requires
+from kolokol.calls.record_json import calls_json
+from kolokol.http import query
+from kolokol.http.errors import ApiError
+from kolokol.storage.tables import Call
 
 routes = web.RouteTableDef()
 

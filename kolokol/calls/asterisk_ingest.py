@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from kolokol.call_pipeline import CallPipeline
+from kolokol.calls.pipeline import CallPipeline
 from pbx.ami_framing import AmiMessage
 from pbx.assembler import CallAssembler
 from pbx.call_record import PbxCallRecord

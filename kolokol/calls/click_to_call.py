@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from kolokol.live_feed import OriginateFailed
+from kolokol.feed.publisher import OriginateFailed
 from kolokol.phones import PhoneNormalizer, format_for_reading
 from kolokol.settings import AsteriskSettings
 from pbx.ami import AmiActionFailed
 from pbx.originate import dial_string, failure_reason, originate_action
 
-log = logging.getLogger("kolokol.click_to_call")
+log = logging.getLogger("kolokol.calls.click_to_call")
 # How long after its own ring timeout an Originate's outcome is still waited for.
 _OUTCOME_GRACE_SECONDS = 30
 

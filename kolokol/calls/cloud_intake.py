@@ -17,7 +17,7 @@ Calls whose final event never comes are closed by a sweep after ``calls.stale_af
 ``closed_by_timeout``; a late final event still corrects them.
 
 With ``on_live``, each committed batch also tells the operators' screens how its calls changed
-(``kolokol.webhook_live``: from memory, without a database read on the request's path).
+(``pbx.webhooks.live_calls``: from memory, without a database read on the request's path).
 """
 
 from __future__ import annotations
@@ -36,12 +36,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
-from kolokol.call_pipeline import CallPipeline
-from kolokol.db import CloudCall, WebhookEvent
-from kolokol.webhook_live import Fresh, LiveCalls
+from kolokol.calls.pipeline import CallPipeline
+from kolokol.storage.tables import CloudCall, WebhookEvent
 from pbx.call_record import PbxCallRecord
 from pbx.live import LiveChange
 from pbx.webhooks.base import CloudEvent, WebhookAdapter
+from pbx.webhooks.live_calls import Fresh, LiveCalls
 
 log = logging.getLogger("kolokol.webhooks")
 T = TypeVar("T")

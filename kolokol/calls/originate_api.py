@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from kolokol.api.auth import PRINCIPAL, requires
-from kolokol.api.errors import ApiError, json_body
 from kolokol.app_keys import CLICK_TO_CALL, PHONES, SETTINGS
-from kolokol.click_to_call import AlreadyCalling, OriginateRefused, PbxUnavailable
+from kolokol.auth.api_guard import PRINCIPAL, requires
+from kolokol.calls.click_to_call import AlreadyCalling, OriginateRefused, PbxUnavailable
+from kolokol.http.errors import ApiError, json_body
 
 # Integrations (a CRM's "call" button) may ring any phone; operators only their own.
 PLACE_CALLS = frozenset({"admin", "manager", "operator", "integration"})

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kolokol.db import Call, CallbackTask, Contact
+from kolokol.storage.tables import Call, CallbackTask, Contact
 from pbx.live import LiveCall
 
 

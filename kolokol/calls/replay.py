@@ -11,11 +11,11 @@ from typing import TextIO
 
 from sqlalchemy import select
 
-from kolokol.call_json import calls_json
-from kolokol.db import Call, make_engine, make_sessionmaker
-from kolokol.factories import make_assembler, make_phones, make_pipeline
-from kolokol.migrate import upgrade
+from kolokol.calls.record_json import calls_json
+from kolokol.calls.wiring import make_assembler, make_phones, make_pipeline
 from kolokol.settings import Settings
+from kolokol.storage.migrate import upgrade
+from kolokol.storage.tables import Call, make_engine, make_sessionmaker
 from pbx.ami_framing import AmiMessage, UnreadableCapture, read_capture_file
 from pbx.call_record import PbxCallRecord
 

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from kolokol.api.errors import error_response
 from kolokol.app_keys import INTAKE, SESSIONS, SETTINGS, WEBHOOKS
-from kolokol.contacts import contacts_by_number
-from kolokol.webhook_intake import IntakeUnavailable
+from kolokol.calls.cloud_intake import IntakeUnavailable
+from kolokol.contacts.store import contacts_by_number
+from kolokol.http.errors import error_response
 from pbx.webhooks.base import Rejected, WebhookRequest
 
 log = logging.getLogger("kolokol.webhooks")

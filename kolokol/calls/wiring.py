@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kolokol.call_pipeline import CallPipeline
+from kolokol.calls.pipeline import CallPipeline
 from kolokol.phones import PhoneNormalizer
 from kolokol.settings import Settings
 from pbx.assembler import CallAssembler

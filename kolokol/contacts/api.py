@@ -7,13 +7,13 @@ import uuid
 from aiohttp import web
 from sqlalchemy import select
 
-from kolokol.api import query
-from kolokol.api.auth import READ_CALLS, WRITE_CONTACTS, requires
-from kolokol.api.errors import ApiError, json_body
 from kolokol.app_keys import PHONES, SESSIONS
-from kolokol.call_json import contact_json
-from kolokol.contacts import ContactRejected, contacts_by_number, upsert_contact
-from kolokol.db import Contact
+from kolokol.auth.api_guard import READ_CALLS, WRITE_CONTACTS, requires
+from kolokol.calls.record_json import contact_json
+from kolokol.contacts.store import ContactRejected, contacts_by_number, upsert_contact
+from kolokol.http import query
+from kolokol.http.errors import ApiError, json_body
+from kolokol.storage.tables import Contact
 
 routes = web.RouteTableDef()
 # External ids of contacts created in kolokol itself; the CRM can adopt them with PUT.

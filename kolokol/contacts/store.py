@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kolokol.db import Contact, ContactPhone
 from kolokol.phones import PhoneNormalizer
+from kolokol.storage.tables import Contact, ContactPhone
 
 
 class ContactRejected(ValueError):

@@ -15,11 +15,11 @@ from urllib.parse import quote
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kolokol.call_json import contact_json, iso, task_json
-from kolokol.contacts import contacts_by_number
-from kolokol.db import Call, CallbackTask, Contact, ContactPhone
+from kolokol.calls.record_json import contact_json, iso, task_json
+from kolokol.contacts.store import contacts_by_number
 from kolokol.phones import PhoneNormalizer, format_for_reading
 from kolokol.settings import LineSettings
+from kolokol.storage.tables import Call, CallbackTask, Contact, ContactPhone
 from pbx.live import LiveCall
 
 Card = dict[str, Any]

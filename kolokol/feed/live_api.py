@@ -11,10 +11,10 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from kolokol.api.auth import PRINCIPAL, requires
 from kolokol.app_keys import FEED, LIVE, SESSIONS
-from kolokol.call_json import live_call_json
-from kolokol.db import User
+from kolokol.auth.api_guard import PRINCIPAL, requires
+from kolokol.calls.record_json import live_call_json
+from kolokol.storage.tables import User
 
 # Who may watch calls as they happen: the people on the feed.
 WATCH_CALLS = frozenset({"admin", "manager", "operator"})

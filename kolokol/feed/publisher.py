@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kolokol.call_json import live_call_json
-from kolokol.caller_cards import Card, CardBuilder, task_views
+from kolokol.calls.record_json import live_call_json
+from kolokol.feed.caller_cards import Card, CardBuilder, task_views
 from kolokol.phones import format_for_reading
 from pbx.live import LiveCall, LiveChange
 from softphone_ws.hub import FeedMessage, MessageType

@@ -15,9 +15,9 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, UOWTransaction
 
-from kolokol.call_json import task_json
-from kolokol.db import CallbackTask, make_sessionmaker
-from kolokol.live_feed import TaskChange
+from kolokol.calls.record_json import task_json
+from kolokol.feed.publisher import TaskChange
+from kolokol.storage.tables import CallbackTask, make_sessionmaker
 
 TaskListener = Callable[[Sequence[TaskChange]], None]
 

@@ -11,9 +11,9 @@ import re
 from aiohttp import web
 from yarl import URL
 
-from kolokol.api.auth import PRINCIPAL, requires
-from kolokol.api.errors import ApiError
 from kolokol.app_keys import CLOCK, FEED, FEED_SECRET, SETTINGS
+from kolokol.auth.api_guard import PRINCIPAL, requires
+from kolokol.http.errors import ApiError
 from softphone_ws import feed_tokens
 
 routes = web.RouteTableDef()

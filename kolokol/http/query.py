@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from kolokol.api.errors import ApiError
+from kolokol.http.errors import ApiError
 
 
 def choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | None:

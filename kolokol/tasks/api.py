@@ -8,13 +8,13 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kolokol.api import query
-from kolokol.api.auth import PRINCIPAL, WORK_TASKS, requires
-from kolokol.api.errors import ApiError, json_body
 from kolokol.app_keys import SESSIONS
-from kolokol.call_json import task_json
-from kolokol.caller_cards import task_views
-from kolokol.db import CallbackTask
+from kolokol.auth.api_guard import PRINCIPAL, WORK_TASKS, requires
+from kolokol.calls.record_json import task_json
+from kolokol.feed.caller_cards import task_views
+from kolokol.http import query
+from kolokol.http.errors import ApiError, json_body
+from kolokol.storage.tables import CallbackTask
 
 routes = web.RouteTableDef()
 # What an operator may record when closing a task by hand.

@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from kolokol.app_keys import SESSIONS
-from kolokol.db import CallbackTask, Contact
+from kolokol.storage.tables import CallbackTask, Contact
 from tests.browser.server import Kolokol, answered, ended, live_call, screenshot, utc_now, wait_for
 
 pytestmark = pytest.mark.browser

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests import asterisk_harness as h
 from tests.browser.server import Kolokol, screenshot
+from tests.support import asterisk_harness as h
 
 pytestmark = [pytest.mark.browser, pytest.mark.asterisk, pytest.mark.timeout(300)]
 

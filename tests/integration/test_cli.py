@@ -12,7 +12,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO
+
+ROOT = REPO
 
 
 def kolokol(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -12,9 +12,9 @@ from aiohttp.test_utils import TestClient
 
 from kolokol.app import make_app
 from kolokol.app_keys import SESSIONS, SETTINGS
-from kolokol.factories import make_pipeline
+from kolokol.auth.tokens import create_token
+from kolokol.calls.wiring import make_pipeline
 from kolokol.settings import Settings
-from kolokol.tokens import create_token
 from pbx.call_record import PbxCallRecord
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 Nothing here is a test. Typical use::
 
-    from tests import asterisk_harness as h
+    from tests.support import asterisk_harness as h
     h.start_asterisk()                     # raises AsteriskUnavailable if the chroot cannot be built
     with h.AmiRecorder("/tmp/x.ami") as rec:
         h.scenario_ringall_answered()
@@ -29,12 +29,13 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from pbx.originate import originate_action
+from tests.support import paths
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = paths.REPO
 SCRIPT = REPO / "scripts" / "asterisk-chroot.sh"
 CONF_DIR = REPO / "asterisk_conf"
 SIPP_DIR = REPO / "tests" / "sipp"
-FIXTURES_DIR = REPO / "tests" / "fixtures" / "ami"
+FIXTURES_DIR = paths.AMI_CAPTURES
 
 AMI_HOST = "127.0.0.1"
 AMI_PORT = 5038

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from pbx.live import LiveCall, LiveChange, change_kind
 from pbx.webhooks.base import CloudEvent, WebhookAdapter
-from tests.webhook_support import shuffled
+from tests.support.webhooks import shuffled
 
 
 def replay(adapter: WebhookAdapter, call_id: str, events: Sequence[CloudEvent]) -> list[LiveChange]:

@@ -13,9 +13,9 @@ from aiohttp.test_utils import TestClient
 
 from kolokol.app import make_app
 from kolokol.app_keys import CLOCK, SESSIONS
-from kolokol.db import User
+from kolokol.auth.users import create_user
 from kolokol.settings import Settings
-from kolokol.users import create_user
+from kolokol.storage.tables import User
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from kolokol.settings import SettingsError, load_settings
+from tests.support.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 
 
 def test_defaults_need_no_file() -> None:

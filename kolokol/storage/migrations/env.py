@@ -7,7 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from kolokol.db import Base, make_engine
+from kolokol.storage.tables import Base, make_engine
 
 target_metadata = Base.metadata
 

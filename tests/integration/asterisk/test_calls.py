@@ -14,16 +14,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kolokol.ami_ingest import AsteriskIngest
-from kolokol.call_json import calls_json
-from kolokol.call_pipeline import CallPipeline
-from kolokol.db import Call, make_engine, make_sessionmaker
-from kolokol.migrate import upgrade
+from kolokol.calls.asterisk_ingest import AsteriskIngest
+from kolokol.calls.pipeline import CallPipeline
+from kolokol.calls.record_json import calls_json
 from kolokol.phones import PhoneNormalizer
+from kolokol.storage.migrate import upgrade
+from kolokol.storage.tables import Call, make_engine, make_sessionmaker
 from pbx.ami import AmiClient
 from pbx.assembler import CallAssembler
-from tests import asterisk_harness as h
-from tests.expected_calls import EXPECTED, assert_matches
+from tests.support import asterisk_harness as h
+from tests.support.expected_calls import EXPECTED, assert_matches
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(240)]
 

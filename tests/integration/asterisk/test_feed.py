@@ -20,15 +20,15 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from kolokol.app import make_app
 from kolokol.app_keys import AMI, FEED, FEED_SECRET, SESSIONS
-from kolokol.call_json import calls_json
-from kolokol.contacts import upsert_contact
-from kolokol.db import Call
+from kolokol.auth.tokens import create_token
+from kolokol.calls.record_json import calls_json
+from kolokol.contacts.store import upsert_contact
 from kolokol.phones import PhoneNormalizer
 from kolokol.settings import Settings
-from kolokol.tokens import create_token
+from kolokol.storage.tables import Call
 from softphone_ws import feed_tokens
-from tests import asterisk_harness as h
-from tests.expected_calls import EXPECTED, assert_matches
+from tests.support import asterisk_harness as h
+from tests.support.expected_calls import EXPECTED, assert_matches
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(240)]
 CALLER = "+79161234567"

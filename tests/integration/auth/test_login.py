@@ -10,9 +10,9 @@ import pytest
 from aiohttp import web
 
 from kolokol.app_keys import SESSIONS
-from kolokol.users import set_active, set_password
-from kolokol.web.security import CONTENT_SECURITY_POLICY
-from tests.login_support import (
+from kolokol.auth.users import set_active, set_password
+from kolokol.http.security import CONTENT_SECURITY_POLICY
+from tests.support.logins import (
     PASSWORD,
     Client,
     ClientMaker,

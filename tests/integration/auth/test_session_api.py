@@ -9,13 +9,13 @@ import pytest
 from aiohttp import web
 
 from kolokol.app_keys import SESSIONS, SETTINGS
-from kolokol.factories import make_pipeline
-from kolokol.tokens import create_token
-from kolokol.users import set_role
-from kolokol.web.security import CONTENT_SECURITY_POLICY
-from kolokol.web.session_auth import csrf_token, page_language, page_principal, remember_language
+from kolokol.auth.page_guard import csrf_token, page_language, page_principal, remember_language
+from kolokol.auth.tokens import create_token
+from kolokol.auth.users import set_role
+from kolokol.calls.wiring import make_pipeline
+from kolokol.http.security import CONTENT_SECURITY_POLICY
 from tests.integration.test_rest_api import missed
-from tests.login_support import (
+from tests.support.logins import (
     Client,
     ClientMaker,
     Clock,

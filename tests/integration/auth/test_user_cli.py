@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kolokol.db import make_sessionmaker
-from kolokol.users import authenticate
-from tests.login_support import T0
+from kolokol.auth.users import authenticate
+from kolokol.storage.tables import make_sessionmaker
+from tests.support.logins import T0
+from tests.support.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 
 
 class Cli:

@@ -11,9 +11,16 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from kolokol import passwords
-from kolokol.db import User, WebSession, make_sessionmaker
-from kolokol.users import (
+from kolokol.auth import passwords
+from kolokol.auth.sessions import (
+    SessionPolicy,
+    create_session,
+    delete_session,
+    delete_user_sessions,
+    find_session,
+    purge_expired,
+)
+from kolokol.auth.users import (
     UserError,
     authenticate,
     create_user,
@@ -23,15 +30,8 @@ from kolokol.users import (
     set_extensions,
     set_password,
 )
-from kolokol.web_sessions import (
-    SessionPolicy,
-    create_session,
-    delete_session,
-    delete_user_sessions,
-    find_session,
-    purge_expired,
-)
-from tests.login_support import PASSWORD, T0
+from kolokol.storage.tables import User, WebSession, make_sessionmaker
+from tests.support.logins import PASSWORD, T0
 
 POLICY = SessionPolicy(idle=timedelta(hours=12), max_age=timedelta(hours=24))
 Sessions = async_sessionmaker[AsyncSession]

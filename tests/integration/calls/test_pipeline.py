@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kolokol.call_json import calls_json
-from kolokol.call_pipeline import CallPipeline
-from kolokol.contacts import upsert_contact
-from kolokol.db import CallbackTask, make_sessionmaker
+from kolokol.calls.pipeline import CallPipeline
+from kolokol.calls.record_json import calls_json
+from kolokol.contacts.store import upsert_contact
 from kolokol.phones import PhoneNormalizer
+from kolokol.storage.tables import CallbackTask, make_sessionmaker
 from pbx.call_record import PbxCallRecord
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import pytest
 
-from kolokol.replay import replay
+from kolokol.calls.replay import replay
 from kolokol.settings import Settings
 from pbx.ami_framing import AmiFramer
-from tests.expected_calls import EXPECTED, assert_matches
+from tests.support.expected_calls import EXPECTED, assert_matches
+from tests.support.paths import AMI_CAPTURES
 
-CAPTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ami"
+CAPTURES = AMI_CAPTURES
 
 
 @pytest.mark.parametrize("scenario", sorted(EXPECTED))

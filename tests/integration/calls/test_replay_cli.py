@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.scripted_pbx import ScriptedPbx
+from tests.support.scripted_pbx import ScriptedPbx
 
 
 def wire(events: list[dict[str, str]]) -> bytes:

@@ -11,7 +11,7 @@ from websockets.exceptions import ConnectionClosed
 
 from kolokol.app_keys import FEED, FEED_SECRET
 from softphone_ws.feed_tokens import verify
-from tests.login_support import Client, ClientMaker, Clock, add_user, log_in, start_app
+from tests.support.logins import Client, ClientMaker, Clock, add_user, log_in, start_app
 
 
 async def feed_grant(client: Client, csrf: str, **headers: str) -> tuple[int, dict[str, str]]:

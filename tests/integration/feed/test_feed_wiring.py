@@ -14,8 +14,8 @@ from websockets.exceptions import ConnectionClosed
 
 from kolokol.app import make_app
 from kolokol.app_keys import FEED, SESSIONS
+from kolokol.auth.tokens import create_token
 from kolokol.settings import Settings
-from kolokol.tokens import create_token
 
 ClientMaker = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
 

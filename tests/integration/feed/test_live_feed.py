@@ -8,7 +8,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,16 +17,17 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from kolokol.app import make_app
 from kolokol.app_keys import AMI, FEED, FEED_SECRET, LIVE, SESSIONS
-from kolokol.contacts import upsert_contact
+from kolokol.auth.tokens import create_token
+from kolokol.contacts.store import upsert_contact
 from kolokol.phones import PhoneNormalizer
 from kolokol.settings import Settings
-from kolokol.tokens import create_token
 from pbx.ami_framing import AmiFramer
 from softphone_ws import feed_tokens
-from tests.fake_ami import FakeAmi, encode
-from tests.login_support import add_user, log_in, reset_if_postgres
+from tests.support.fake_ami import FakeAmi, encode
+from tests.support.logins import add_user, log_in, reset_if_postgres
+from tests.support.paths import AMI_CAPTURES
 
-CAPTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ami"
+CAPTURES = AMI_CAPTURES
 CALLER = "+79161234567"
 WAIT = 10  # seconds: only a bound for a broken run, never a timing assertion
 

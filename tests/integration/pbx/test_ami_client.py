@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from pbx.ami import AmiActionFailed, AmiActionTimeout, AmiClient, AmiMessage, AmiNotConnected
-from tests.fake_ami import FakeAmi, encode
+from tests.support.fake_ami import FakeAmi, encode
 
 # Upper bound for "eventually": only there so a broken client fails instead
 # of hanging; passing runs finish as soon as the condition holds.

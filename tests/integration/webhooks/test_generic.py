@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.webhook_support import ClientMaker, Hook, make_hook, shuffled
+from tests.support.webhooks import ClientMaker, Hook, make_hook, shuffled
 
 SECRET = "generic-test-secret-0123456789"
 TOKEN = "u" * 8 + "0123456789abcdef0123456789abcdef"

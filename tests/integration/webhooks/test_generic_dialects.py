@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.webhook_support import ClientMaker, Hook, make_hook, shuffled
+from tests.support.webhooks import ClientMaker, Hook, make_hook, shuffled
 
 TOKEN = "d" * 8 + "0123456789abcdef0123456789abcdef"
 CALLER = "+79161234567"

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kolokol.call_pipeline import CallPipeline
-from kolokol.db import Call, make_sessionmaker
+from kolokol.calls.cloud_intake import WebhookIntake, _Submission
+from kolokol.calls.pipeline import CallPipeline
 from kolokol.phones import PhoneNormalizer
-from kolokol.webhook_intake import WebhookIntake, _Submission
+from kolokol.storage.tables import Call, make_sessionmaker
 from pbx.webhooks.base import WebhookRequest
 from pbx.webhooks.mango_office import MangoOffice
-from tests.webhooks.test_mango_office import KEY, SALT, form, inbound_missed
+from tests.integration.webhooks.test_mango_office import KEY, SALT, form, inbound_missed
 
 
 async def test_a_restart_builds_what_was_stored_before_the_stop(engine: AsyncEngine) -> None:

@@ -14,10 +14,10 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from kolokol.app_keys import FEED, FEED_SECRET, LIVE
 from softphone_ws import feed_tokens
-from tests.webhook_support import ClientMaker, Hook, make_hook
-from tests.webhooks import test_mango_office as mango
-from tests.webhooks import test_megafon_vats as megafon
-from tests.webhooks import test_zadarma as zadarma
+from tests.integration.webhooks import test_mango_office as mango
+from tests.integration.webhooks import test_megafon_vats as megafon
+from tests.integration.webhooks import test_zadarma as zadarma
+from tests.support.webhooks import ClientMaker, Hook, make_hook
 
 CALLER = "+79161234567"
 WAIT = 10  # seconds: only a bound for a broken run, never a timing assertion

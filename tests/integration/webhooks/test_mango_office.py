@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.webhook_support import ClientMaker, Hook, make_hook, shuffled
+from tests.support.webhooks import ClientMaker, Hook, make_hook, shuffled
 
 KEY = "test-vpbx-key"
 SALT = "test-vpbx-salt"

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.webhook_support import ClientMaker, Hook, make_hook, shuffled
+from tests.support.webhooks import ClientMaker, Hook, make_hook, shuffled
 
 TOKEN = "test-crm-token"
 FORM = "application/x-www-form-urlencoded"

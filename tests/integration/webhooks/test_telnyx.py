@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from tests.webhook_support import ClientMaker, Hook, make_hook, shuffled
+from tests.support.webhooks import ClientMaker, Hook, make_hook, shuffled
 
 KEY = Ed25519PrivateKey.generate()
 PUBLIC_KEY = base64.b64encode(KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()

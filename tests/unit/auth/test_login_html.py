@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from kolokol.user_commands import LANGUAGE_CHOICES, ROLE_CHOICES
-from kolokol.users import USER_ROLES
-from kolokol.web.auth_html import login_page, message_page
-from kolokol.web.form_body import safe_next
+from kolokol.auth.form_body import safe_next
+from kolokol.auth.login_html import login_page, message_page
+from kolokol.auth.user_cli import LANGUAGE_CHOICES, ROLE_CHOICES
+from kolokol.auth.users import USER_ROLES
 from kolokol.web.i18n import LANGUAGES, MESSAGES
 
 

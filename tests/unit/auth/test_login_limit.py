@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kolokol.web.login_limit import LoginLimiter
+from kolokol.auth.login_limit import LoginLimiter
 
 ANNA = ("user:anna", "addr:10.0.0.5")
 

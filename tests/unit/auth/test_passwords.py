@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from kolokol.passwords import (
+from kolokol.auth.passwords import (
     MAX_BYTES,
     PasswordRejected,
     dummy_hash,

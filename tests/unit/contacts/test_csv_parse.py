@@ -4,7 +4,7 @@ import codecs
 
 import pytest
 
-from kolokol.contacts_csv import (
+from kolokol.contacts.csv_parse import (
     ContactInput,
     ContactsCsv,
     CsvUnreadable,

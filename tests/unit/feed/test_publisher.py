@@ -9,8 +9,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from kolokol.caller_cards import Card, CardBuilder
-from kolokol.live_feed import LiveFeed
+from kolokol.feed.caller_cards import Card, CardBuilder
+from kolokol.feed.publisher import LiveFeed
 from pbx.live import LiveCall, LiveChange
 from softphone_ws.hub import FeedMessage, Hub, MessageType
 

@@ -9,7 +9,7 @@ import pytest
 from kolokol.phones import PhoneNormalizer
 from pbx.assembler import CallAssembler
 from pbx.call_record import PbxCallRecord
-from tests.scripted_pbx import ScriptedPbx
+from tests.support.scripted_pbx import ScriptedPbx
 
 # Events arrive as the scripted PBX stamps them (the receive clock agrees with the PBX clock).
 FALLBACK = datetime.fromtimestamp(ScriptedPbx().now, tz=UTC)

@@ -4,7 +4,6 @@ Asterisk: who rings, who picked up, when the card must close."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -12,9 +11,10 @@ from kolokol.phones import PhoneNormalizer
 from pbx.ami_framing import AmiFramer
 from pbx.assembler import CallAssembler
 from pbx.live import LiveCall, LiveChange, change_kind
-from tests.scripted_pbx import ScriptedPbx
+from tests.support.paths import AMI_CAPTURES
+from tests.support.scripted_pbx import ScriptedPbx
 
-CAPTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ami"
+CAPTURES = AMI_CAPTURES
 CALLER = "+79161234567"
 
 

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kolokol.webhook_live import Fresh, LiveCalls
 from pbx.live import LiveCall
 from pbx.webhooks.base import CloudEvent
-from tests.unit.live_support import kinds
-from tests.unit.test_webhook_live_mango_office import MANGO, cloud
-from tests.webhooks.test_mango_office import inbound_answered, leg
+from pbx.webhooks.live_calls import Fresh, LiveCalls
+from tests.integration.webhooks.test_mango_office import inbound_answered, leg
+from tests.support.live_calls import kinds
+from tests.unit.pbx.webhooks.test_live_mango_office import MANGO, cloud
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 ENTRY = "MTAxOjExMQ=="

@@ -9,8 +9,16 @@ from typing import Any
 from kolokol.phones import PhoneNormalizer
 from pbx.webhooks.base import CloudEvent, WebhookRequest
 from pbx.webhooks.mango_office import MangoOffice
-from tests.unit.live_support import assert_dialing, assert_order_free, kinds, replay, the
-from tests.webhooks.test_mango_office import KEY, SALT, form, inbound_answered, inbound_missed, leg, summary
+from tests.integration.webhooks.test_mango_office import (
+    KEY,
+    SALT,
+    form,
+    inbound_answered,
+    inbound_missed,
+    leg,
+    summary,
+)
+from tests.support.live_calls import assert_dialing, assert_order_free, kinds, replay, the
 
 MANGO = MangoOffice(KEY, SALT, PhoneNormalizer().e164)
 CALLER, LINE = "+79161234567", "+74951110001"

@@ -8,9 +8,7 @@ from datetime import timedelta
 
 from pbx.webhooks.base import CloudEvent
 from pbx.webhooks.telnyx import Telnyx
-from tests.unit.live_support import assert_dialing, assert_order_free, kinds, replay, the
-from tests.unit.test_webhook_telnyx import adapter, request
-from tests.webhooks.test_telnyx import (
+from tests.integration.webhooks.test_telnyx import (
     CALLER,
     DID,
     T0,
@@ -20,6 +18,8 @@ from tests.webhooks.test_telnyx import (
     outbound,
     sip_connection_call,
 )
+from tests.support.live_calls import assert_dialing, assert_order_free, kinds, replay, the
+from tests.unit.pbx.webhooks.test_telnyx import adapter, request
 
 TELNYX = adapter()
 

@@ -8,9 +8,7 @@ from datetime import timedelta
 from kolokol.phones import PhoneNormalizer
 from pbx.webhooks.base import CloudEvent
 from pbx.webhooks.twilio import Twilio
-from tests.unit.live_support import assert_dialing, assert_order_free, kinds, replay, the
-from tests.unit.test_webhook_twilio import TOKEN, request
-from tests.webhooks.test_twilio import (
+from tests.integration.webhooks.test_twilio import (
     BASE,
     CALLER,
     DID,
@@ -23,6 +21,8 @@ from tests.webhooks.test_twilio import (
     parent,
     voice,
 )
+from tests.support.live_calls import assert_dialing, assert_order_free, kinds, replay, the
+from tests.unit.pbx.webhooks.test_twilio import TOKEN, request
 
 TWILIO = Twilio(SID, TOKEN, BASE, PhoneNormalizer().e164, ring=RING, dial_timeout_seconds=20, record=True)
 CALL = "CA" + "a" * 32

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from kolokol.web.i18n import MESSAGES
-from tests.login_support import ClientMaker, Clock, add_user, log_in, start_app
+from tests.support.logins import ClientMaker, Clock, add_user, log_in, start_app
 
 PAGE_DATA = re.compile(r'<script type="application/json" id="page-data">(.*?)</script>', re.S)
 

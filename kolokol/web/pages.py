@@ -15,10 +15,10 @@ from typing import Any
 from aiohttp import web
 
 from kolokol.app_keys import SETTINGS
-from kolokol.principal import Principal
+from kolokol.auth.page_guard import csrf_token, page_language, page_principal, remember_language
+from kolokol.auth.principal import Principal
 from kolokol.web.html_render import json_for_script, render
 from kolokol.web.i18n import LANGUAGES, MESSAGES, translate
-from kolokol.web.session_auth import csrf_token, page_language, page_principal, remember_language
 
 STATIC = Path(__file__).parent / "static"
 
@@ -27,6 +27,7 @@ SUPERVISOR_ROLES = frozenset({"manager", "admin"})
 
 CONSOLE_PATH = "/console"
 SUPERVISOR_PATH = "/console/supervisor"
+
 
 def page_data(request: web.Request, principal: Principal, language: str, page: str) -> dict[str, Any]:
     settings = request.app[SETTINGS]
@@ -97,7 +98,7 @@ def render_page(request: web.Request, principal: Principal, language: str, page:
     }
     raw["header"] = render("_header.html", language, values, raw)
     body = render(f"{page}.html", language, values, raw)
-    # CSP, no-store and the other page headers come from kolokol.web.security for every HTML page.
+    # CSP, no-store and the other page headers come from kolokol.http.security for every HTML page.
     response = web.Response(text=body, content_type="text/html", charset="utf-8")
     remember_language(request, response)
     return response
