@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 from kolokol.calls.asterisk_ingest import AsteriskIngest  # noqa: E402
 from kolokol.calls.pipeline import CallPipeline  # noqa: E402
 from kolokol.phones import PhoneNormalizer  # noqa: E402
+from kolokol.storage.engine import make_engine, make_sessionmaker  # noqa: E402
 from kolokol.storage.migrate import upgrade  # noqa: E402
-from kolokol.storage.tables import make_engine, make_sessionmaker  # noqa: E402
 from pbx.ami_framing import AmiFramer, AmiMessage, parse_capture  # noqa: E402
 from pbx.assembler import CallAssembler  # noqa: E402
 from pbx.call_record import PbxCallRecord  # noqa: E402

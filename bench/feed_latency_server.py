@@ -66,7 +66,7 @@ def _kolokol(*args: str) -> list[str]:
 async def reset_postgres(url: str) -> None:
     from sqlalchemy import text
 
-    from kolokol.storage.tables import make_engine
+    from kolokol.storage.engine import make_engine
 
     engine = make_engine(url)
     async with engine.begin() as conn:

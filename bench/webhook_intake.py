@@ -1,5 +1,7 @@
 """Webhook intake benchmark: signed Mango Office traffic against a real ``kolokol serve`` process.
 
+from kolokol.storage.engine import make_engine, make_sessionmaker  # noqa: E402
+from kolokol.storage.tables import Call  # noqa: E402
 The server runs in its own process (as deployed); this process is the load: N calls, each as Mango sends
 them (``/events/call`` per leg change, then ``/events/summary``), shuffled within a window so events of
 one call arrive out of order and concurrently, and a share of requests delivered twice at the same moment.
@@ -39,7 +41,8 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kolokol.storage.tables import Call, make_engine, make_sessionmaker  # noqa: E402
+from kolokol.storage.engine import make_engine, make_sessionmaker  # noqa: E402
+from kolokol.storage.tables import Call  # noqa: E402
 
 KEY = "bench-vpbx-key"
 SALT = "bench-vpbx-salt"

@@ -27,7 +27,8 @@ class AmiStatus(Protocol):
 SETTINGS = web.AppKey("settings", Settings)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 PHONES = web.AppKey("phones", PhoneNormalizer)
-AMI = web.AppKey("ami", AmiStatus)
+# None when no Asterisk is configured (a cloud PBX only): nothing to connect to, nothing to wait for.
+AMI: web.AppKey[AmiStatus | None] = web.AppKey("ami")
 WEBHOOKS = web.AppKey("webhooks", dict[str, WebhookAdapter])
 INTAKE = web.AppKey("intake", WebhookIntake)
 FEED = web.AppKey("feed", FeedServer)

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from kolokol.auth.roles import ROLES
 from kolokol.auth.user_cli import add_user_parser
 from kolokol.settings import Settings, SettingsError, load_settings
 
@@ -33,9 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", parents=[common], help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", parents=[common], help="print a new API token")
-    create.add_argument(
-        "--role", required=True, choices=("admin", "manager", "marketer", "operator", "integration")
-    )
+    create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--name", required=True)
     contacts = sub.add_parser("contacts", parents=[common], help="contacts")
     contacts_sub = contacts.add_subparsers(dest="contacts_command", required=True)
@@ -97,8 +96,8 @@ def _serve(settings: Settings) -> int:
 
 
 async def _migrate(settings: Settings) -> int:
+    from kolokol.storage.engine import make_engine
     from kolokol.storage.migrate import upgrade
-    from kolokol.storage.tables import make_engine
 
     engine = make_engine(settings.database.url)
     try:
@@ -111,8 +110,8 @@ async def _migrate(settings: Settings) -> int:
 
 async def _token_create(settings: Settings, role: str, name: str) -> int:
     from kolokol.auth.tokens import create_token
+    from kolokol.storage.engine import make_engine, make_sessionmaker
     from kolokol.storage.migrate import upgrade
-    from kolokol.storage.tables import make_engine, make_sessionmaker
 
     engine = make_engine(settings.database.url)
     try:

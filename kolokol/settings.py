@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +22,8 @@ from pydantic import (
 )
 
 ENV_PREFIX = "KOLOKOL_"
+# The languages of the pages (the first is the default unless console.default_language says otherwise).
+LANGUAGES = ("ru", "en")
 
 
 class _Section(BaseModel):
@@ -57,10 +60,99 @@ class DatabaseSettings(_Section):
     url: str = "sqlite+aiosqlite:///var/kolokol.sqlite3"
 
 
+_EXTENSION = re.compile(r"[0-9]{2,8}")
+
+
+def _listed(value: Any) -> Any:
+    # From the environment a list is comma-separated text.
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
 class PhoneSettings(_Section):
     default_region: str = "RU"
     max_extension_digits: int = Field(5, ge=2, le=8)
     trunk_prefixes: tuple[str, ...] = ()
+    # Which Asterisk endpoints are the clinic's phones and which are outside lines (pbx.channels:
+    # ChannelClassifier). The endpoint is the name between "PJSIP/"/"SIP/" and the channel's sequence
+    # number: "SIP/150010001-0000002a" -> "150010001". Lists take "name" or "TECH/name".
+    endpoints: tuple[str, ...] = ()
+    # Full-match regular expressions; None: 2..max_extension_digits digits (FreePBX names phones so).
+    endpoint_patterns: tuple[str, ...] | None = None
+    trunk_endpoints: tuple[str, ...] = ()
+    trunk_endpoint_patterns: tuple[str, ...] = ()
+    # Endpoint -> the extension people know the phone by ("150010001" -> "201"); such an endpoint is a
+    # phone. Click-to-call rings the endpoint of the extension it is asked for.
+    extensions: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("endpoints", "trunk_endpoints", mode="before")
+    @classmethod
+    def _names_from_text(cls, value: Any) -> Any:
+        return _listed(value)
+
+    @field_validator("endpoint_patterns", "trunk_endpoint_patterns", mode="before")
+    @classmethod
+    def _one_pattern_from_text(cls, value: Any) -> Any:
+        # From the environment: one pattern (commas belong to regular expressions; join with "|").
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("extensions", mode="before")
+    @classmethod
+    def _pairs_from_text(cls, value: Any) -> Any:
+        # From the environment: "150010001=201,150010002=202".
+        if isinstance(value, str):
+            pairs = [item.partition("=") for item in value.split(",") if item.strip()]
+            return {key.strip(): ext.strip() for key, _, ext in pairs}
+        if isinstance(value, dict):
+            # TOML lets people write 201 unquoted.
+            return {key: str(ext) if isinstance(ext, int) else ext for key, ext in value.items()}
+        return value
+
+    @field_validator("endpoints", "trunk_endpoints")
+    @classmethod
+    def _endpoint_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            _check_endpoint(name)
+        return value
+
+    @field_validator("endpoint_patterns", "trunk_endpoint_patterns")
+    @classmethod
+    def _patterns(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for pattern in value or ():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression ({exc})") from None
+        return value
+
+    @field_validator("extensions")
+    @classmethod
+    def _extension_map(cls, value: dict[str, str]) -> dict[str, str]:
+        for endpoint, extension in value.items():
+            _check_endpoint(endpoint)
+            if not _EXTENSION.fullmatch(extension):
+                raise ValueError(f"{endpoint!r}: extension {extension!r} is not 2-8 digits")
+        seen: dict[str, str] = {}
+        for endpoint, extension in value.items():
+            if extension in seen:
+                raise ValueError(
+                    f"extension {extension!r} is given to both {seen[extension]!r} and {endpoint!r}"
+                )
+            seen[extension] = endpoint
+        return value
+
+    @model_validator(mode="after")
+    def _phone_or_trunk(self) -> PhoneSettings:
+        both = set(self.trunk_endpoints) & (set(self.endpoints) | set(self.extensions))
+        if both:
+            raise ValueError(f"endpoints listed both as phones and as trunks: {sorted(both)}")
+        return self
+
+
+def _check_endpoint(name: str) -> None:
+    if not name or name.startswith("Local/") or name.count("/") > 1 or any(c.isspace() for c in name):
+        raise ValueError(f'{name!r} is not an endpoint name (e.g. "reception" or "SIP/reception")')
 
 
 class AsteriskSettings(_Section):
@@ -70,17 +162,26 @@ class AsteriskSettings(_Section):
     secret: SecretStr
     action_timeout_seconds: float = Field(5.0, gt=0)
     ping_interval_seconds: float = Field(10.0, gt=0)
-    # Clinic numbers that count as "ours" when a call leaves through the trunk; the trunk endpoints'
-    # channel-name prefixes tell an outside leg from a phone.
-    trunk_channel_prefixes: tuple[str, ...] = ("PJSIP/trunk", "SIP/trunk")
     # Click-to-call: the operator's phone is rung on this channel, then the number is dialled in this
     # context as if typed on the phone (FreePBX: "from-internal"; chan_sip phones: "SIP/{extension}").
+    # "{extension}" stands for the phone's endpoint: the extension, or the endpoint phones.extensions
+    # gives that extension.
     originate_channel: str = Field("PJSIP/{extension}", pattern=r"^[A-Za-z0-9_]+/.*\{extension\}.*$")
     originate_context: str = Field("phones", pattern=r"^[A-Za-z0-9_.-]+$")
     # How the number reaches that context: "e164" (+79161234567), "digits" (79161234567) or
     # "national" (89161234567: the clinic's own country written nationally; other countries as e164).
     originate_number_format: Literal["e164", "digits", "national"] = "e164"
     originate_ring_seconds: int = Field(30, ge=5, le=120)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "trunk_channel_prefixes" in data:
+            raise ValueError(
+                "trunk_channel_prefixes is gone: name outside lines with phones.trunk_endpoints or "
+                "phones.trunk_endpoint_patterns (e.g. ['trunk.*'])"
+            )
+        return data
 
 
 class _Webhook(_Section):

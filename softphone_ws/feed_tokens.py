@@ -15,11 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-# Roles that may open the feed; marketers and integrations use the REST API instead.
-OPERATOR = "operator"
-SUPERVISOR_ROLES = frozenset({"manager", "admin"})
-FEED_ROLES = SUPERVISOR_ROLES | {OPERATOR}
-
 MAX_TTL_SECONDS = 3600
 # A real token is ~200 characters; refusing huge ones keeps garbage from costing an HMAC and a JSON parse.
 MAX_TOKEN_CHARS = 4096
@@ -35,6 +30,9 @@ class TokenRejected(Exception):
 
 @dataclass(frozen=True)
 class FeedGrant:
+    """What a token allows: who holds it (and their role, for the record), and which calls they may see:
+    every call, or those of their own extensions (and any queue). Who gets which is the issuer's call."""
+
     subject: str
     role: str
     extensions: tuple[str, ...]
@@ -42,6 +40,7 @@ class FeedGrant:
     # The web page origin the token was issued to: a browser connecting from there needs no configured
     # allowed origin (a console reached at any address just works; other sites still cannot connect).
     origin: str | None = None
+    every_call: bool = False
 
 
 def _b64encode(data: bytes) -> str:
@@ -65,9 +64,8 @@ def issue(
     now: datetime,
     ttl_seconds: int = 60,
     origin: str | None = None,
+    every_call: bool = False,
 ) -> str:
-    if role not in FEED_ROLES:
-        raise ValueError(f"role {role!r} may not use the feed")
     if not 0 < ttl_seconds <= MAX_TTL_SECONDS:
         raise ValueError("ttl_seconds must be between 1 and 3600")
     if not secret:
@@ -80,6 +78,8 @@ def issue(
     }
     if origin is not None:
         claims["org"] = origin
+    if every_call:
+        claims["all"] = True
     claims_part = _b64encode(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
     return f"{claims_part}.{_b64encode(_signature(secret, claims_part))}"
 
@@ -128,20 +128,22 @@ def _grant_from_claims(claims_part: str) -> FeedGrant:
         raise TokenRejected("bad")
     subject, role, extensions, expiry = (claims.get(key) for key in ("sub", "role", "ext", "exp"))
     origin = claims.get("org")
+    every_call = claims.get("all", False)
     if (
         not isinstance(origin, str | None)
         or not isinstance(subject, str)
-        or role not in FEED_ROLES
+        or not isinstance(role, str)
+        or type(every_call) is not bool
         or not isinstance(extensions, list)
         or not all(isinstance(extension, str) for extension in extensions)
         or type(expiry) is not int
     ):
         raise TokenRejected("bad")
-    assert isinstance(role, str)
     return FeedGrant(
         subject=subject,
         role=role,
         extensions=tuple(extensions),
         expires_at=datetime.fromtimestamp(expiry, tz=UTC),
         origin=origin,
+        every_call=every_call,
     )

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, Literal, get_args
 
-from softphone_ws.feed_tokens import OPERATOR, SUPERVISOR_ROLES, FeedGrant
+from softphone_ws.feed_tokens import FeedGrant
 
 MessageType = Literal[
     "call.ringing",
@@ -210,17 +210,16 @@ def parse_command(frame: str | bytes) -> Command:
 
 
 def authorize(grant: FeedGrant, subscription: Subscription) -> None:
-    """Managers and admins see everything. Operators see their own phones and any queue, never "all".
+    """A grant for every call (managers and admins) may subscribe to anything; any other sees the phones
+    of its grant and any queue, never "all".
 
     Queues are allowed for operators because a ring group's calls ring on every member's phone anyway;
     the grant does not yet carry queue membership, so this is the one place to narrow it later.
     """
-    if grant.role in SUPERVISOR_ROLES:
+    if grant.every_call:
         return
-    if grant.role != OPERATOR:
-        raise Forbidden(f"role {grant.role!r} may not use the feed")
     if subscription.everything:
-        raise Forbidden("operators may not subscribe to all")
+        raise Forbidden("only managers and admins may subscribe to all")
     outside = subscription.extensions - set(grant.extensions)
     if outside:
         raise Forbidden(f"extensions outside the grant: {sorted(outside)}")

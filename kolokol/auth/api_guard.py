@@ -28,11 +28,6 @@ from kolokol.http.errors import ApiError
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PRINCIPAL = web.RequestKey("principal", Principal)
 
-READ_CALLS = frozenset({"admin", "manager", "marketer", "operator", "integration"})
-WORK_TASKS = frozenset({"admin", "manager", "operator", "integration"})
-WRITE_CONTACTS = frozenset({"admin", "manager", "operator", "integration"})
-EVERYONE = READ_CALLS
-
 
 async def _from_token(request: web.Request, header: str) -> Principal:
     scheme, _, token = header.partition(" ")

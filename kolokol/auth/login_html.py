@@ -9,8 +9,9 @@ from __future__ import annotations
 import html
 from urllib.parse import urlencode
 
+from kolokol.settings import LANGUAGES
 from kolokol.web.html_render import render
-from kolokol.web.i18n import LANGUAGES, translate
+from kolokol.web.i18n import translate
 
 
 def _language_href(language: str, next_path: str) -> str:

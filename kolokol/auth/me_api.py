@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from kolokol.auth.api_guard import EVERYONE, PRINCIPAL, requires
+from kolokol.auth.api_guard import PRINCIPAL, requires
+from kolokol.auth.roles import EVERYONE
 from kolokol.auth.session_cookie import resolved_session
 
 routes = web.RouteTableDef()

@@ -9,6 +9,7 @@ from aiohttp import web
 from kolokol.app_keys import SETTINGS
 from kolokol.auth.login_html import message_page
 from kolokol.auth.principal import Principal
+from kolokol.auth.roles import CONSOLE_ROLES
 from kolokol.auth.session_cookie import (
     SESSION_COOKIE,
     clear_session_cookie,
@@ -17,11 +18,11 @@ from kolokol.auth.session_cookie import (
     secure_cookies,
 )
 from kolokol.auth.users import principal_of
-from kolokol.web.i18n import LANGUAGE_COOKIE, LANGUAGES, pick_language
+from kolokol.settings import LANGUAGES
+from kolokol.web.i18n import LANGUAGE_COOKIE, pick_language
 
 LOGIN_PATH = "/login"
 # Who may open /console (marketers have no page yet: a 403 with a sign-out button).
-CONSOLE_ROLES = frozenset({"operator", "manager", "admin"})
 LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-ROLES = ("admin", "manager", "marketer", "operator", "integration")
-# Roles that may act for any extension (originate from any phone, see every call on the feed).
-SUPERVISOR_ROLES = frozenset({"admin", "manager"})
+from kolokol.auth.roles import SUPERVISOR_ROLES
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kolokol.auth.roles import ROLES
 from kolokol.storage.tables import ApiToken
 
-ROLES = ("admin", "manager", "marketer", "operator", "integration")
 _PREFIX = "kk_"
 
 

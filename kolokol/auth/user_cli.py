@@ -155,8 +155,8 @@ async def _set_role(sessions: Sessions, args: argparse.Namespace) -> str:
 
 
 async def _with_database(settings: Settings, action: Callable[[Sessions], Awaitable[str]]) -> str:
+    from kolokol.storage.engine import make_engine, make_sessionmaker
     from kolokol.storage.migrate import upgrade
-    from kolokol.storage.tables import make_engine, make_sessionmaker
 
     engine = make_engine(settings.database.url)
     try:

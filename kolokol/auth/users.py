@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kolokol.auth import passwords
 from kolokol.auth.principal import Principal
+from kolokol.auth.roles import USER_ROLES
 from kolokol.auth.sessions import delete_user_sessions
+from kolokol.settings import LANGUAGES
 from kolokol.storage.tables import User
-from kolokol.web.i18n import LANGUAGES
 
 # Roles a person can have (API tokens may also be "integration", which is for machines).
-USER_ROLES = ("admin", "manager", "marketer", "operator")
 MAX_EXTENSIONS = 50  # the feed accepts at most 50 extensions in one subscription
 _USERNAME = re.compile(r"[\w.@+-]{1,64}")
 _EXTENSION = re.compile(r"[0-9]{2,8}")

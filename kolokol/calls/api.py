@@ -6,7 +6,8 @@ from aiohttp import web
 from sqlalchemy import func, or_, select
 
 from kolokol.app_keys import PHONES, SESSIONS
-from kolokol.auth.api_guard import READ_CALLS, requires
+from kolokol.auth.api_guard import requires
+from kolokol.auth.roles import READ_CALLS
 from kolokol.calls.record_json import calls_json
 from kolokol.http import query
 from kolokol.http.errors import ApiError

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from kolokol.calls.pipeline import CallPipeline
+from kolokol.storage.batches import each_alone_on_failure
 from pbx.ami_framing import AmiMessage
 from pbx.assembler import CallAssembler
 from pbx.call_record import PbxCallRecord
@@ -75,30 +76,27 @@ class AsteriskIngest:
                     self._finished.task_done()
 
     async def _store(self, batch: list[PbxCallRecord]) -> None:
-        try:
-            await self._pipeline.record_many(batch)
-        except Exception:
-            if len(batch) == 1:
-                # The database may be away for a moment; the call is logged whole so nothing is lost.
-                self.calls_failed += 1
-                log.exception("call not stored", extra={"record": repr(batch[0])})
-                return
-            # One bad call must not take the rest of the batch down with it.
-            for record in batch:
-                await self._store([record])
-            return
-        self.calls_recorded += len(batch)
-        for record in batch:
-            log.info(
-                "call finished",
-                extra={
-                    "linkedid": record.pbx_call_id,
-                    "direction": record.direction,
-                    "status": record.status,
-                    "disposition": record.disposition,
-                    "operator": record.operator,
-                },
-            )
+        async def store(records: Sequence[PbxCallRecord]) -> None:
+            await self._pipeline.record_many(records)
+            self.calls_recorded += len(records)
+            for record in records:
+                log.info(
+                    "call finished",
+                    extra={
+                        "linkedid": record.pbx_call_id,
+                        "direction": record.direction,
+                        "status": record.status,
+                        "disposition": record.disposition,
+                        "operator": record.operator,
+                    },
+                )
+
+        def lose(record: PbxCallRecord, exc: Exception) -> None:
+            # The database may be away for a moment; the call is logged whole so nothing is lost.
+            self.calls_failed += 1
+            log.error("call not stored", exc_info=exc, extra={"record": repr(record)})
+
+        await each_alone_on_failure(batch, store, lose)
 
     async def _tick_forever(self) -> None:
         while True:

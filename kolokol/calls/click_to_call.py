@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from kolokol.feed.publisher import OriginateFailed
 from kolokol.phones import PhoneNormalizer, format_for_reading
 from kolokol.settings import AsteriskSettings
 from pbx.ami import AmiActionFailed
@@ -25,6 +24,16 @@ from pbx.originate import dial_string, failure_reason, originate_action
 log = logging.getLogger("kolokol.calls.click_to_call")
 # How long after its own ring timeout an Originate's outcome is still waited for.
 _OUTCOME_GRACE_SECONDS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateFailed:
+    """The operator's phone could not be rung for a click-to-call: told to that operator's screen."""
+
+    extension: str
+    number: str
+    reason: str
+    at: datetime
 
 
 class AmiActions(Protocol):

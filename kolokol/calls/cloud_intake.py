@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
 from kolokol.calls.pipeline import CallPipeline
+from kolokol.storage.batches import each_alone_on_failure
 from kolokol.storage.tables import CloudCall, WebhookEvent
 from pbx.call_record import PbxCallRecord
 from pbx.live import LiveChange
@@ -189,23 +190,23 @@ class WebhookIntake:
                 await self._run_sweep(sweep)
 
     async def _store_batch(self, batch: list[_Submission]) -> None:
-        try:
-            fresh = await self._store(batch)
-        except Exception as exc:
-            if len(batch) == 1:
-                log.exception("webhook events not stored", extra={"provider": batch[0].provider})
-                _settle(batch[0].done, IntakeUnavailable(str(exc)))
-            else:
-                # One bad request must not fail the others: each is retried in its own transaction.
-                for one in batch:
-                    await self._store_batch([one])
-                return
-        else:
-            for one in batch:
+        async def store(submissions: Sequence[_Submission]) -> None:
+            fresh = await self._store(submissions)
+            for one in submissions:
                 _settle(one.done, None)
             self._tell_live(fresh, self._clock())
 
-    async def _store(self, batch: list[_Submission]) -> Fresh:
+        def refuse(submission: _Submission, exc: Exception) -> None:
+            log.error(
+                "webhook events not stored",
+                exc_info=exc,
+                extra={"provider": submission.provider},
+            )
+            _settle(submission.done, IntakeUnavailable(str(exc)))
+
+        await each_alone_on_failure(batch, store, refuse)
+
+    async def _store(self, batch: Sequence[_Submission]) -> Fresh:
         async with self._sessions.begin() as session:
             fresh = await self._insert_new(session, batch)
             if fresh and await self._advance(session, fresh):
@@ -223,7 +224,7 @@ class WebhookIntake:
         except Exception:
             log.exception("live call changes not handed over")
 
-    async def _insert_new(self, session: AsyncSession, batch: list[_Submission]) -> Fresh:
+    async def _insert_new(self, session: AsyncSession, batch: Sequence[_Submission]) -> Fresh:
         """Store the events not seen before; returns them grouped by call."""
         candidates: dict[tuple[str, str], tuple[CloudEvent, datetime]] = {}
         for submission in batch:
@@ -325,35 +326,34 @@ class WebhookIntake:
             await asyncio.sleep(1.0)
 
     async def _build_calls(self, calls: Sequence[_PendingCall]) -> None:
-        try:
+        async def build(some: Sequence[_PendingCall]) -> None:
             async with self._sessions.begin() as session:
-                records = await self._assemble(session, calls)
+                records = await self._assemble(session, some)
                 records.sort(key=lambda r: r.ended_at)
                 await self._pipeline.record_in(session, records)
-        except Exception:
-            if len(calls) > 1:
-                # One call that cannot be built must not hold up the others.
-                for one in calls:
-                    await self._build_calls([one])
-                return
+            self.calls_recorded += len(records)
+            for record in records:
+                log.info(
+                    "cloud call recorded",
+                    extra={
+                        "pbx": record.pbx,
+                        "pbx_call_id": record.pbx_call_id,
+                        "status": record.status,
+                        "closed_by_timeout": record.closed_by_timeout,
+                    },
+                )
+
+        async def leave(call: _PendingCall, exc: Exception) -> None:
             # Its events stay in the inbox; the call is rebuilt when the next event for it arrives.
-            log.exception(
-                "cloud call not built", extra={"pbx": calls[0].provider, "pbx_call_id": calls[0].call_id}
+            log.error(
+                "cloud call not built",
+                exc_info=exc,
+                extra={"pbx": call.provider, "pbx_call_id": call.call_id},
             )
             async with self._sessions.begin() as session:
-                await _clear_pending(session, calls, built=set())
-            return
-        self.calls_recorded += len(records)
-        for record in records:
-            log.info(
-                "cloud call recorded",
-                extra={
-                    "pbx": record.pbx,
-                    "pbx_call_id": record.pbx_call_id,
-                    "status": record.status,
-                    "closed_by_timeout": record.closed_by_timeout,
-                },
-            )
+                await _clear_pending(session, [call], built=set())
+
+        await each_alone_on_failure(calls, build, leave)
 
     async def _assemble(self, session: AsyncSession, calls: Sequence[_PendingCall]) -> list[PbxCallRecord]:
         events: dict[tuple[str, str], list[CloudEvent]] = {(c.provider, c.call_id): [] for c in calls}

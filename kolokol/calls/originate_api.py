@@ -6,12 +6,12 @@ from aiohttp import web
 
 from kolokol.app_keys import CLICK_TO_CALL, PHONES, SETTINGS
 from kolokol.auth.api_guard import PRINCIPAL, requires
+from kolokol.auth.roles import ORIGINATE_FROM_ANY_PHONE
 from kolokol.calls.click_to_call import AlreadyCalling, OriginateRefused, PbxUnavailable
 from kolokol.http.errors import ApiError, json_body
 
 # Integrations (a CRM's "call" button) may ring any phone; operators only their own.
 PLACE_CALLS = frozenset({"admin", "manager", "operator", "integration"})
-ANY_PHONE = frozenset({"admin", "manager", "integration"})
 routes = web.RouteTableDef()
 
 
@@ -37,7 +37,7 @@ async def originate(request: web.Request) -> web.Response:
     number = request.app[PHONES].e164(raw) if isinstance(raw, str) and len(raw) <= 60 else None
     if number is None:
         raise ApiError(400, "invalid-field", "number must be a phone number", {"field": "number"})
-    if principal.role not in ANY_PHONE and extension not in principal.extensions:
+    if principal.role not in ORIGINATE_FROM_ANY_PHONE and extension not in principal.extensions:
         raise ApiError(
             403, "forbidden", "you may place calls only from your own phone", {"extension": extension}
         )

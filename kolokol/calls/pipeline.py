@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kolokol.calls.record_json import iso
 from kolokol.storage.tables import Call, CallbackTask, ContactPhone, new_id
 from kolokol.tasks.rules import CloseReached, OpenOrUpdate, decide
+from kolokol.times import iso
 from pbx.call_record import PbxCallRecord
 
 

@@ -3,50 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kolokol.contacts.views import contact_json
 from kolokol.storage.tables import Call, CallbackTask, Contact
-from pbx.live import LiveCall
-
-
-def iso(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC with milliseconds and a Z, e.g. 2026-11-23T09:45:18.120Z."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def contact_json(contact: Contact) -> dict[str, Any]:
-    return {
-        "id": contact.id,
-        "external_id": contact.external_id,
-        "name": contact.name,
-        "phones": sorted(p.number for p in contact.phones),
-        **{k: v for k, v in contact.fields.items() if k not in ("id", "external_id", "name", "phones")},
-    }
-
-
-def task_json(task: CallbackTask) -> dict[str, Any]:
-    return {
-        "id": task.id,
-        "number": task.number,
-        "status": task.status,
-        "due_at": iso(task.due_at),
-        "missed_calls": task.missed_calls,
-        "first_missed_at": iso(task.first_missed_at),
-        "last_missed_at": iso(task.last_missed_at),
-        "assignee": task.assignee,
-        "resolution": task.resolution,
-        "closed_at": iso(task.closed_at),
-        "closed_by_call_id": task.closed_by_call_id,
-        "first_call_id": task.first_call_id,
-        "last_call_id": task.last_call_id,
-        "note": task.note,
-    }
+from kolokol.tasks.views import task_json
+from kolokol.times import iso
 
 
 def _seconds(start: datetime, end: datetime | None) -> float:
@@ -82,31 +48,6 @@ def call_json(call: Call, contacts: Sequence[Contact], task: CallbackTask | None
         "recording": _recording(call),
         "callback_task": task_json(task) if task is not None else None,
         "closed_by_timeout": call.closed_by_timeout,
-    }
-
-
-def live_call_json(call: LiveCall) -> dict[str, Any]:
-    """A call while it happens, as the operator feed and /api/live show it (docs/feed.md)."""
-    return {
-        "id": call.id,
-        "pbx": call.pbx,
-        "pbx_call_id": call.pbx_call_id,
-        "direction": call.direction,
-        "state": call.state,
-        "caller": call.caller,
-        "caller_name": call.caller_name,
-        "called": call.called,
-        "number": call.number,
-        "ringing": list(call.ringing),
-        "talking": list(call.talking),
-        "rang": list(call.rang),
-        "queue": call.queue,
-        "operator": call.operator,
-        "answered_by": call.answered_by,
-        "started_at": iso(call.started_at),
-        "answered_at": iso(call.answered_at),
-        "ended_at": iso(call.ended_at),
-        "merged_into": f"{call.pbx}:{call.merged_into}" if call.merged_into else None,
     }
 
 

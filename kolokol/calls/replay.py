@@ -14,8 +14,9 @@ from sqlalchemy import select
 from kolokol.calls.record_json import calls_json
 from kolokol.calls.wiring import make_assembler, make_phones, make_pipeline
 from kolokol.settings import Settings
+from kolokol.storage.engine import make_engine, make_sessionmaker
 from kolokol.storage.migrate import upgrade
-from kolokol.storage.tables import Call, make_engine, make_sessionmaker
+from kolokol.storage.tables import Call
 from pbx.ami_framing import AmiMessage, UnreadableCapture, read_capture_file
 from pbx.call_record import PbxCallRecord
 

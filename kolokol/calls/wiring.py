@@ -10,6 +10,7 @@ from kolokol.calls.pipeline import CallPipeline
 from kolokol.phones import PhoneNormalizer
 from kolokol.settings import Settings
 from pbx.assembler import CallAssembler
+from pbx.channels import ChannelClassifier
 from pbx.webhooks.base import WebhookAdapter
 from pbx.webhooks.generic import Generic
 from pbx.webhooks.mango_office import MangoOffice
@@ -24,10 +25,23 @@ def make_phones(settings: Settings) -> PhoneNormalizer:
     return PhoneNormalizer(phones.default_region, phones.max_extension_digits, phones.trunk_prefixes)
 
 
+def make_classifier(settings: Settings) -> ChannelClassifier:
+    """Which Asterisk endpoints are phones (and their extensions) and which are outside lines."""
+    phones = settings.phones
+    return ChannelClassifier(
+        max_extension_digits=phones.max_extension_digits,
+        phones=phones.endpoints,
+        phone_patterns=phones.endpoint_patterns,
+        trunks=phones.trunk_endpoints,
+        trunk_patterns=phones.trunk_endpoint_patterns,
+        extensions=phones.extensions,
+    )
+
+
 def make_assembler(settings: Settings, phones: PhoneNormalizer, *, live: bool = False) -> CallAssembler:
     return CallAssembler(
         phones.e164,
-        max_extension_digits=settings.phones.max_extension_digits,
+        classifier=make_classifier(settings),
         settle_seconds=settings.calls.settle_seconds,
         stale_after_seconds=settings.calls.stale_after_seconds,
         live=live,

@@ -8,9 +8,10 @@ from aiohttp import web
 from sqlalchemy import select
 
 from kolokol.app_keys import PHONES, SESSIONS
-from kolokol.auth.api_guard import READ_CALLS, WRITE_CONTACTS, requires
-from kolokol.calls.record_json import contact_json
+from kolokol.auth.api_guard import requires
+from kolokol.auth.roles import READ_CALLS, WRITE_CONTACTS
 from kolokol.contacts.store import ContactRejected, contacts_by_number, upsert_contact
+from kolokol.contacts.views import contact_json
 from kolokol.http import query
 from kolokol.http.errors import ApiError, json_body
 from kolokol.storage.tables import Contact

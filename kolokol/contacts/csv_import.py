@@ -12,8 +12,8 @@ from kolokol.calls.wiring import make_phones
 from kolokol.contacts.csv_parse import CsvUnreadable, parse_contacts_csv
 from kolokol.contacts.store import ContactRejected, upsert_contact
 from kolokol.settings import Settings
+from kolokol.storage.engine import make_engine, make_sessionmaker
 from kolokol.storage.migrate import upgrade
-from kolokol.storage.tables import make_engine, make_sessionmaker
 
 
 async def import_contacts_file(settings: Settings, path: Path) -> int:

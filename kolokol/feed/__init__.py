@@ -1,0 +1,1 @@
+"""The operator feed: live call and task changes to the consoles, caller cards."""

@@ -7,7 +7,7 @@ card is built once per ring and reused for the call's other messages.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -15,11 +15,13 @@ from urllib.parse import quote
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kolokol.calls.record_json import contact_json, iso, task_json
 from kolokol.contacts.store import contacts_by_number
+from kolokol.contacts.views import contact_json
 from kolokol.phones import PhoneNormalizer, format_for_reading
 from kolokol.settings import LineSettings
-from kolokol.storage.tables import Call, CallbackTask, Contact, ContactPhone
+from kolokol.storage.tables import Call, CallbackTask, Contact
+from kolokol.tasks.views import task_json, task_view
+from kolokol.times import iso
 from pbx.live import LiveCall
 
 Card = dict[str, Any]
@@ -33,35 +35,6 @@ def crm_link(template: str | None, contact: Contact) -> str | None:
     return template.replace("{external_id}", quote(contact.external_id, safe="")).replace(
         "{phone}", quote(phone, safe="")
     )
-
-
-def task_view(task: Mapping[str, Any], contacts: Sequence[Contact]) -> dict[str, Any]:
-    """A callback task (as `task_json` gives it) as the console lists it: for whom, readable."""
-    return {
-        **task,
-        "number_display": format_for_reading(task["number"]),
-        "contacts": [{"id": c.id, "name": c.name} for c in contacts],
-    }
-
-
-async def task_views(session: AsyncSession, tasks: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Many tasks with their contacts, in one extra query."""
-    numbers = {t["number"] for t in tasks}
-    by_number: dict[str, list[Contact]] = {}
-    if numbers:
-        for contact, number in await _contacts_for(session, numbers):
-            by_number.setdefault(number, []).append(contact)
-    return [task_view(t, by_number.get(t["number"], [])) for t in tasks]
-
-
-async def _contacts_for(session: AsyncSession, numbers: set[str]) -> list[tuple[Contact, str]]:
-    rows = await session.execute(
-        select(Contact, ContactPhone.number)
-        .join(ContactPhone)
-        .where(ContactPhone.number.in_(numbers))
-        .order_by(Contact.name, Contact.id)
-    )
-    return [(contact, number) for contact, number in rows]
 
 
 class CardBuilder:

@@ -13,16 +13,16 @@ from sqlalchemy import select
 
 from kolokol.app_keys import FEED, LIVE, SESSIONS
 from kolokol.auth.api_guard import PRINCIPAL, requires
-from kolokol.calls.record_json import live_call_json
+from kolokol.auth.roles import CONSOLE_ROLES
+from kolokol.feed.live_json import live_call_json
 from kolokol.storage.tables import User
 
 # Who may watch calls as they happen: the people on the feed.
-WATCH_CALLS = frozenset({"admin", "manager", "operator"})
 routes = web.RouteTableDef()
 
 
 @routes.get("/api/live")
-@requires(WATCH_CALLS)
+@requires(CONSOLE_ROLES)
 async def live_calls(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     extensions = None if principal.supervises else frozenset(principal.extensions)

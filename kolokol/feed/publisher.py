@@ -20,9 +20,12 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kolokol.calls.record_json import live_call_json
-from kolokol.feed.caller_cards import Card, CardBuilder, task_views
+from kolokol.calls.click_to_call import OriginateFailed
+from kolokol.feed.caller_cards import Card, CardBuilder
+from kolokol.feed.live_json import live_call_json
 from kolokol.phones import format_for_reading
+from kolokol.tasks.events import TaskChange
+from kolokol.tasks.views import task_views
 from pbx.live import LiveCall, LiveChange
 from softphone_ws.hub import FeedMessage, MessageType
 
@@ -42,23 +45,6 @@ class Publisher(Protocol):
     ) -> FeedMessage: ...
 
     def watched(self, extensions: frozenset[str], queues: frozenset[str]) -> bool: ...
-
-
-@dataclass(frozen=True, slots=True)
-class TaskChange:
-    """A callback task as committed (`task_json`): `created` for a new one, else an update."""
-
-    task: Mapping[str, Any]
-    created: bool
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class OriginateFailed:
-    extension: str
-    number: str
-    reason: str
-    at: datetime
 
 
 @dataclass(slots=True)

@@ -13,6 +13,7 @@ from yarl import URL
 
 from kolokol.app_keys import CLOCK, FEED, FEED_SECRET, SETTINGS
 from kolokol.auth.api_guard import PRINCIPAL, requires
+from kolokol.auth.roles import CONSOLE_ROLES
 from kolokol.http.errors import ApiError
 from softphone_ws import feed_tokens
 
@@ -57,10 +58,10 @@ def feed_url(request: web.Request, token: str) -> str:
 
 
 @routes.post("/api/feed/token")
-@requires(feed_tokens.FEED_ROLES)
+@requires(CONSOLE_ROLES)
 async def feed_token(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
-    if principal.role == feed_tokens.OPERATOR and principal.via != "session":
+    if not principal.supervises and principal.via != "session":
         # An API token names no phones; the operator's own login does.
         raise ApiError(403, "forbidden", "operators get a feed token from their console login")
     settings = request.app[SETTINGS].feed
@@ -72,6 +73,7 @@ async def feed_token(request: web.Request) -> web.Response:
         now=request.app[CLOCK](),
         ttl_seconds=settings.token_ttl_seconds,
         origin=_page_origin(request),
+        every_call=principal.supervises,
     )
     return web.json_response(
         {"token": token, "expires_in": settings.token_ttl_seconds, "url": feed_url(request, token)}

@@ -1,0 +1,1 @@
+"""Callback tasks: the rules that open and close them, their API, and announcing their changes."""

@@ -9,12 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kolokol.app_keys import SESSIONS
-from kolokol.auth.api_guard import PRINCIPAL, WORK_TASKS, requires
-from kolokol.calls.record_json import task_json
-from kolokol.feed.caller_cards import task_views
+from kolokol.auth.api_guard import PRINCIPAL, requires
+from kolokol.auth.roles import WORK_TASKS
 from kolokol.http import query
 from kolokol.http.errors import ApiError, json_body
 from kolokol.storage.tables import CallbackTask
+from kolokol.tasks.views import task_json, task_views
 
 routes = web.RouteTableDef()
 # What an operator may record when closing a task by hand.

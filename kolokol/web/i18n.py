@@ -6,7 +6,8 @@ languages (a test checks it), so a missing translation is a failed test, not a b
 
 from __future__ import annotations
 
-LANGUAGES = ("ru", "en")
+from kolokol.settings import LANGUAGES
+
 LANGUAGE_COOKIE = "kolokol_lang"
 
 MESSAGES: dict[str, dict[str, str]] = {

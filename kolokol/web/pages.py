@@ -17,13 +17,13 @@ from aiohttp import web
 from kolokol.app_keys import SETTINGS
 from kolokol.auth.page_guard import csrf_token, page_language, page_principal, remember_language
 from kolokol.auth.principal import Principal
+from kolokol.auth.roles import CONSOLE_ROLES, SUPERVISOR_ROLES
+from kolokol.settings import LANGUAGES
 from kolokol.web.html_render import json_for_script, render
-from kolokol.web.i18n import LANGUAGES, MESSAGES, translate
+from kolokol.web.i18n import MESSAGES, translate
 
 STATIC = Path(__file__).parent / "static"
 
-CONSOLE_ROLES = frozenset({"operator", "manager", "admin"})
-SUPERVISOR_ROLES = frozenset({"manager", "admin"})
 
 CONSOLE_PATH = "/console"
 SUPERVISOR_PATH = "/console/supervisor"

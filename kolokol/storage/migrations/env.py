@@ -7,7 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from kolokol.storage.tables import Base, make_engine
+from kolokol.storage.engine import make_engine
+from kolokol.storage.tables import Base
 
 target_metadata = Base.metadata
 

@@ -18,8 +18,9 @@ from kolokol.calls.asterisk_ingest import AsteriskIngest
 from kolokol.calls.pipeline import CallPipeline
 from kolokol.calls.record_json import calls_json
 from kolokol.phones import PhoneNormalizer
+from kolokol.storage.engine import make_engine, make_sessionmaker
 from kolokol.storage.migrate import upgrade
-from kolokol.storage.tables import Call, make_engine, make_sessionmaker
+from kolokol.storage.tables import Call
 from pbx.ami import AmiClient
 from pbx.assembler import CallAssembler
 from tests.support import asterisk_harness as h

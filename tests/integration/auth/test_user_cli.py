@@ -9,7 +9,7 @@ import sys
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kolokol.auth.users import authenticate
-from kolokol.storage.tables import make_sessionmaker
+from kolokol.storage.engine import make_sessionmaker
 from tests.support.logins import T0
 from tests.support.paths import REPO
 

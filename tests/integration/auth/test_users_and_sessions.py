@@ -30,7 +30,8 @@ from kolokol.auth.users import (
     set_extensions,
     set_password,
 )
-from kolokol.storage.tables import User, WebSession, make_sessionmaker
+from kolokol.storage.engine import make_sessionmaker
+from kolokol.storage.tables import User, WebSession
 from tests.support.logins import PASSWORD, T0
 
 POLICY = SessionPolicy(idle=timedelta(hours=12), max_age=timedelta(hours=24))

@@ -11,7 +11,8 @@ from kolokol.calls.pipeline import CallPipeline
 from kolokol.calls.record_json import calls_json
 from kolokol.contacts.store import upsert_contact
 from kolokol.phones import PhoneNormalizer
-from kolokol.storage.tables import CallbackTask, make_sessionmaker
+from kolokol.storage.engine import make_sessionmaker
+from kolokol.storage.tables import CallbackTask
 from pbx.call_record import PbxCallRecord
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

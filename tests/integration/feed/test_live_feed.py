@@ -40,7 +40,12 @@ class Service:
 
     def feed_token(self, role: str = "operator", extensions: tuple[str, ...] = ()) -> str:
         return feed_tokens.issue(
-            self.app[FEED_SECRET], subject=role, role=role, extensions=extensions, now=datetime.now(UTC)
+            self.app[FEED_SECRET],
+            subject=role,
+            role=role,
+            extensions=extensions,
+            now=datetime.now(UTC),
+            every_call=role != "operator",
         )
 
     async def operator(self, *extensions: str) -> ClientConnection:

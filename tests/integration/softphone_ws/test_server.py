@@ -27,7 +27,9 @@ Connect = Callable[..., AbstractAsyncContextManager[ClientConnection]]
 
 
 def token(role: str = "operator", extensions: tuple[str, ...] = ("101",), now: datetime = NOW) -> str:
-    return issue(SECRET, subject=f"{role}:1", role=role, extensions=extensions, now=now)
+    return issue(
+        SECRET, subject=f"{role}:1", role=role, extensions=extensions, now=now, every_call=role != "operator"
+    )
 
 
 async def make_server(**options: Any) -> FeedServer:

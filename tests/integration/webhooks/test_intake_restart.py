@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kolokol.calls.cloud_intake import WebhookIntake, _Submission
 from kolokol.calls.pipeline import CallPipeline
 from kolokol.phones import PhoneNormalizer
-from kolokol.storage.tables import Call, make_sessionmaker
+from kolokol.storage.engine import make_sessionmaker
+from kolokol.storage.tables import Call
 from pbx.webhooks.base import WebhookRequest
 from pbx.webhooks.mango_office import MangoOffice
 from tests.integration.webhooks.test_mango_office import KEY, SALT, form, inbound_missed

@@ -66,10 +66,10 @@ def test_a_tampered_signature_is_bad_even_when_expired() -> None:
     assert rejected.value.reason == "bad"
 
 
-@pytest.mark.parametrize("role", ["marketer", "integration", ""])
-def test_roles_without_feed_access_get_no_token(role: str) -> None:
-    with pytest.raises(ValueError, match="may not use the feed"):
-        make_token(role=role)
+def test_only_a_token_issued_for_every_call_grants_every_call() -> None:
+    everything = issue(SECRET, subject="olga", role="manager", extensions=(), now=NOW, every_call=True)
+    assert verify(SECRET, everything, now=NOW).every_call is True
+    assert verify(SECRET, make_token(role="manager"), now=NOW).every_call is False
 
 
 def test_ttl_is_bounded() -> None:

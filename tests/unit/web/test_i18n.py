@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from kolokol.settings import LANGUAGES
 from kolokol.web import html_render, pages
-from kolokol.web.i18n import LANGUAGES, MESSAGES
+from kolokol.web.i18n import MESSAGES
 
 WEB = Path(pages.__file__).parent
 PLURAL_FORMS = ("one", "few", "many", "other")

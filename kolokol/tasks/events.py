@@ -7,7 +7,8 @@ the console is never told about a task that was rolled back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,9 +16,19 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, UOWTransaction
 
-from kolokol.calls.record_json import task_json
-from kolokol.feed.publisher import TaskChange
-from kolokol.storage.tables import CallbackTask, make_sessionmaker
+from kolokol.storage.engine import make_sessionmaker
+from kolokol.storage.tables import CallbackTask
+from kolokol.tasks.views import task_json
+
+
+@dataclass(frozen=True, slots=True)
+class TaskChange:
+    """A callback task as committed (`task_json`): `created` for a new one, else an update."""
+
+    task: Mapping[str, Any]
+    created: bool
+    at: datetime
+
 
 TaskListener = Callable[[Sequence[TaskChange]], None]
 

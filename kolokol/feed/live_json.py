@@ -1,0 +1,33 @@
+"""A call while it happens, as the operator feed and /api/live carry it (docs/feed.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kolokol.times import iso
+from pbx.live import LiveCall
+
+
+def live_call_json(call: LiveCall) -> dict[str, Any]:
+    """A call while it happens, as the operator feed and /api/live show it (docs/feed.md)."""
+    return {
+        "id": call.id,
+        "pbx": call.pbx,
+        "pbx_call_id": call.pbx_call_id,
+        "direction": call.direction,
+        "state": call.state,
+        "caller": call.caller,
+        "caller_name": call.caller_name,
+        "called": call.called,
+        "number": call.number,
+        "ringing": list(call.ringing),
+        "talking": list(call.talking),
+        "rang": list(call.rang),
+        "queue": call.queue,
+        "operator": call.operator,
+        "answered_by": call.answered_by,
+        "started_at": iso(call.started_at),
+        "answered_at": iso(call.answered_at),
+        "ended_at": iso(call.ended_at),
+        "merged_into": f"{call.pbx}:{call.merged_into}" if call.merged_into else None,
+    }

@@ -1,0 +1,53 @@
+"""The operator feed: the websocket server on its own port, the live feed that fills it, and the HTTP
+routes a console starts from (a feed token, the calls in progress)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from aiohttp import web
+
+from kolokol.app_keys import FEED, FEED_SECRET, LIVE, PHONES, SESSIONS, SETTINGS
+from kolokol.feed import live_api, token_api
+from kolokol.feed.caller_cards import CardBuilder
+from kolokol.feed.publisher import LiveFeed
+from softphone_ws.hub import Hub
+from softphone_ws.server import FeedServer
+
+
+async def _feed(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    configured = settings.feed.token_secret
+    # Without a configured secret, tokens are valid in this process only (they live a minute anyway).
+    app[FEED_SECRET] = configured.get_secret_value().encode() if configured else secrets.token_bytes(32)
+    server = FeedServer(
+        Hub(),
+        app[FEED_SECRET],
+        host=settings.feed.host,
+        port=settings.feed.port,
+        allowed_origins=settings.feed.allowed_origins,
+    )
+    await server.start()
+    app[FEED] = server
+    lookback = settings.calls.first_time_lookback_days
+    cards = CardBuilder(
+        app[SESSIONS],
+        app[PHONES],
+        lines=settings.lines,
+        crm_contact_url=settings.console.crm_contact_url,
+        first_time_lookback=timedelta(days=lookback) if lookback else None,
+    )
+    live = LiveFeed(server, cards, app[SESSIONS])
+    live.start()
+    app[LIVE] = live
+    yield
+    await live.stop()
+    await server.stop()
+
+
+def setup(app: web.Application) -> None:
+    app.cleanup_ctx.append(_feed)
+    app.router.add_routes(token_api.routes)
+    app.router.add_routes(live_api.routes)
