@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kolokol.storage.engine import make_engine
 from kolokol.storage.migrate import upgrade
-from kolokol.storage.tables import make_engine
 
 PG_URL = os.environ.get("KOLOKOL_TEST_PG_URL", "")
 

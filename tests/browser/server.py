@@ -24,11 +24,11 @@ from sqlalchemy import select
 from kolokol.app import make_app
 from kolokol.app_keys import FEED, LIVE, PHONES, SESSIONS, SETTINGS
 from kolokol.auth.users import create_user
-from kolokol.calls.record_json import task_json
 from kolokol.calls.wiring import make_pipeline
 from kolokol.contacts.store import upsert_contact
 from kolokol.settings import Settings
 from kolokol.storage.tables import CallbackTask
+from kolokol.tasks.views import task_json
 from pbx.call_record import PbxCallRecord
 from pbx.live import LiveCall, LiveChange, LiveKind
 from softphone_ws.hub import MessageType

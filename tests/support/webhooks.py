@@ -14,10 +14,11 @@ from sqlalchemy import func, select
 
 from kolokol.app import make_app
 from kolokol.app_keys import INTAKE, PHONES, SESSIONS
-from kolokol.calls.record_json import calls_json, task_json
+from kolokol.calls.record_json import calls_json
 from kolokol.contacts.store import upsert_contact
 from kolokol.settings import Settings
 from kolokol.storage.tables import Call, CallbackTask, WebhookEvent
+from kolokol.tasks.views import task_json
 
 T = TypeVar("T")
 ClientMaker = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
