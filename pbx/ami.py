@@ -24,7 +24,7 @@ import contextlib
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,6 +178,7 @@ class AmiClient:
         secret: str,
         on_event: EventHandler,
         on_resync: ResyncHandler,
+        events: Collection[str] | None = None,
         action_timeout: float = 5.0,
         ping_interval: float = 10.0,
         ping_timeout: float = 5.0,
@@ -190,6 +191,9 @@ class AmiClient:
         self._secret = secret
         self._on_event = on_event
         self._on_resync = on_resync
+        # The events handed to on_event (the consumers' handler tables); None: every event. The AMI
+        # user's eventfilter should send no others, but a PBX configured otherwise costs only a lookup.
+        self._events = frozenset(events) if events is not None else None
         self._action_timeout = action_timeout
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
@@ -292,8 +296,11 @@ class AmiClient:
     def _enqueue_event(self, _manager: Any, message: Any) -> None:
         # Sync and trivial on purpose: anything raised inside panoramisk's
         # dispatch would propagate into data_received and kill the transport.
-        if self._queue is not None:
-            self._queue.put_nowait(_raw(message))
+        if self._queue is None:
+            return
+        event = _raw(message)
+        if self._events is None or event.get("Event") in self._events:
+            self._queue.put_nowait(event)
 
     def _on_action_completed(self, action: Any) -> None:
         action_id = action.action_id

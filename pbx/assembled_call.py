@@ -7,7 +7,7 @@ Pure: no asyncio, no SQL.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from pbx.call_record import (
@@ -38,17 +38,18 @@ class AssembledCall:
     last_event_at: datetime
     channels: dict[str, Channel] = field(default_factory=dict)
     originator: str | None = None
-    rang: list[str] = field(default_factory=list)
     dial_results: dict[str, str] = field(default_factory=dict)  # dest uniqueid -> DialStatus
-    dial_string: str = ""
     answered_at: datetime | None = None
     answered_by: str | None = None
     operator: str | None = None
     connected_at: datetime | None = None  # first time two real parties talked (outbound/internal)
     transfers: list[Transfer] = field(default_factory=list)
+    # Blind transfers whose target is still being reached: (index in `transfers`, the number dialled).
+    # The phone that takes the call names the target (a ring group or queue is no phone).
+    pending_blind: list[tuple[int, str | None]] = field(default_factory=list)
     queue_joined: bool = False
     queue_name: str | None = None
-    # The call began by ringing a phone with no caller (AMI Originate: click-to-call).
+    # The call began with a leg dialled by nobody (AMI Originate: click-to-call, click-to-dial).
     originated: bool = False
     queue_abandoned: bool = False
     queue_let_go: bool = False  # the queue itself ended the wait (timeout, empty, full)
@@ -57,6 +58,24 @@ class AssembledCall:
     # Legs that picked up (DialEnd ANSWER), in order: screens learn of an answer before the bridge forms.
     answers: list[tuple[datetime, Channel]] = field(default_factory=list)
     live: LiveCall | None = None  # what the screens were last told
+
+    @property
+    def rang(self) -> tuple[str, ...]:
+        """Extensions whose phone really rang (or picked up), in the order their legs were dialled.
+
+        A phone dialled but busy at once (do not disturb), unreachable, or forwarded before ringing did not
+        ring. Dial order rather than the order of the ring reports: phones rung together report within
+        milliseconds of each other, in no fixed order.
+        """
+        legs = sorted(
+            (c for c in self.channels.values() if c.kind == "phone" and c.dialed and c.rang_at is not None),
+            key=lambda c: c.order,
+        )
+        return tuple(dict.fromkeys(c.extension for c in legs if c.extension))
+
+    @property
+    def dialled_a_phone(self) -> bool:
+        return any(c.kind == "phone" and c.dialed for c in self.channels.values())
 
 
 class Interpretation:
@@ -70,7 +89,7 @@ class Interpretation:
         self.normalize = normalize
         self.ended_at = ended_at
         self.timed_out = timed_out
-        channels = sorted(call.channels.values(), key=lambda c: (c.created_at, c.uniqueid))
+        channels = sorted(call.channels.values(), key=lambda c: c.order)
         origin = call.channels.get(call.originator or "")
         real = [c for c in channels if c.kind != "local"]
         if origin is None or origin.kind == "local":
@@ -81,12 +100,28 @@ class Interpretation:
         self.phones = [c for c in channels if c.kind == "phone"]
 
     def direction(self) -> Direction:
-        if self.origin.kind == "trunk":
+        if self.call.originated:
+            # The PBX placed the call itself (click-to-call, click-to-dial), whichever side it rang
+            # first: the clinic calls out, even when the first leg is the outside line.
+            if self.trunks:
+                return "outbound"
+        elif self.origin.kind == "trunk":
             return "inbound"
         if self.trunks:
             return "outbound"
         dialled = self.normalize(self._dialled_number())
         return "outbound" if dialled else "internal"
+
+    def placed_by(self) -> str | None:
+        """Outbound/internal: the extension of the phone that placed the call. When the PBX placed it
+        (click-to-dial calling the patient first), the phone that was put through to the patient."""
+        if self.origin.kind == "phone":
+            return self.origin.extension
+        legs = [c for c in self.phones if c.dialed]
+        for leg in [*(c for c in legs if c.connected), *legs]:
+            if leg.extension:
+                return leg.extension
+        return None
 
     def _outgoing_line(self, called: str) -> str | None:
         """The clinic number shown to the patient: the caller ID the PBX put on the outgoing leg."""
@@ -97,16 +132,18 @@ class Interpretation:
         return None
 
     def _dialled_number(self) -> str:
-        dial = self.call.dial_string
-        if dial:
-            # "89161234567@trunk", "trunk/sip:89161234567@host", "PJSIP/101"
-            target = dial.split("/")[-1].split("@")[0].removeprefix("sip:")
+        for leg in self.trunks:
+            target = _dial_target(leg.dial_string)
             if target:
                 return target
         if self.call.originated and self.normalize(self.origin.caller_name):
             # Click-to-call names the number to be dialled as the operator phone's caller ID name
             # (kolokol does, as most click-to-call tools): known before the phone even answers.
             return self.origin.caller_name
+        for leg in self.channels:
+            target = _dial_target(leg.dial_string) if leg is not self.origin else ""
+            if target:
+                return target
         return self.origin.first_exten
 
     def parties(self) -> tuple[Direction, str, str | None, str]:
@@ -118,7 +155,7 @@ class Interpretation:
             name = self.origin.caller_name.strip()
             caller_name = None if name.lower() in UNKNOWN_NAMES else name
             return direction, caller, caller_name, self.normalize(called_raw) or called_raw
-        ext = self.origin.extension or self.origin.caller_num
+        ext = self.placed_by() or self.origin.caller_num
         if direction == "outbound":
             called = self.normalize(self._dialled_number()) or self._dialled_number()
             return direction, self._outgoing_line(called) or ext, None, called
@@ -136,7 +173,7 @@ class Interpretation:
         else:
             answered_at = call.connected_at
             answered_by = None
-            operator = self.origin.extension
+            operator = self.placed_by()
         status, disposition, missed_where = self._outcome(direction, answered_at is not None)
         return PbxCallRecord(
             pbx="asterisk",
@@ -150,14 +187,29 @@ class Interpretation:
             missed_where=missed_where,
             operator=operator,
             answered_by=answered_by,
-            rang=tuple(call.rang),
-            transfers=tuple(call.transfers),
+            rang=call.rang,
+            transfers=self._transfers(),
             started_at=call.started_at,
             answered_at=answered_at,
             ended_at=max(self.ended_at, call.started_at),
             recording_file=call.recording_file,
             closed_by_timeout=self.timed_out,
         )
+
+    def _transfers(self) -> tuple[Transfer, ...]:
+        """Blind transfers that nobody took name the one phone that rang for them, else the number
+        dialled (a ring group or a queue where nobody answered)."""
+        transfers = list(self.call.transfers)
+        for index, _dialled in self.call.pending_blind:
+            transfer = transfers[index]
+            rang = {
+                c.extension
+                for c in self.phones
+                if c.dialed and c.extension and c.rang_at is not None and c.rang_at >= transfer.at
+            }
+            if len(rang) == 1:
+                transfers[index] = replace(transfer, to_ext=rang.pop())
+        return tuple(transfers)
 
     def _outcome(
         self, direction: Direction, answered: bool
@@ -170,21 +222,34 @@ class Interpretation:
         where: MissedWhere
         if self.call.queue_joined:
             where = "queue"
-        elif self.call.rang:
+        elif self.call.dialled_a_phone or disposition == "busy":
+            # Phones were tried, whether or not they rang (busy at once, unreachable): lost while
+            # ringing, not in the IVR. A dialplan Busy() for a phone on do-not-disturb counts too.
             where = "ringing"
         else:
             where = "ivr"
         return "missed", disposition, where
 
     def _lost_disposition(self, direction: Direction) -> Disposition:
-        results = set(self.call.dial_results.values())
+        call = self.call
+        results = set(call.dial_results.values())
         causes = {c.cause for c in self.channels if c is not self.origin and c.kind != "local"}
-        if direction == "inbound" and self.call.queue_joined:
-            if self.call.queue_abandoned and not self.call.queue_let_go:
+        if direction == "inbound" and call.queue_joined:
+            if call.queue_abandoned and not call.queue_let_go:
                 return "caller_hangup"
             # The queue let the caller go (timeout, empty queue) or the caller left it otherwise: nobody
             # answered.
             return "no_answer"
+        if direction == "outbound":
+            # The patient's side decides (busy, no answer, unreachable), unless the patient answered and
+            # the operator's phone was the one that did not.
+            outside = [c for c in self.trunks if c.dialed]
+            outside_results = {
+                call.dial_results[c.uniqueid] for c in outside if c.uniqueid in call.dial_results
+            }
+            if outside_results and "ANSWER" not in outside_results:
+                results = outside_results
+                causes = {c.cause for c in outside}
         if results:
             if "NOANSWER" in results:
                 return "no_answer"
@@ -204,3 +269,11 @@ class Interpretation:
         if direction == "inbound":
             return "caller_hangup"
         return "failed" if not self.call.rang and not self.trunks else "caller_hangup"
+
+
+def _dial_target(dial: str) -> str:
+    """The number or extension a Dial() string reaches: "89161234567@trunk", "trunk/sip:8916...@host",
+    "voipgrid/+31501234567", "PJSIP/101" (as Originate names it)."""
+    if not dial:
+        return ""
+    return dial.split("&")[0].split("/")[-1].split("@")[0].removeprefix("sip:")

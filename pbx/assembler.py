@@ -23,7 +23,7 @@ from functools import lru_cache
 
 from pbx.assembled_call import AssembledCall, Interpretation, NumberNormalizer
 from pbx.call_record import PbxCallRecord, Transfer
-from pbx.channels import Channel, classify_channel, local_pair_key
+from pbx.channels import Channel, ChannelClassifier, local_pair_key
 from pbx.live import LiveCall, LiveChange, change_kind
 from pbx.live_view import DIAL_PROGRESS, live_view
 
@@ -32,6 +32,8 @@ log = logging.getLogger("kolokol.assembler")
 AmiEvent = Mapping[str, str]
 
 _QUEUE_LET_GO = frozenset({"TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL"})
+_RINGING = "5"  # ChannelState: the far end alerts (SIP 180); "4" (Ring) is a caller's own channel
+_UP = "6"
 # Channels of finished calls remembered so that a straggler event cannot start a phantom call.
 _FINISHED_MEMORY = 50_000
 
@@ -43,7 +45,7 @@ class CallAssembler:
         self,
         normalize: NumberNormalizer,
         *,
-        max_extension_digits: int = 5,
+        classifier: ChannelClassifier | None = None,
         settle_seconds: float = 2.0,
         stale_after_seconds: float = 4 * 3600,
         live: bool = False,
@@ -55,7 +57,8 @@ class CallAssembler:
         self._live = live
         self._touched: dict[str, None] = {}
         self._live_changes: list[LiveChange] = []
-        self._max_ext = max_extension_digits
+        self._classifier = classifier or ChannelClassifier()
+        self._order = 0
         self._settle = timedelta(seconds=settle_seconds)
         self._stale = timedelta(seconds=stale_after_seconds)
         self._channels: dict[str, Channel] = {}
@@ -65,13 +68,16 @@ class CallAssembler:
         # The PBX's clock (event Timestamps) minus ours: settle and stale times are measured on the PBX's
         # clock, so a PBX whose clock is off does not close calls early or keep them open.
         self._skew = timedelta(0)
+        # The whole event surface in one place: kolokol registers for exactly these events (and the AMI
+        # user's eventfilter in asterisk_conf/manager.conf lets exactly these through, a test checks).
+        # Snapshots after a reconnect (CoreShowChannel) are action replies and come through `resync`.
         self._handlers: dict[str, Callable[[AmiEvent, datetime], None]] = {
             "Newchannel": self._on_channel_snapshot,
             "Newstate": self._on_channel_snapshot,
             "NewCallerid": self._on_channel_snapshot,
             "NewConnectedLine": self._on_channel_snapshot,
-            "CoreShowChannel": self._on_channel_snapshot,
             "DialBegin": self._on_dial_begin,
+            "DialState": self._on_dial_state,
             "DialEnd": self._on_dial_end,
             "BridgeEnter": self._on_bridge_enter,
             "BridgeLeave": self._on_bridge_leave,
@@ -80,7 +86,6 @@ class CallAssembler:
             "QueueCallerAbandon": self._on_queue_abandon,
             "BlindTransfer": self._on_blind_transfer,
             "AttendedTransfer": self._on_attended_transfer,
-            "VarSet": self._on_varset,
             "UserEvent": self._on_user_event,
         }
 
@@ -130,7 +135,7 @@ class CallAssembler:
             uniqueid = snapshot.get("Uniqueid", "")
             if uniqueid:
                 live.add(uniqueid)
-                self._on_channel_snapshot(snapshot, now)
+                self._resynced_channel(snapshot, now)
         for channel in list(self._channels.values()):
             if channel.alive and channel.uniqueid not in live:
                 self._hang_up(channel, now, cause="")
@@ -155,8 +160,10 @@ class CallAssembler:
         channel = self._channels.get(uniqueid)
         if channel is None:
             name = event.get(f"{prefix}Channel", "")
-            kind, extension = classify_channel(name, self._max_ext)
-            channel = Channel(uniqueid, linkedid, name, kind, extension, at)
+            kind, extension = self._classifier.classify(name)
+            self._order += 1
+            channel = Channel(uniqueid, linkedid, name, kind, extension, at, self._order)
+            channel.first_linkedid = linkedid
             self._channels[uniqueid] = channel
             call = self._calls.get(linkedid)
             if call is None:
@@ -167,14 +174,14 @@ class CallAssembler:
                 call.originator = uniqueid
         elif linkedid != channel.linkedid and linkedid in self._calls:
             self._merge(self._calls_of(channel), self._calls[linkedid])
-        self._update_snapshot(channel, event, prefix)
+        self._update_snapshot(channel, event, prefix, at)
         call = self._calls_of(channel)
         call.last_event_at = max(call.last_event_at, at)
         if self._live:
             self._touched[call.call_id] = None
         return channel
 
-    def _update_snapshot(self, channel: Channel, event: AmiEvent, prefix: str) -> None:
+    def _update_snapshot(self, channel: Channel, event: AmiEvent, prefix: str, at: datetime) -> None:
         num = event.get(f"{prefix}CallerIDNum")
         if num is not None:
             channel.caller_num = num
@@ -193,6 +200,12 @@ class CallAssembler:
         recording = channel.variables.get("MIXMONITOR_FILENAME")
         if recording:
             self._calls_of(channel).recording_file = recording
+        state = event.get(f"{prefix}ChannelState")
+        if state in (_RINGING, _UP) and channel.rang_at is None and channel.kind == "phone":
+            # Evidence that the phone rang: its leg alerted, or it picked up. Counted only for dialled
+            # legs (see AssembledCall.rang): a caller's own phone does not ring. Ringing may be reported
+            # before the DialBegin that names the leg.
+            channel.rang_at = at
 
     def _calls_of(self, channel: Channel) -> AssembledCall:
         call = self._calls.get(channel.linkedid)
@@ -213,11 +226,10 @@ class CallAssembler:
         for channel in source.channels.values():
             channel.linkedid = target.call_id
             target.channels[channel.uniqueid] = channel
-        for ext in source.rang:
-            if ext not in target.rang:
-                target.rang.append(ext)
         target.dial_results.update(source.dial_results)
+        offset = len(target.transfers)
         target.transfers.extend(source.transfers)
+        target.pending_blind.extend((offset + index, dialled) for index, dialled in source.pending_blind)
         target.recording_file = target.recording_file or source.recording_file
         target.last_event_at = max(target.last_event_at, source.last_event_at)
         target.queue_name = target.queue_name or source.queue_name
@@ -257,11 +269,18 @@ class CallAssembler:
     def _on_channel_snapshot(self, event: AmiEvent, at: datetime) -> None:
         self._channel(event, at)
 
-    def _on_varset(self, event: AmiEvent, at: datetime) -> None:
-        if event.get("Variable") == "MIXMONITOR_FILENAME":
-            channel = self._channel(event, at)
-            if channel is not None and event.get("Value"):
-                self._calls_of(channel).recording_file = event["Value"]
+    def _resynced_channel(self, snapshot: AmiEvent, at: datetime) -> None:
+        known = snapshot.get("Uniqueid", "") in self._channels
+        channel = self._channel(snapshot, at)
+        if (
+            channel is not None
+            and not known
+            and channel.kind == "phone"
+            and channel.uniqueid != channel.linkedid
+        ):
+            # First seen in a snapshot (kolokol attached mid-call): a phone in somebody else's call was
+            # dialled into it, though the DialBegin went by before we listened.
+            channel.dialed = True
 
     def _on_dial_begin(self, event: AmiEvent, at: datetime) -> None:
         caller = self._channel(event, at)
@@ -270,12 +289,17 @@ class CallAssembler:
             return
         call = self._calls_of(dest)
         dest.dialed = True
+        dest.dial_string = dest.dial_string or event.get("DialString", "")
         if caller is None and call.originator == dest.uniqueid:
             call.originated = True
-        if caller is not None and not call.dial_string:
-            call.dial_string = event.get("DialString", "")
-        if dest.kind == "phone" and dest.extension and dest.extension not in call.rang:
-            call.rang.append(dest.extension)
+
+    def _on_dial_state(self, event: AmiEvent, at: datetime) -> None:
+        # Progress of a dialled leg. RINGING is the phone alerting; PROGRESS (early media) alone is not
+        # a ring: gateways and phones also use it for announcements ("do not disturb", "unavailable").
+        self._channel(event, at)
+        dest = self._channel(event, at, "Dest")
+        if dest is not None and event.get("DialStatus") == "RINGING" and dest.rang_at is None:
+            dest.rang_at = at
 
     def _on_dial_end(self, event: AmiEvent, at: datetime) -> None:
         self._channel(event, at)
@@ -289,6 +313,8 @@ class CallAssembler:
             call.dial_results[dest.uniqueid] = status
         if status == "ANSWER" and all(leg is not dest for _, leg in call.answers):
             call.answers.append((at, dest))
+            if dest.rang_at is None:
+                dest.rang_at = at
 
     def _on_bridge_enter(self, event: AmiEvent, at: datetime) -> None:
         channel = self._channel(event, at)
@@ -339,10 +365,11 @@ class CallAssembler:
         anchor = transferee or transferer
         if anchor is None or event.get("Result", "Success") != "Success":
             return
-        target = event.get("Extension", "") or None
-        self._calls_of(anchor).transfers.append(
-            Transfer(transferer.extension if transferer else None, target, "blind", at)
-        )
+        dialled = event.get("Extension", "") or None
+        call = self._calls_of(anchor)
+        call.transfers.append(Transfer(transferer.extension if transferer else None, dialled, "blind", at))
+        # The number dialled may be a ring group or a queue: the phone that takes the call is the target.
+        call.pending_blind.append((len(call.transfers) - 1, dialled))
 
     def _on_attended_transfer(self, event: AmiEvent, at: datetime) -> None:
         if event.get("Result", "Success") != "Success":
@@ -359,14 +386,63 @@ class CallAssembler:
             self._merge(self._calls_of(second), call)
         if target is not None:
             self._merge(self._calls_of(target), call)
-        to_ext = target.extension if target is not None else None
-        transferers = {c.uniqueid for c in (first, second) if c is not None}
-        for bridge in (event.get("DestBridgeUniqueid", ""), event.get("SecondBridgeUniqueid", "")):
-            if to_ext is None and bridge:
-                # Asterisk often names no target channel: the target is whoever sits in the bridge.
-                to_ext = self._phone_in(bridge, exclude=transferers)
+        to_ext = target.extension if target is not None and target.kind == "phone" else None
+        if to_ext is None:
+            to_ext = self._attended_target(call, event, first, second, transferee)
         from_ext = first.extension if first is not None else (second.extension if second else None)
         call.transfers.append(Transfer(from_ext, to_ext, "attended", at))
+
+    def _attended_target(
+        self,
+        call: AssembledCall,
+        event: AmiEvent,
+        first: Channel | None,
+        second: Channel | None,
+        transferee: Channel | None,
+    ) -> str | None:
+        """The phone an attended transfer handed the caller to, when the event does not name it (Asterisk
+        13/16 have no TransferTarget fields; newer ones may name a Local channel).
+
+        The target is the transferer's party in the second call: a phone of the call the second
+        transferer was born in, best one sitting in the bridge the caller moves to, else one still
+        ringing (a "blonde" transfer: the transferer hung up while the target rang).
+        """
+        excluded = {c.uniqueid for c in (first, second, transferee) if c is not None}
+        # The caller's side: where the first transferer came from, when the two calls were apart.
+        caller_side = (
+            first.first_linkedid
+            if first is not None and second is not None and first.first_linkedid != second.first_linkedid
+            else None
+        )
+        bridged: set[str] = set()
+        for bridge in (event.get("DestBridgeUniqueid", ""), event.get("SecondBridgeUniqueid", "")):
+            if bridge:
+                bridged |= self._parties(bridge)
+        candidates = [
+            c
+            for c in call.channels.values()
+            if c.kind == "phone"
+            and c.extension
+            and c.uniqueid not in excluded
+            and (caller_side is None or c.first_linkedid != caller_side)
+        ]
+        if second is not None and caller_side is not None:
+            # Prefer the second call's own phones; a phone that joined it otherwise (a pickup) next.
+            born_there = [c for c in candidates if c.first_linkedid == second.first_linkedid]
+            candidates = born_there or candidates
+        if not candidates:
+            return None
+        best = max(
+            candidates,
+            key=lambda c: (
+                c.uniqueid in bridged,
+                c.alive,
+                c.bridge is not None,
+                c.rang_at is not None,
+                c.order,
+            ),
+        )
+        return best.extension
 
     # -- who talks to whom --------------------------------------------------------------------------
 
@@ -396,13 +472,6 @@ class CallAssembler:
                         pending.append(other.bridge)
         return parties
 
-    def _phone_in(self, bridge: str, exclude: set[str]) -> str | None:
-        for uniqueid in sorted(self._parties(bridge)):
-            other = self._channels[uniqueid]
-            if uniqueid not in exclude and other.kind == "phone":
-                return other.extension
-        return None
-
     def _connected(self, channel: Channel, at: datetime) -> None:
         assert channel.bridge is not None
         parties = [self._channels[u] for u in self._parties(channel.bridge)]
@@ -415,6 +484,8 @@ class CallAssembler:
             for other in list(calls.values()):
                 self._merge(other, target)
         call = self._calls_of(channel)
+        for party in parties:
+            party.connected = True
         phones = [c for c in parties if c.kind == "phone"]
         trunks = [c for c in parties if c.kind == "trunk"]
         if call.connected_at is None:
@@ -425,6 +496,22 @@ class CallAssembler:
                 call.answered_at = at
                 call.answered_by = ext
             call.operator = ext
+        if call.pending_blind:
+            self._resolve_blind(call, phones)
+
+    def _resolve_blind(self, call: AssembledCall, phones: list[Channel]) -> None:
+        """A blindly transferred caller is connected: the phone that took the call is the target."""
+        still = []
+        for index, dialled in call.pending_blind:
+            transfer = call.transfers[index]
+            taker = next(
+                (p.extension for p in phones if p.extension and p.extension != transfer.from_ext), None
+            )
+            if taker is None:
+                still.append((index, dialled))
+            else:
+                call.transfers[index] = replace(transfer, to_ext=taker)
+        call.pending_blind = still
 
     # -- live view --------------------------------------------------------------------------------------
 

@@ -30,12 +30,15 @@ def live_view(
     if not phones and call.live is None:
         return None  # only the caller and the IVR so far: nothing for an operator's screen yet
     reading = Interpretation(call, normalize, call.ended_at or call.last_event_at, False)
-    phones.sort(key=lambda c: (c.created_at, c.uniqueid))
+    phones.sort(key=lambda c: c.order)
+    # A phone shows as ringing once it really rings: one dialled but busy at once (do not disturb),
+    # unreachable, or forwarded before ringing never pops a card.
     ringing = tuple(
         c.extension
         for c in phones
         if c.extension
         and c.dialed
+        and c.rang_at is not None
         and c.alive
         and c.bridge is None
         and call.dial_results.get(c.uniqueid) in (None, *DIAL_PROGRESS)
@@ -69,7 +72,7 @@ def live_view(
         state = "talking"
     else:
         state = "dialing" if direction == "outbound" else "ringing"
-    operator = call.operator if direction == "inbound" else reading.origin.extension
+    operator = call.operator if direction == "inbound" else reading.placed_by()
     number = caller if direction == "inbound" else called if direction == "outbound" else None
     return LiveCall(
         pbx="asterisk",
@@ -82,7 +85,7 @@ def live_view(
         number=number if number and number.startswith("+") else None,
         ringing=ringing,
         talking=talking,
-        rang=tuple(call.rang),
+        rang=call.rang,
         queue=call.queue_name,
         operator=operator or (talking[-1] if direction == "inbound" and talking else None),
         answered_by=answered_by,
@@ -104,7 +107,9 @@ def _first_answer(
     if direction == "inbound" and call.answered_at is not None:
         return call.answered_at, call.answered_by
     for at, leg in call.answers:
-        if direction == "outbound" and leg.kind == "trunk":
+        if direction == "outbound" and leg.kind == "trunk" and origin.kind == "phone":
+            # The patient picked up and the operator is on the line already. When the PBX called the
+            # patient first (click-to-dial), the call is answered once the operator is put through.
             return at, None
         if direction != "outbound" and leg.kind == "phone" and leg is not origin:
             return at, leg.extension

@@ -6,8 +6,10 @@
 # takes minutes; the mirror is read from this machine's own apt configuration.
 #
 #   scripts/asterisk-chroot.sh build          build the chroot once (no-op when cached and complete)
-#   scripts/asterisk-chroot.sh start CONFDIR  copy CONFDIR to the chroot's /etc/asterisk.kolokol, start Asterisk (as user asterisk)
-#   scripts/asterisk-chroot.sh stop           stop Asterisk
+#   scripts/asterisk-chroot.sh start CONFDIR  copy CONFDIR into the chroot where its asterisk.conf's astetcdir
+#                                             says (default /etc/asterisk.kolokol), start Asterisk (as user asterisk)
+#   scripts/asterisk-chroot.sh stop [ETCDIR]  stop the Asterisk of that configuration (default /etc/asterisk.kolokol)
+#   scripts/asterisk-chroot.sh pid [ETCDIR]   print its pid (exit status 1 when it is not running)
 #   scripts/asterisk-chroot.sh run CMD...     run a command inside the chroot (e.g. sipp)
 #   scripts/asterisk-chroot.sh path           print the chroot path
 set -euo pipefail
@@ -68,51 +70,90 @@ build() {
   touch "$STAMP"
 }
 
+# A directory of the Asterisk instance whose configuration is ETCDIR/asterisk.conf (inside the chroot).
+conf_dir() { # ETCDIR KEY
+  sed -n "s/^[[:space:]]*$2[[:space:]]*=>[[:space:]]*\([^[:space:];]*\).*/\1/p" "$CHROOT$1/asterisk.conf" | head -n1
+}
+
 start() {
-  local confdir=$1
+  local confdir=$1 etc dir
   [ -f "$STAMP" ] || build
   mount_all
-  stop_quiet
-  rm -rf "$CHROOT/etc/asterisk.kolokol"
-  cp -r "$confdir" "$CHROOT/etc/asterisk.kolokol"
+  # Each instance names its own directories in its asterisk.conf (the harness gives every test run its
+  # own); the shipped one uses /etc/asterisk.kolokol and the package's directories.
+  etc=$(sed -n 's/^[[:space:]]*astetcdir[[:space:]]*=>[[:space:]]*\([^[:space:];]*\).*/\1/p' "$confdir/asterisk.conf" | head -n1)
+  etc=${etc:-/etc/asterisk.kolokol}
+  stop_quiet "$etc"
+  rm -rf "${CHROOT:?}$etc"
+  mkdir -p "$(dirname "$CHROOT$etc")"
+  cp -r "$confdir" "$CHROOT$etc"
+  # Asterisk runs as user asterisk: the copy must be readable whatever the source's modes (mkdtemp: 0700).
+  chmod -R a+rX "$CHROOT$etc"
   # Inside the chroot: sid's /var/run is an absolute symlink to /run, which from outside would point
   # at the host's /run.
-  chroot "$CHROOT" mkdir -p /var/run/asterisk /var/spool/asterisk/monitor /var/log/asterisk
-  # Asterisk drops every capability (CAP_DAC_OVERRIDE included) after switching user, even to root, so
-  # the package's asterisk-owned 0750 directories would be unreadable for "-U root". Run as the package's
-  # own asterisk user instead, which also keeps the test PBX unprivileged.
-  chroot "$CHROOT" chown -R asterisk:asterisk /var/run/asterisk /var/spool/asterisk /var/log/asterisk \
-    /var/lib/asterisk /var/cache/asterisk
-  chroot "$CHROOT" /usr/sbin/asterisk -C /etc/asterisk.kolokol/asterisk.conf -U asterisk -G asterisk
+  for key in astrundir astspooldir astlogdir astdbdir astcachedir; do
+    dir=$(conf_dir "$etc" $key)
+    [ -n "$dir" ] || continue
+    chroot "$CHROOT" mkdir -p "$dir"
+    # Asterisk drops every capability (CAP_DAC_OVERRIDE included) after switching user, even to root,
+    # so asterisk-owned 0750 directories would be unreadable for "-U root". Run as the package's own
+    # asterisk user instead, which also keeps the test PBX unprivileged.
+    chroot "$CHROOT" chown -R asterisk:asterisk "$dir"
+  done
+  chroot "$CHROOT" mkdir -p "$(conf_dir "$etc" astspooldir)/monitor"
+  chroot "$CHROOT" chown -R asterisk:asterisk "$(conf_dir "$etc" astspooldir)" /var/lib/asterisk
+  # The daemon must not keep the caller's stdout/stderr: a closed pipe would kill it (SIGPIPE).
+  chroot "$CHROOT" /usr/sbin/asterisk -C "$etc/asterisk.conf" -U asterisk -G asterisk </dev/null >/dev/null 2>&1
   # Wait until Asterisk answers on its control socket and has fully booted.
   for _ in $(seq 1 100); do
-    if chroot "$CHROOT" /usr/sbin/asterisk -C /etc/asterisk.kolokol/asterisk.conf -rx 'core waitfullybooted' >/dev/null 2>&1; then
+    if chroot "$CHROOT" /usr/sbin/asterisk -C "$etc/asterisk.conf" -rx 'core waitfullybooted' >/dev/null 2>&1; then
       return 0
     fi
     sleep 0.2
   done
   echo "asterisk-chroot: Asterisk did not boot" >&2
-  tail -n 30 "$CHROOT/var/log/asterisk/messages" 2>/dev/null >&2 || true
+  tail -n 30 "$CHROOT$(conf_dir "$etc" astlogdir)/messages" 2>/dev/null >&2 || true
   exit 1
 }
 
+# The pid of the instance of ETCDIR, if that Asterisk is running (its pid file names a live process
+# started with that very configuration).
+instance_pid() {
+  local etc=$1 pidfile pid cmdline
+  [ -f "$CHROOT$etc/asterisk.conf" ] || return 1
+  pidfile="$CHROOT$(conf_dir "$etc" astrundir)/asterisk.pid"
+  [ -f "$pidfile" ] || return 1
+  pid=$(cat "$pidfile")
+  [ -n "$pid" ] || return 1
+  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  [[ $cmdline == *"-C $etc/asterisk.conf "* ]] || return 1
+  echo "$pid"
+}
+
 stop_quiet() {
-  if [ -e "$CHROOT/run/asterisk/asterisk.ctl" ]; then
-    chroot "$CHROOT" /usr/sbin/asterisk -C /etc/asterisk.kolokol/asterisk.conf -rx 'core stop now' >/dev/null 2>&1 || true
-  fi
-  pkill -f "^/usr/sbin/asterisk -C /etc/asterisk.kolokol" 2>/dev/null || true
+  # Stops only the instance of ETCDIR (by its control socket, then its own pid): other Asterisks on this
+  # machine, including other test runs' instances in the same chroot, are left alone.
+  local etc=${1:-/etc/asterisk.kolokol} pid
+  pid=$(instance_pid "$etc") || return 0
+  chroot "$CHROOT" /usr/sbin/asterisk -C "$etc/asterisk.conf" -rx 'core stop now' >/dev/null 2>&1 || true
   for _ in $(seq 1 50); do
-    pgrep -f "^/usr/sbin/asterisk -C /etc/asterisk.kolokol" >/dev/null || return 0
+    kill -0 "$pid" 2>/dev/null || return 0
     sleep 0.1
   done
-  pkill -9 -f "^/usr/sbin/asterisk -C /etc/asterisk.kolokol" 2>/dev/null || true
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 30); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
 }
 
 case "${1:-}" in
   build) build ;;
   start) start "${2:?usage: start CONFDIR}" ;;
-  stop) stop_quiet ;;
+  stop) stop_quiet "${2:-/etc/asterisk.kolokol}" ;;
+  pid) instance_pid "${2:-/etc/asterisk.kolokol}" ;;
   run) shift; mount_all; chroot "$CHROOT" "$@" ;;
   path) echo "$CHROOT" ;;
-  *) echo "usage: $0 build|start CONFDIR|stop|run CMD...|path" >&2; exit 2 ;;
+  *) echo "usage: $0 build|start CONFDIR|stop [ETCDIR]|pid [ETCDIR]|run CMD...|path" >&2; exit 2 ;;
 esac

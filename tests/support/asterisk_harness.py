@@ -5,28 +5,42 @@ Nothing here is a test. Typical use::
     from tests.support import asterisk_harness as h
     h.start_asterisk()                     # raises AsteriskUnavailable if the chroot cannot be built
     with h.AmiRecorder("/tmp/x.ami") as rec:
-        h.scenario_ringall_answered()
+        h.scenario_ringall_answered(ami)
         rec.wait_for_quiet(1.0)
     h.stop_asterisk()
 
-Topology (see asterisk_conf/pjsip.conf): Asterisk SIP on 127.0.0.1:5060, AMI on 127.0.0.1:5038, the
-provider trunk is SIPp on 127.0.0.2:5060, phones 101..104 are SIPp on 127.0.0.101..104:5060. The chroot
-shares the host's network namespace, so SIPp inside it can bind any 127.0.0.x address.
+Every `start_asterisk()` starts its own Asterisk, isolated from any other Asterisk on the machine
+(another test run's, a helper's, a real PBX on 127.0.0.1:5038): it takes a free loopback network
+127.N.0.0/24 (held with a lock file for as long as it runs), and its copy of asterisk_conf/ is rewritten to
+use it: Asterisk SIP and AMI on 127.N.0.1, the provider trunk SIPp on 127.N.0.2 (a second provider, named
+like VoIPGRID's trunks, on 127.N.0.3), phones 101..104 on 127.N.0.101..104 (see asterisk_conf/pjsip.conf
+and tests/support/asterisk_conf_extra/ for the test-only phones). Its configuration, run, spool, log and
+database directories in the chroot are its own, its AMI secret is random, and before it is used the harness
+checks that the AMI it reaches is that very instance (its pid file, a login with its secret). The chroot
+shares the host's network namespace, so SIPp inside it can bind any 127.x.y.z address.
+
+The addresses below are module attributes set by `start_asterisk()`; read them as ``h.AMI_HOST`` etc.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import re
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from pbx.originate import originate_action
 from tests.support import paths
@@ -34,27 +48,48 @@ from tests.support import paths
 REPO = paths.REPO
 SCRIPT = REPO / "scripts" / "asterisk-chroot.sh"
 CONF_DIR = REPO / "asterisk_conf"
+# Test-only endpoints and dialplan appended to the copied configuration (same file names).
+EXTRA_CONF_DIR = REPO / "tests" / "support" / "asterisk_conf_extra"
 SIPP_DIR = REPO / "tests" / "sipp"
 FIXTURES_DIR = paths.AMI_CAPTURES
+LOCK_DIR = Path(tempfile.gettempdir())
 
-AMI_HOST = "127.0.0.1"
 AMI_PORT = 5038
 AMI_USER = "kolokol"
+# Set by start_asterisk() for the instance it started (these are the shipped configuration's values).
+AMI_HOST = "127.0.0.1"
 AMI_SECRET = "kolokol-test-secret"
 ASTERISK_SIP = "127.0.0.1:5060"
 TRUNK_IP = "127.0.0.2"
-PHONE_IP = {ext: f"127.0.0.{ext}" for ext in ("101", "102", "103", "104")}
+PROVIDER_IP = "127.0.0.3"  # the trunk "voipgrid-siproute" (tests/support/asterisk_conf_extra/pjsip.conf)
+_PHONE_HOSTS = {
+    "101": 101,
+    "102": 102,
+    "103": 103,
+    "104": 104,
+    "107": 107,  # forwards every call with 302 (uas_forward)
+    "150010001": 111,  # phones named by account codes, known as 201 and 202
+    "150010002": 112,
+}
+PHONE_IP = {ext: f"127.0.0.{host}" for ext, host in _PHONE_HOSTS.items()}
 
 DID_RINGALL = "74951110001"
 DID_QUEUE = "74951110002"
 DID_IVR = "74951110003"
 DID_103 = "74951110004"
+DID_DND = "74951110005"  # 105 is on do-not-disturb: the dialplan answers Busy() without ringing it
+DID_ACCOUNTS = "74951110006"  # ring group of the account-code phones 150010001 & 150010002
+DID_UNREACHABLE = "74951110007"  # 106 has no contact: Dial gets CHANUNAVAIL
+DID_FORWARD = "74951110008"  # 107 forwards to 103 with 302
+DID_RINGALL_UNREACHABLE = "74951110009"  # 106 (unreachable) & 104
+RINGGROUP_EXT = "600"  # asterisk_conf/extensions.conf: 101 & 102 ring together
+QUEUE_EXT = "601"  # asterisk_conf/extensions.conf: the queue "reception"
 CLINIC_NUMBER = "74951110000"
 CALLER_NUM = "79161234567"
 CALLER_NAME = "Иван Петров"
 OUTSIDE_NUMBER = "89161234567"
 
-# Path inside the chroot where the SIPp scenarios are copied.
+# Path inside the chroot where the SIPp scenarios are copied (per instance, set by start_asterisk()).
 CHROOT_SIPP_DIR = "/tmp/kolokol-sipp"
 
 
@@ -91,26 +126,175 @@ def build_chroot() -> None:
         raise AsteriskUnavailable(f"asterisk chroot build failed ({res.returncode}): {res.stderr.strip()}")
 
 
+@dataclass
+class Instance:
+    """One harness Asterisk: its loopback network 127.<net>.0.0/24 and its own directories."""
+
+    net: int
+    lock: IO[bytes]
+    secret: str
+
+    def ip(self, host: int) -> str:
+        return f"127.{self.net}.0.{host}"
+
+    @property
+    def name(self) -> str:
+        return f"kolokol-n{self.net}"
+
+    @property
+    def etc(self) -> str:
+        # Not under "/etc/asterisk.kolokol": older harnesses stopped whatever matched that prefix.
+        return f"/etc/{self.name}-asterisk"
+
+    def directories(self) -> dict[str, str]:
+        return {
+            "astetcdir": self.etc,
+            "astrundir": f"/run/asterisk.{self.name}",
+            "astspooldir": f"/var/spool/asterisk.{self.name}",
+            "astlogdir": f"/var/log/asterisk.{self.name}",
+            "astdbdir": f"/var/lib/asterisk.{self.name}",
+            "astcachedir": f"/var/cache/asterisk.{self.name}",
+        }
+
+
+_instance: Instance | None = None
+
+
+def current() -> Instance:
+    if _instance is None:
+        raise HarnessError("no harness Asterisk is running: call start_asterisk() first")
+    return _instance
+
+
+def _tcp_open(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def _addresses_free(instance: Instance) -> bool:
+    if _tcp_open(instance.ip(1), AMI_PORT):
+        return False
+    hosts = [1, 2, 3, *_PHONE_HOSTS.values()]
+    return not any(udp_bound(instance.ip(host)) for host in hosts)
+
+
+def _claim_instance() -> Instance:
+    """A loopback network nobody uses, locked for this process (the lock dies with the process)."""
+    first = 20 + os.getpid() % 230
+    for offset in range(230):
+        net = 20 + (first - 20 + offset) % 230
+        lock = open(LOCK_DIR / f"kolokol-asterisk-127.{net}.lock", "wb")  # noqa: SIM115 - held until stop
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        instance = Instance(net, lock, secrets.token_hex(16))
+        # An Asterisk of this very instance left behind by a run that died (nobody holds its lock).
+        _script("stop", instance.etc, timeout=60)
+        if _addresses_free(instance):
+            return instance
+        lock.close()  # somebody else (not a harness) uses these addresses
+    raise AsteriskUnavailable("no free loopback network 127.N.0.0/24 for a test Asterisk")
+
+
+def _rewrite_conf(src: Path, extra: Path, instance: Instance) -> Path:
+    """A copy of the configuration, moved to the instance's addresses, directories and secret."""
+    dest = Path(tempfile.mkdtemp(prefix=f"{instance.name}-conf-"))
+    for f in src.iterdir():
+        if f.is_file():
+            shutil.copyfile(f, dest / f.name)
+    for f in extra.glob("*.conf") if extra.is_dir() else ():
+        with open(dest / f.name, "a", encoding="utf-8") as out:
+            out.write("\n" + f.read_text(encoding="utf-8"))
+    loopback = re.compile(r"127\.0\.0\.(\d+)")
+    for name in ("pjsip.conf", "manager.conf"):
+        path = dest / name
+        path.write_text(loopback.sub(rf"127.{instance.net}.0.\1", path.read_text(encoding="utf-8")))
+    manager = dest / "manager.conf"
+    text = manager.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^secret\s*=.*$", f"secret = {instance.secret}", text)
+    # kolokol connects from 127.0.0.1 (the loopback route's source address) to 127.N.0.1.
+    text = re.sub(r"(?m)^permit\s*=.*$", "permit = 127.0.0.0/255.0.0.0", text)
+    manager.write_text(text, encoding="utf-8")
+    main = dest / "asterisk.conf"
+    text = main.read_text(encoding="utf-8")
+    for key, value in instance.directories().items():
+        text = re.sub(rf"(?m)^{key}\s*=>.*$", f"{key} => {value}", text)
+    main.write_text(text, encoding="utf-8")
+    return dest
+
+
+def _use(instance: Instance | None) -> None:
+    """Point the module's addresses at `instance` (None: back to the shipped configuration's)."""
+    global _instance, AMI_HOST, AMI_SECRET, ASTERISK_SIP, TRUNK_IP, PROVIDER_IP, CHROOT_SIPP_DIR
+    _instance = instance
+    net = instance.net if instance is not None else 0
+    AMI_HOST = f"127.{net}.0.1"
+    AMI_SECRET = instance.secret if instance is not None else "kolokol-test-secret"
+    ASTERISK_SIP = f"127.{net}.0.1:5060"
+    TRUNK_IP = f"127.{net}.0.2"
+    PROVIDER_IP = f"127.{net}.0.3"
+    PHONE_IP.clear()
+    PHONE_IP.update({ext: f"127.{net}.0.{host}" for ext, host in _PHONE_HOSTS.items()})
+    CHROOT_SIPP_DIR = f"/tmp/kolokol-sipp-n{net}" if instance is not None else "/tmp/kolokol-sipp"
+
+
 def start_asterisk(conf_dir: Path | str = CONF_DIR) -> None:
-    """Build the chroot if needed, copy conf_dir to /etc/asterisk.kolokol and start Asterisk."""
+    """Build the chroot if needed and start this run's own Asterisk with a rewritten copy of conf_dir."""
     if os.geteuid() != 0:
         raise AsteriskUnavailable("the Asterisk chroot needs root (chroot/mount)")
+    if _instance is not None:
+        stop_asterisk()
     build_chroot()
-    res = _script("start", str(conf_dir), timeout=120)
-    if res.returncode == 3:
-        raise AsteriskUnavailable(res.stderr.strip())
+    instance = _claim_instance()
+    conf = _rewrite_conf(Path(conf_dir), EXTRA_CONF_DIR, instance)
+    try:
+        res = _script("start", str(conf), timeout=120)
+    finally:
+        shutil.rmtree(conf, ignore_errors=True)
     if res.returncode != 0:
+        _script("stop", instance.etc, timeout=60)
+        instance.lock.close()
+        if res.returncode == 3:
+            raise AsteriskUnavailable(res.stderr.strip())
         raise HarnessError(f"asterisk did not start ({res.returncode}): {res.stderr.strip()}")
+    _use(instance)
+    try:
+        _verify_own_instance(instance)
+    except BaseException:
+        stop_asterisk()
+        raise
+
+
+def _verify_own_instance(instance: Instance) -> None:
+    """What the tests will talk to is this instance: its pid file names a live Asterisk started with its
+    configuration, and its AMI takes this instance's random secret."""
+    pid = _script("pid", instance.etc, timeout=30)
+    if pid.returncode != 0 or not pid.stdout.strip().isdigit():
+        raise HarnessError(f"the harness Asterisk ({instance.etc}) is not running after start")
     _wait_ami_port(20)
+    with socket.create_connection((AMI_HOST, AMI_PORT), timeout=10) as sock:
+        _login(sock, "off")
 
 
 def stop_asterisk() -> None:
-    _script("stop", timeout=60)
+    instance = _instance
+    if instance is None:
+        return
+    try:
+        _script("stop", instance.etc, timeout=60)
+    finally:
+        _use(None)
+        instance.lock.close()
 
 
 def asterisk_cli(command: str) -> str:
     res = _script(
-        "run", "/usr/sbin/asterisk", "-C", "/etc/asterisk.kolokol/asterisk.conf", "-rx", command, timeout=30
+        "run", "/usr/sbin/asterisk", "-C", f"{current().etc}/asterisk.conf", "-rx", command, timeout=30
     )
     return res.stdout
 
@@ -118,12 +302,10 @@ def asterisk_cli(command: str) -> str:
 def _wait_ami_port(timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            socket.create_connection((AMI_HOST, AMI_PORT), timeout=1).close()
+        if _tcp_open(AMI_HOST, AMI_PORT):
             return
-        except OSError:
-            time.sleep(0.2)
-    raise HarnessError("AMI port 5038 never opened")
+        time.sleep(0.2)
+    raise HarnessError(f"AMI port {AMI_HOST}:{AMI_PORT} never opened")
 
 
 # ----------------------------------------------------------------------------------------------- SIPp
@@ -142,7 +324,7 @@ class Sipp:
     def __init__(self, scenario: str, args: list[str], log_name: str) -> None:
         _sync_scenarios()
         name = scenario if scenario.endswith(".xml") else scenario + ".xml"
-        self.log_path = chroot_path() / "tmp" / f"sipp-{log_name}.log"
+        self.log_path = chroot_path() / CHROOT_SIPP_DIR.lstrip("/") / f"sipp-{log_name}.log"
         self.cmd = [str(SCRIPT), "run", "sipp", "-sf", f"{CHROOT_SIPP_DIR}/{name}", *args]
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in wait()/stop()
         self.proc = subprocess.Popen(
@@ -209,7 +391,7 @@ def run_sipp(
         "-nostdin",
         "-trace_err",
         "-error_file",
-        f"/tmp/sipp-{log_name or bind_ip}-err.log",
+        f"{CHROOT_SIPP_DIR}/sipp-{log_name or bind_ip}-err.log",
         "-timeout",
         f"{int(timeout)}s",
         "-timeout_error",
@@ -229,12 +411,13 @@ def caller(
     hold_ms: int = 4000,
     cid_num: str = CALLER_NUM,
     cid_name: str = CALLER_NAME,
-    bind_ip: str = TRUNK_IP,
+    bind_ip: str | None = None,
     extra_keys: dict[str, str] | None = None,
     timeout: float = 120,
 ) -> Sipp:
-    """A UAC placing one call to Asterisk (trunk by default)."""
+    """A UAC placing one call to Asterisk (from the provider trunk by default)."""
     keys = {"cid_num": cid_num, "cid_name": cid_name, **(extra_keys or {})}
+    bind_ip = bind_ip or TRUNK_IP
     return run_sipp(
         scenario,
         "-s",
@@ -252,16 +435,22 @@ def caller(
 
 
 def phone(
-    scenario: str, ext_or_ip: str, *, ring_ms: int = 2000, talk_ms: int = 4000, timeout: float = 300
+    scenario: str,
+    ext_or_ip: str,
+    *,
+    ring_ms: int = 2000,
+    talk_ms: int = 4000,
+    timeout: float = 300,
+    keys: dict[str, str] | None = None,
 ) -> Sipp:
-    """A UAS for a phone (101..104) or the trunk (127.0.0.2)."""
+    """A UAS for a phone (an endpoint name of PHONE_IP) or an address (TRUNK_IP, PROVIDER_IP)."""
     ip = PHONE_IP.get(ext_or_ip, ext_or_ip)
     return run_sipp(
         scenario,
         "-d",
         str(talk_ms),
         bind_ip=ip,
-        keys={"ring_ms": str(ring_ms)},
+        keys={"ring_ms": str(ring_ms), **(keys or {})},
         timeout=timeout,
         log_name=f"uas-{ip}",
     )
@@ -479,10 +668,10 @@ def _wait_udp(ip: str, bound: bool, timeout: float = 5, port: int = 5060) -> Non
         time.sleep(0.05)
 
 
-def _uas(stack: ExitStack, scenario: str, who: str, **kw: int) -> Sipp:
+def _uas(stack: ExitStack, scenario: str, who: str, *, keys: dict[str, str] | None = None, **kw: int) -> Sipp:
     ip = PHONE_IP.get(who, who)
     _wait_udp(ip, bound=False)  # the previous scenario's SIPp on this address has gone
-    s = phone(scenario, who, **kw)
+    s = phone(scenario, who, keys=keys, **kw)
     stack.callback(s.stop)
     _wait_udp(ip, bound=True)  # SIPp is listening before any call is placed
     return s
@@ -699,6 +888,209 @@ def scenario_click_to_call(ami: AmiClient, originate: Callable[[], None] | None 
         _finish(st, ami, [])
 
 
+def _originate(ami: AmiClient, timeout: float = 40, **headers: str) -> list[dict[str, str]]:
+    """A synchronous Originate: Asterisk answers once the first leg has answered, or failed."""
+    return ami.action("Originate", timeout, Priority="1", Timeout="30000", **headers)
+
+
+def scenario_ringall_one_dnd(ami: AmiClient) -> None:
+    """DID 74951110001 (101 & 102); 101 is on do-not-disturb: it answers 486 at once and never rings;
+    102 rings and answers after 2 s; the caller hangs up 4 s later."""
+    with ExitStack() as st:
+        _uas(st, "uas_busy", "101")
+        _uas(st, "uas_answer", "102", ring_ms=2000)
+        time.sleep(0.5)
+        uac = caller("uac_call", DID_RINGALL, hold_ms=4000)
+        _finish(st, ami, [uac])
+
+
+def scenario_dnd_busy_app(ami: AmiClient) -> None:
+    """DID 74951110005: the dialplan finds 105 on do-not-disturb and answers Busy() without dialling any
+    phone (the caller gets 486)."""
+    with ExitStack() as st:
+        uac = caller("uac_call", DID_DND)
+        _finish(st, ami, [uac])
+
+
+def scenario_unreachable(ami: AmiClient) -> None:
+    """DID 74951110007 → 106, which is not registered: Dial reports CHANUNAVAIL at once; Asterisk hangs
+    the caller up."""
+    with ExitStack() as st:
+        uac = caller("uac_call", DID_UNREACHABLE)
+        _finish(st, ami, [uac])
+
+
+def scenario_ringall_one_unreachable(ami: AmiClient) -> None:
+    """DID 74951110009 → 106 (not registered) & 104; 104 rings and answers after 2 s; the caller hangs up
+    4 s later."""
+    with ExitStack() as st:
+        _uas(st, "uas_answer", "104", ring_ms=2000)
+        time.sleep(0.5)
+        uac = caller("uac_call", DID_RINGALL_UNREACHABLE, hold_ms=4000)
+        _finish(st, ami, [uac])
+
+
+def scenario_forward_302(ami: AmiClient) -> None:
+    """DID 74951110008 → 107, which forwards to 103 with 302 before ringing; Asterisk follows the forward:
+    103 rings and answers after 2 s; the caller hangs up 4 s later."""
+    with ExitStack() as st:
+        _uas(st, "uas_forward", "107", keys={"forward": "103"})
+        _uas(st, "uas_answer", "103", ring_ms=2000)
+        time.sleep(0.5)
+        uac = caller("uac_call", DID_FORWARD, hold_ms=4000)
+        _finish(st, ami, [uac])
+
+
+def scenario_account_code_phones(ami: AmiClient) -> None:
+    """The provider trunk voipgrid-siproute (127.N.0.3) calls DID 74951110006 → ring group of the phones
+    named by SIP account codes 150010001 & 150010002 (known as 201 and 202); 150010002 answers after 2 s,
+    150010001 loses; the caller hangs up 4 s later."""
+    with ExitStack() as st:
+        _uas(st, "uas_ring", "150010001")
+        _uas(st, "uas_answer", "150010002", ring_ms=2000)
+        time.sleep(0.5)
+        uac = caller("uac_call", DID_ACCOUNTS, hold_ms=4000, bind_ip=PROVIDER_IP)
+        _finish(st, ami, [uac])
+
+
+def scenario_blind_transfer_to_ringgroup(ami: AmiClient) -> None:
+    """DID 74951110004 → 103 answers after 1.5 s; 3 s later AMI BlindTransfer of 103's channel to
+    600@phones (ring group 101 & 102); 101 rings on, 102 answers after 2 s; the caller hangs up 12 s after
+    the first answer."""
+    with ExitStack() as st:
+        _uas(st, "uas_answer", "103", ring_ms=1500)
+        _uas(st, "uas_ring", "101")
+        _uas(st, "uas_answer", "102", ring_ms=2000)
+        time.sleep(0.5)
+        uac = caller("uac_call", DID_103, hold_ms=12000)
+        chan = ami.wait_channel_state("103", "Up")
+        time.sleep(3)
+        res = ami.action("BlindTransfer", Channel=chan, Exten=RINGGROUP_EXT, Context="phones")
+        if res[0].get("Response") != "Success":
+            raise HarnessError(f"BlindTransfer failed: {res}")
+        _finish(st, ami, [uac])
+
+
+def scenario_blind_transfer_to_queue(ami: AmiClient) -> None:
+    """DID 74951110004 → 103 answers after 1.5 s; 3 s later AMI BlindTransfer of 103's channel to
+    601@phones (queue reception: 101 & 102 ring-all); 101 answers after 2 s, 102 loses; the caller hangs
+    up 12 s after the first answer."""
+    with ExitStack() as st:
+        _uas(st, "uas_answer", "103", ring_ms=1500)
+        _uas(st, "uas_answer", "101", ring_ms=2000)
+        _uas(st, "uas_ring", "102")
+        time.sleep(0.5)
+        uac = caller("uac_call", DID_103, hold_ms=12000)
+        chan = ami.wait_channel_state("103", "Up")
+        time.sleep(3)
+        res = ami.action("BlindTransfer", Channel=chan, Exten=QUEUE_EXT, Context="phones")
+        if res[0].get("Response") != "Success":
+            raise HarnessError(f"BlindTransfer failed: {res}")
+        _finish(st, ami, [uac])
+
+
+def scenario_blonde_transfer(ami: AmiClient) -> None:
+    """DID 74951110001; 101 answers after 1.5 s (102 loses); 3 s later AMI Atxfer from 101 to 103@phones
+    (the caller on hold); 103 rings for 5 s; 1.5 s into its ringing 101 is hung up (AMI Hangup), which
+    hands the caller to the still-ringing 103 (a "blonde" transfer); 103 answers; the caller hangs up 16 s
+    after the first answer."""
+    with ExitStack() as st:
+        _uas(st, "uas_answer", "101", ring_ms=1500)
+        _uas(st, "uas_ring", "102")
+        _uas(st, "uas_answer", "103", ring_ms=5000)
+        time.sleep(0.5)
+        uac = caller("uac_call", DID_RINGALL, hold_ms=16000)
+        chan = ami.wait_channel_state("101", "Up")
+        time.sleep(3)
+        res = ami.action("Atxfer", Channel=chan, Exten="103", Context="phones")
+        if res[0].get("Response") != "Success":
+            raise HarnessError(f"Atxfer failed: {res}")
+        ami.wait_channel_state("103", "Ringing", timeout=15)
+        time.sleep(1.5)
+        ami.action("Hangup", Channel=chan)
+        _finish(st, ami, [uac])
+
+
+def scenario_click_to_dial_patient_first(ami: AmiClient) -> None:
+    """Click-to-dial through the trunk, the patient first, no Local channels: AMI Originate of
+    PJSIP/+79161234567@trunk (caller ID the clinic's number) into phones/101; the provider answers after
+    2 s; then 101 rings and answers after 1 s; 101 hangs up 4 s later."""
+    with ExitStack() as st:
+        _uas(st, "uas_answer", TRUNK_IP, ring_ms=2000)
+        _uas(st, "uas_answer_hangup", "101", ring_ms=1000, talk_ms=4000)
+        time.sleep(0.5)
+        res = _originate(
+            ami,
+            Channel="PJSIP/+79161234567@trunk",
+            Context="phones",
+            Exten="101",
+            CallerID=f'"Clinic" <{CLINIC_NUMBER}>',
+        )
+        if res[0].get("Response") != "Success":
+            raise HarnessError(f"Originate failed: {res}")
+        ami.wait_channel_state("101", "Up", timeout=15)
+        _finish(st, ami, [])
+
+
+def scenario_click_to_dial_patient_busy(ami: AmiClient) -> None:
+    """Click-to-dial through the trunk, the patient first: the provider answers 486 Busy Here, so the
+    operator's phone (101) is never rung."""
+    with ExitStack() as st:
+        _uas(st, "uas_busy", TRUNK_IP)
+        time.sleep(0.5)
+        res = _originate(
+            ami,
+            Channel="PJSIP/+79161234567@trunk",
+            Context="phones",
+            Exten="101",
+            CallerID=f'"Clinic" <{CLINIC_NUMBER}>',
+        )
+        if res[0].get("Response") != "Error":
+            raise HarnessError(f"Originate to a busy number did not fail: {res}")
+        _finish(st, ami, [])
+
+
+def scenario_click_to_dial_local_patient_first(ami: AmiClient) -> None:
+    """Click-to-dial with Local channels, the patient first: Originate of Local/+79161234567@outbound into
+    phones/101; the outbound dialplan dials the provider (clinic caller ID), which answers after 2 s; then
+    101 rings and answers after 1 s; 101 hangs up 4 s later."""
+    with ExitStack() as st:
+        _uas(st, "uas_answer", TRUNK_IP, ring_ms=2000)
+        _uas(st, "uas_answer_hangup", "101", ring_ms=1000, talk_ms=4000)
+        time.sleep(0.5)
+        res = _originate(
+            ami,
+            Channel="Local/+79161234567@outbound",
+            Context="phones",
+            Exten="101",
+            CallerID=f'"Clinic" <{CLINIC_NUMBER}>',
+        )
+        if res[0].get("Response") != "Success":
+            raise HarnessError(f"Originate failed: {res}")
+        ami.wait_channel_state("101", "Up", timeout=15)
+        _finish(st, ami, [])
+
+
+def scenario_click_to_dial_local_operator_busy(ami: AmiClient) -> None:
+    """Click-to-dial with Local channels, the operator first: Originate of Local/101@phones into
+    phones/+79161234567; 101 answers after 1 s; the outbound dialplan dials the provider, which answers
+    486 Busy Here; Asterisk hangs 101 up."""
+    with ExitStack() as st:
+        _uas(st, "uas_answer", "101", ring_ms=1000)
+        _uas(st, "uas_busy", TRUNK_IP)
+        time.sleep(0.5)
+        res = _originate(
+            ami,
+            Channel="Local/101@phones",
+            Context="phones",
+            Exten="+79161234567",
+            CallerID='"+79161234567" <101>',
+        )
+        if res[0].get("Response") != "Success":
+            raise HarnessError(f"Originate failed: {res}")
+        _finish(st, ami, [])
+
+
 SCENARIOS: dict[str, Callable[[AmiClient], None]] = {
     "ringall_answered": scenario_ringall_answered,
     "ringall_no_answer": scenario_ringall_no_answer,
@@ -717,15 +1109,24 @@ SCENARIOS: dict[str, Callable[[AmiClient], None]] = {
     "attended_transfer": scenario_attended_transfer,
     "pickup": scenario_pickup,
     "click_to_call": scenario_click_to_call,
+    "ringall_one_dnd": scenario_ringall_one_dnd,
+    "dnd_busy_app": scenario_dnd_busy_app,
+    "unreachable": scenario_unreachable,
+    "ringall_one_unreachable": scenario_ringall_one_unreachable,
+    "forward_302": scenario_forward_302,
+    "account_code_phones": scenario_account_code_phones,
+    "blind_transfer_to_ringgroup": scenario_blind_transfer_to_ringgroup,
+    "blind_transfer_to_queue": scenario_blind_transfer_to_queue,
+    "blonde_transfer": scenario_blonde_transfer,
+    "click_to_dial_patient_first": scenario_click_to_dial_patient_first,
+    "click_to_dial_patient_busy": scenario_click_to_dial_patient_busy,
+    "click_to_dial_local_patient_first": scenario_click_to_dial_local_patient_first,
+    "click_to_dial_local_operator_busy": scenario_click_to_dial_local_operator_busy,
 }
 
 
 def asterisk_running() -> bool:
-    try:
-        socket.create_connection((AMI_HOST, AMI_PORT), timeout=1).close()
-        return True
-    except OSError:
-        return False
+    return _instance is not None and _tcp_open(AMI_HOST, AMI_PORT)
 
 
 def record_scenario(name: str, out_dir: Path | str = FIXTURES_DIR, quiet: float = 1.5) -> Path:

@@ -132,6 +132,24 @@ async def test_events_arrive_in_order(
     assert [e["Seq"] for e in recorder.named("UserEvent")] == [str(i) for i in range(200)]
 
 
+async def test_only_the_registered_events_reach_the_handler(
+    server: FakeAmi, make_client: ClientFactory, recorder: Recorder
+) -> None:
+    """A PBX whose filter lets everything through (no eventfilter lines) costs kolokol nothing more."""
+    client = await make_client(events={"Hangup", "DialBegin"})
+    await logged_in(client, recorder)
+    names = ["Newexten", "DialBegin", "VarSet", "Hangup", "RTCPSent", "Hangup"]
+    await server.push(b"".join(encode({"Event": name, "Seq": str(i)}) for i, name in enumerate(names)))
+    await eventually(lambda: len(recorder.events) == 3)
+    await client.core_show_channels()  # anything else would have arrived before this reply
+    assert [(e["Event"], e["Seq"]) for e in recorder.events] == [
+        ("DialBegin", "1"),
+        ("Hangup", "3"),
+        ("Hangup", "5"),
+    ]
+    assert recorder.resyncs, "action replies (the resync snapshot) are not filtered"
+
+
 async def test_handler_exception_does_not_drop_connection(
     server: FakeAmi,
     make_client: ClientFactory,

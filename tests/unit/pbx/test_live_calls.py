@@ -66,7 +66,7 @@ def test_an_answer_is_announced_before_the_bridge_forms() -> None:
 
 @pytest.mark.parametrize(
     "scenario",
-    ["ringall_no_answer", "caller_hangup_while_ringing", "busy", "queue_abandoned", "queue_timeout"],
+    ["ringall_no_answer", "caller_hangup_while_ringing", "queue_abandoned", "queue_timeout"],
 )
 def test_a_missed_call_ends_on_every_phone_that_rang(scenario: str) -> None:
     changes = live_changes(scenario)
@@ -77,6 +77,11 @@ def test_a_missed_call_ends_on_every_phone_that_rang(scenario: str) -> None:
     assert set(ended.call.rang) <= ended.call.extensions
     for extension in ended.call.rang:
         assert seen_by(changes, extension)[0].kind == "call.ringing"
+
+
+def test_a_phone_busy_at_once_never_pops_a_card() -> None:
+    """103 answered 486 before ringing (do not disturb): no operator screen is told anything."""
+    assert live_changes("busy") == []
 
 
 def test_a_queue_retry_rings_the_phones_again() -> None:
