@@ -46,6 +46,11 @@ class AsteriskIngest:
         self.calls_recorded = 0
         self.calls_failed = 0
 
+    @property
+    def handled_events(self) -> frozenset[str]:
+        """The AMI events the assembler uses (the AMI client registers these)."""
+        return self._assembler.handled_events
+
     async def on_event(self, event: AmiMessage) -> None:
         self.events_seen += 1
         self._enqueue(self._assembler.feed(event, datetime.now(UTC)))

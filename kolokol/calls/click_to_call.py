@@ -77,8 +77,11 @@ class ClickToCall:
         on_failure: Callable[[OriginateFailed], None],
         *,
         clock: Callable[[], float] = time.monotonic,
+        endpoint_for: Callable[[str], str] = str,
     ) -> None:
         self._ami = ami
+        # The endpoint of the phone an extension names (phones.extensions: "201" -> "150010001").
+        self._endpoint_for = endpoint_for
         self._phones = phones
         self._settings = settings
         self._on_failure = on_failure
@@ -96,7 +99,7 @@ class ClickToCall:
         action_id = f"kolokol-originate-{uuid.uuid4().hex}"
         action = originate_action(
             action_id=action_id,
-            channel=settings.originate_channel.replace("{extension}", extension),
+            channel=settings.originate_channel.replace("{extension}", self._endpoint_for(extension)),
             context=settings.originate_context,
             dial=dial_string(number, settings.originate_number_format, self._phones.national_digits(number)),
             ring_seconds=settings.originate_ring_seconds,
@@ -115,6 +118,9 @@ class ClickToCall:
             self._pending.pop(action_id, None)
             raise PbxUnavailable(str(exc) or type(exc).__name__) from exc
         log.info("originate queued", extra={"extension": extension, "action_id": action_id})
+
+    # The AMI events this consumer handles (registered with the client, listed in manager.conf).
+    handled_events = frozenset({"OriginateResponse"})
 
     def on_event(self, event: Mapping[str, str]) -> None:
         if event.get("Event") != "OriginateResponse":

@@ -13,7 +13,7 @@ from kolokol.calls import api, originate_api, webhooks_http
 from kolokol.calls.asterisk_ingest import AsteriskIngest
 from kolokol.calls.click_to_call import ClickToCall
 from kolokol.calls.cloud_intake import WebhookIntake
-from kolokol.calls.wiring import make_assembler, make_pipeline, make_webhook_adapters
+from kolokol.calls.wiring import make_assembler, make_classifier, make_pipeline, make_webhook_adapters
 from pbx.ami import AmiClient, AmiMessage
 
 
@@ -43,10 +43,17 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
         secret=ami_settings.secret.get_secret_value(),
         on_event=on_event,
         on_resync=ingest.on_resync,
+        events=ingest.handled_events | ClickToCall.handled_events,
         action_timeout=ami_settings.action_timeout_seconds,
         ping_interval=ami_settings.ping_interval_seconds,
     )
-    clicker = ClickToCall(client, app[PHONES], ami_settings, live.originate_failed)
+    clicker = ClickToCall(
+        client,
+        app[PHONES],
+        ami_settings,
+        live.originate_failed,
+        endpoint_for=make_classifier(settings).endpoint_for,
+    )
     app[AMI] = client
     app[CLICK_TO_CALL] = clicker
     ingest.start()
