@@ -110,7 +110,7 @@ def open_page(chromium: Browser, kolokol: Kolokol) -> Iterator[Callable[..., Pag
         page.on("pageerror", lambda error: problems.append(f"{username}: page error: {error}"))
         page.goto(f"/login?next={path}")
         page.fill("#username", username)
-        page.fill("#password", password or kolokol.auth.users.get(username, PASSWORD))
+        page.fill("#password", password or kolokol.users.get(username, PASSWORD))
         page.click("button[type=submit]")
         page.wait_for_url(f"**{path}")
         return page
