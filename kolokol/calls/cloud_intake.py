@@ -326,11 +326,18 @@ class WebhookIntake:
             await asyncio.sleep(1.0)
 
     async def _build_calls(self, calls: Sequence[_PendingCall]) -> None:
+        async def assemble_and_record(
+            session: AsyncSession, some: Sequence[_PendingCall]
+        ) -> list[PbxCallRecord]:
+            records = await self._assemble(session, some)
+            records.sort(key=lambda r: r.ended_at)
+            await self._pipeline.record_in(session, records)
+            return records
+
         async def build(some: Sequence[_PendingCall]) -> None:
-            async with self._sessions.begin() as session:
-                records = await self._assemble(session, some)
-                records.sort(key=lambda r: r.ended_at)
-                await self._pipeline.record_in(session, records)
+            # The pipeline's transaction: run again if another writer (Asterisk, another node) opened a
+            # callback task for one of these numbers meanwhile.
+            records = await self._pipeline.transaction(lambda session: assemble_and_record(session, some))
             self.calls_recorded += len(records)
             for record in records:
                 log.info(

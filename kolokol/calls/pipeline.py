@@ -4,20 +4,36 @@ mark first-time callers, open or close callback tasks.
 Calls are stored in batches (one transaction, a handful of queries per batch) because busy clinics and
 replays of recorded traffic finish many calls at once; the rules run in the order the calls ended, exactly
 as if they had been stored one by one.
+
+Several writers may finish calls at once: the Asterisk ingest and the webhook intake of one node, and
+later several nodes. A number has at most one open callback task, and the database guarantees it (a
+partial unique index, migration 0004): a writer that read "no open task" and then meets the one another
+writer opened meanwhile runs its transaction again, and the second run finds that task and counts the
+miss on it (``transaction``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kolokol.storage.tables import Call, CallbackTask, ContactPhone, new_id
 from kolokol.tasks.rules import CloseReached, OpenOrUpdate, decide
 from kolokol.times import iso
 from pbx.call_record import PbxCallRecord
+
+log = logging.getLogger("kolokol.calls")
+T = TypeVar("T")
+
+# A lost race is retried; this many lost in a row means something else is wrong.
+_ATTEMPTS = 5
+OPEN_TASK_INDEX = "uq_callback_tasks_open_number"
 
 
 class CallPipeline:
@@ -37,8 +53,31 @@ class CallPipeline:
         return call
 
     async def record_many(self, records: Sequence[PbxCallRecord]) -> list[Call]:
-        async with self._sessions.begin() as session:
-            return await self.record_in(session, records)
+        return await self.transaction(lambda session: self.record_in(session, records))
+
+    async def transaction(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run ``work`` (which calls ``record_in``) in a transaction of its own, from the start again when
+        another writer won a race for the same callback task.
+
+        The lost races: on PostgreSQL, the open task another writer inserted after this one read the
+        number's tasks (the unique index refuses the second), or a deadlock between two batches locking
+        the same numbers in different orders. On SQLite the transaction takes the write lock before it
+        reads, so writers queue and read each other's tasks; the index still refuses any second open task.
+        ``work`` must be safe to run again: each run gets a fresh session, and the failed run left nothing.
+        """
+        attempt = 1
+        while True:
+            try:
+                async with self._sessions.begin() as session:
+                    await _take_write_lock(session)
+                    return await work(session)
+            except DBAPIError as exc:
+                if attempt >= _ATTEMPTS or not lost_a_race(exc):
+                    raise
+                log.info(
+                    "another writer changed the same callback task; trying again", extra={"attempt": attempt}
+                )
+                attempt += 1
 
     async def record_in(self, session: AsyncSession, records: Sequence[PbxCallRecord]) -> list[Call]:
         if not records:
@@ -111,9 +150,16 @@ class CallPipeline:
                 batch.open_tasks[decision.number] = task
             else:
                 task.missed_calls += 1
-                task.last_missed_at = max(task.last_missed_at, decision.missed_at)
-                task.last_call_id = call.id
-                task.updated_at = decision.missed_at
+                if decision.missed_at < task.first_missed_at:
+                    # Writers finish calls out of order (two PBXs, a late webhook): the patient has
+                    # waited since the earliest miss.
+                    task.first_missed_at = decision.missed_at
+                    task.first_call_id = call.id
+                    task.due_at = min(task.due_at, decision.due_at)
+                if decision.missed_at >= task.last_missed_at:
+                    task.last_missed_at = decision.missed_at
+                    task.last_call_id = call.id
+                task.updated_at = max(task.updated_at, decision.missed_at)
             call.callback_task = task
             call.callback_task_id = task.id
         elif (
@@ -206,6 +252,31 @@ class _Batch:
         since = started_at - self.lookback if self.lookback is not None else None
         times = self.call_times.get(number, [])
         return any(t < started_at and (since is None or t >= since) for t in times)
+
+
+async def _take_write_lock(session: AsyncSession) -> None:
+    """On SQLite, start with the write lock (``BEGIN IMMEDIATE``) so the reads are of the state written on.
+
+    pysqlite would begin the transaction only at the first write, leaving the reads before it outside:
+    two writers could then both read a task's count and both write it plus one. PostgreSQL locks the open
+    tasks it reads instead (``FOR UPDATE``).
+    """
+    connection = await session.connection()
+    if connection.dialect.name == "sqlite":
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def lost_a_race(exc: DBAPIError) -> bool:
+    """Whether a failed transaction lost to another writer, so running it again will succeed."""
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate is not None:  # PostgreSQL
+        if sqlstate in ("40P01", "40001"):  # deadlock detected, serialization failure
+            return True
+        constraint = getattr(getattr(orig, "diag", None), "constraint_name", None)
+        return sqlstate == "23505" and constraint == OPEN_TASK_INDEX
+    # SQLite names the columns, not the index; no other unique key of callback_tasks is on the number.
+    return "UNIQUE constraint failed: callback_tasks.number" in str(orig)
 
 
 def _aware(moment: datetime) -> datetime:

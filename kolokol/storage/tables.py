@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -117,7 +118,17 @@ class Call(Base):
 
 class CallbackTask(Base):
     __tablename__ = "callback_tasks"
-    __table_args__ = (Index("ix_callback_tasks_number_status", "number", "status"),)
+    __table_args__ = (
+        Index("ix_callback_tasks_number_status", "number", "status"),
+        # One open task per number, whoever writes (migration 0004).
+        Index(
+            "uq_callback_tasks_open_number",
+            "number",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     number: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(10), default="open")
