@@ -268,6 +268,11 @@ class CallSettings(_Section):
 
 class TaskSettings(_Section):
     sla_minutes: float = Field(15, gt=0)
+    # "Not reached" brings a task back after this long; the max_attempts-th "not reached" closes it.
+    retry_after_minutes: float = Field(30, gt=0, le=7 * 24 * 60)
+    max_attempts: int = Field(3, ge=1, le=100)
+    # A close or "not reached" by hand can be undone this long afterwards.
+    undo_seconds: float = Field(10, ge=0, le=600)
 
 
 class WebSettings(_Section):

@@ -3,7 +3,8 @@
 The PBX side hands changes over synchronously (`calls_changed`, `tasks_changed`; never blocking the AMI
 event loop or a commit); one worker builds cards (the only I/O) and publishes, so messages about a call
 never overtake each other. The worker also keeps what is live right now, for `/api/live`: the console's
-starting point and what it reloads after `resync`.
+starting point and what it reloads after `resync`; and which patients are on the line (`in_call`), so every
+screen shows their callback tasks as in conversation, whoever's phone took the call.
 """
 
 from __future__ import annotations
@@ -13,19 +14,22 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kolokol.calls.click_to_call import OriginateFailed
 from kolokol.feed.caller_cards import Card, CardBuilder
+from kolokol.feed.in_call import InCallBook
 from kolokol.feed.live_json import live_call_json
 from kolokol.phones import format_for_reading
+from kolokol.storage.tables import CallbackTask
 from kolokol.tasks.events import TaskChange
-from kolokol.tasks.views import task_views
+from kolokol.tasks.views import InCallLookup, task_json, task_views
 from pbx.live import LiveCall, LiveChange
 from softphone_ws.hub import FeedMessage, MessageType
 
@@ -69,7 +73,18 @@ class _CardJob:
     started: float
 
 
-_Item = _CallItem | list[TaskChange] | OriginateFailed
+@dataclass(frozen=True, slots=True)
+class _Release:
+    """A call that ended after talking leaves the in-call book now."""
+
+    number: str
+    call_id: str
+    at: datetime
+
+
+_Item = _CallItem | list[TaskChange] | OriginateFailed | _Release
+# A number's open tasks as the feed shows them, with the in-call state from the lookup.
+OpenTaskViews = Callable[[str, InCallLookup], Awaitable[Sequence[Mapping[str, Any]]]]
 
 
 class LiveFeed:
@@ -81,6 +96,8 @@ class LiveFeed:
         *,
         card_ttl_seconds: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
+        in_call_hold_seconds: float = 10.0,
+        open_task_views: OpenTaskViews | None = None,
     ) -> None:
         self._publisher = publisher
         self._cards = cards
@@ -97,6 +114,12 @@ class LiveFeed:
         self._worker: asyncio.Task[None] | None = None
         self._card_jobs: dict[str, _CardJob] = {}
         self._live: dict[str, LiveEntry] = {}
+        self._in_call = InCallBook()
+        # How long a call that ended after talking still shows its task as in conversation: longer than
+        # the call's record takes to be stored (calls.settle_seconds), which closes the task.
+        self._in_call_hold = in_call_hold_seconds
+        self._open_task_views = open_task_views or self._stored_open_task_views
+        self._releases: set[asyncio.TimerHandle] = set()
 
     # -- handed over by the PBX side and the database (sync, cheap) ---------------------------------
 
@@ -140,6 +163,10 @@ class LiveFeed:
 
     # -- what is live now ---------------------------------------------------------------------------
 
+    def in_call(self, number: str) -> dict[str, Any] | None:
+        """Whether the patient with this number is on the line now, as task views carry it (`in_call`)."""
+        return self._in_call.json_of(number)
+
     def live_calls(self, extensions: frozenset[str] | None = None) -> list[LiveEntry]:
         """Calls in progress, oldest first; only those involving `extensions` when given."""
         entries = [
@@ -164,6 +191,9 @@ class LiveFeed:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
             self._worker = None
+        for handle in self._releases:
+            handle.cancel()
+        self._releases.clear()
         for job in self._card_jobs.values():
             job.task.cancel()
         self._card_jobs.clear()
@@ -186,6 +216,9 @@ class LiveFeed:
                         await self._publish_call(item)
                 elif isinstance(item, OriginateFailed):
                     self._publish_originate_failure(item)
+                elif isinstance(item, _Release):
+                    if self._in_call.release(item.number, item.call_id):
+                        await self._publish_in_call(item.number, item.at)
                 else:
                     await self._publish_tasks(item)
             except Exception:
@@ -225,6 +258,35 @@ class LiveFeed:
             previous = self._live.get(call.id)
             kept = card if card is not None else previous.card if previous is not None else None
             self._live[call.id] = LiveEntry(message.id, call, kept)
+        booked = self._in_call.update(call if change.kind != "call.ended" else _ended(call))
+        if booked.hold is not None:
+            self._hold(booked.hold, call.id, change.at)
+        if booked.changed is not None:
+            await self._publish_in_call(booked.changed, change.at)
+
+    def _hold(self, number: str, call_id: str, at: datetime) -> None:
+        loop = asyncio.get_running_loop()
+
+        def release() -> None:
+            self._releases.discard(handle)
+            self._put(_Release(number, call_id, at))
+
+        handle = loop.call_later(self._in_call_hold, release)
+        self._releases.add(handle)
+
+    async def _publish_in_call(self, number: str, at: datetime) -> None:
+        """The number's open tasks again, now that its patient went on or off the line."""
+        for view in await self._open_task_views(number, self.in_call):
+            self._publisher.publish("task.updated", at, (), (), {"task": view}, everyone=True)
+
+    async def _stored_open_task_views(self, number: str, in_call: InCallLookup) -> list[dict[str, Any]]:
+        async with self._sessions() as session:
+            tasks = (
+                await session.scalars(
+                    select(CallbackTask).where(CallbackTask.number == number, CallbackTask.status == "open")
+                )
+            ).all()
+            return await task_views(session, [task_json(t) for t in tasks], in_call)
 
     async def card_of(self, entry: LiveEntry) -> Card:
         """The entry's card, built now if nobody was watching when the call rang."""
@@ -255,7 +317,7 @@ class LiveFeed:
 
     async def _publish_tasks(self, changes: list[TaskChange]) -> None:
         async with self._sessions() as session:
-            views = await task_views(session, [c.task for c in changes])
+            views = await task_views(session, [c.task for c in changes], self.in_call)
         for change, view in zip(changes, views, strict=True):
             kind: MessageType = "task.created" if change.created else "task.updated"
             self._publisher.publish(kind, change.at, (), (), {"task": view}, everyone=True)
@@ -268,6 +330,11 @@ class LiveFeed:
             "reason": failure.reason,
         }
         self._publisher.publish("originate.failed", failure.at, [failure.extension], [], payload)
+
+
+def _ended(call: LiveCall) -> LiveCall:
+    # A call.ended change may carry the call's last state before the hang-up.
+    return call if call.state == "ended" else replace(call, state="ended")
 
 
 def utc_now() -> datetime:

@@ -144,6 +144,18 @@ class CallbackTask(Base):
     resolution: Mapped[str | None] = mapped_column(String(20))
     note: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Who closed it by hand (a username or a token's name); null when a call closed it.
+    closed_by: Mapped[str | None] = mapped_column(String(100))
+    # Calls back that did not reach the patient ("not reached"); the task waits until next_attempt_at.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_attempt_by: Mapped[str | None] = mapped_column(String(100))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Bumped by every change, so a screen can tell a newer state of a task from an older one.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The last action by hand, to undo it for a few seconds: {"action", "by", "until", "before": {the
+    # fields it changed, as they were}, "after": {as it left them}} (kolokol.tasks.actions).
+    undo: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class WebhookEvent(Base):

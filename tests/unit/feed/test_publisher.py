@@ -72,9 +72,19 @@ class Cards:
         return {"number": call.number, "contacts": [{"name": "Анна Петрова"}], "built": self.built}
 
 
+async def no_open_tasks(_number: str, _in_call: Any) -> list[dict[str, Any]]:
+    return []
+
+
 def feed_with(cards: Cards, clock: list[float]) -> tuple[LiveFeed, Published]:
     published = Published()
-    live = LiveFeed(published, cast(CardBuilder, cards), sessions=None, clock=lambda: clock[0])  # type: ignore[arg-type]
+    live = LiveFeed(
+        published,
+        cast(CardBuilder, cards),
+        sessions=None,  # type: ignore[arg-type]
+        clock=lambda: clock[0],
+        open_task_views=no_open_tasks,
+    )
     return live, published
 
 
