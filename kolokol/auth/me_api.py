@@ -7,6 +7,7 @@ from aiohttp import web
 from kolokol.auth.api_guard import PRINCIPAL, requires
 from kolokol.auth.roles import EVERYONE
 from kolokol.auth.session_cookie import resolved_session
+from kolokol.calls.availability import click_to_call_ready
 
 routes = web.RouteTableDef()
 
@@ -25,6 +26,8 @@ async def me(request: web.Request) -> web.Response:
             "language": live.user.language if live is not None else None,
             "via": principal.via,
             "csrf_token": live.csrf_token if live is not None else None,
+            # Click-to-call can work now (Asterisk configured and connected): the console offers it.
+            "click_to_call": click_to_call_ready(request.app),
         },
         # Carries the CSRF token: no cache may keep it.
         headers={"Cache-Control": "no-store"},

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from kolokol.app_keys import FEED, LIVE, SESSIONS
 from kolokol.auth.api_guard import PRINCIPAL, requires
 from kolokol.auth.roles import CONSOLE_ROLES
+from kolokol.calls.availability import click_to_call_ready
 from kolokol.feed.live_json import live_call_json
 from kolokol.storage.tables import User
 
@@ -38,13 +39,15 @@ async def live_calls(request: web.Request) -> web.Response:
             for entry in live.live_calls(extensions)
         ],
     }
-    if principal.supervises:
-        body["extensions"] = await _phones_of_active_users(request)
+    # Who answers which phone, for everyone: screens name people ("answered by Борис Орлов", the
+    # supervisor's board with its idle phones too), not bare extensions.
+    body["extensions"] = await _phones_of_active_users(request)
+    body["click_to_call"] = click_to_call_ready(request.app)
     return web.json_response(body)
 
 
 async def _phones_of_active_users(request: web.Request) -> list[dict[str, Any]]:
-    """Every extension someone answers, with who: the supervisor's board shows idle phones too."""
+    """Every extension someone answers, with who."""
     async with request.app[SESSIONS]() as session:
         users = (await session.scalars(select(User).where(User.active.is_(True)))).all()
     owners: dict[str, list[str]] = {}

@@ -18,6 +18,7 @@ from kolokol.app_keys import SETTINGS
 from kolokol.auth.page_guard import csrf_token, page_language, page_principal, remember_language
 from kolokol.auth.principal import Principal
 from kolokol.auth.roles import CONSOLE_ROLES, SUPERVISOR_ROLES
+from kolokol.calls.availability import click_to_call_ready
 from kolokol.settings import LANGUAGES
 from kolokol.web.html_render import json_for_script, render
 from kolokol.web.i18n import MESSAGES, translate
@@ -45,6 +46,10 @@ def page_data(request: web.Request, principal: Principal, language: str, page: s
         "console": {
             "task_warning_minutes": settings.console.task_warning_minutes,
             "sla_minutes": settings.tasks.sla_minutes,
+            "max_attempts": settings.tasks.max_attempts,
+            "undo_seconds": settings.tasks.undo_seconds,
+            # Kept current by the page from /api/me and /api/live (the AMI connection comes and goes).
+            "click_to_call": click_to_call_ready(request.app),
         },
         "urls": {"login": "/login", "console": CONSOLE_PATH, "supervisor": SUPERVISOR_PATH},
     }

@@ -77,7 +77,11 @@ export class CallStore {
     return true;
   }
 
-  /** Merge /api/live: its calls are current as of last_id; held calls missing from it have ended. */
+  /**
+   * Merge /api/live: its calls are current as of last_id. A held call missing from it has ended, but
+   * how is unknown (its end came while the page was away, or kolokol restarted): it leaves as
+   * `call.vanished`, with `call.vanished` set, and nobody calls it missed (the call log will tell).
+   */
   snapshot(live) {
     const present = new Set();
     for (const item of live.calls || []) {
@@ -93,7 +97,7 @@ export class CallStore {
     }
     for (const [id, entry] of [...this.calls]) {
       if (present.has(id) || newerId(entry.messageId, live.last_id)) continue;
-      this.put({ ...entry.call, state: 'ended' }, null, live.last_id, 'call.ended');
+      this.put({ ...entry.call, state: 'ended', vanished: true }, null, live.last_id, 'call.vanished');
     }
   }
 

@@ -4,18 +4,35 @@
 import { callerLabel, intersects, lineLabel, numberLabel } from './calls.js';
 import { contactForm } from './contact.js';
 import { clear, h, icon, setText } from './dom.js';
-import { calendarDate, duration, secondsSince, when } from './format.js';
+import { personAt } from './directory.js';
+import { ageOn, calendarDate, duration, parseCalendarDate, secondsSince, when } from './format.js';
 import { t, tn } from './i18n.js';
 import { myExtensions } from './page.js';
 
 // Contact fields the card shows in its own way, or not at all.
 const HIDDEN_FIELDS = new Set(['id', 'external_id', 'name', 'phones', 'crm_url', 'notes']);
+// The fields a clinic's export has (the CSV import's known columns), in the order a receptionist
+// reads them, with their labels; `kind` date shows a date, birth adds the age.
 const KNOWN_FIELDS = [
-  ['patient_status', 'console.contact.patient_status', false],
-  ['next_visit', 'console.contact.next_visit', true],
-  ['last_visit', 'console.contact.last_visit', true],
-  ['curator', 'console.contact.curator', false],
+  ['patient_status', 'console.contact.patient_status', 'text'],
+  ['next_visit', 'console.contact.next_visit', 'date'],
+  ['last_visit', 'console.contact.last_visit', 'date'],
+  ['birth_date', 'console.contact.birth_date', 'birth'],
+  ['doctor', 'console.contact.doctor', 'text'],
+  ['curator', 'console.contact.curator', 'text'],
+  ['branch', 'console.contact.branch', 'text'],
+  ['email', 'console.contact.email', 'text'],
 ];
+
+/** A field's value as the card shows it: dates in one format (15.03.2026), a birth date with the age. */
+export function fieldText(value, kind = 'text') {
+  if (kind === 'birth') {
+    const age = ageOn(value);
+    return age === null ? calendarDate(value) : `${calendarDate(value)} (${tn('console.contact.age', age)})`;
+  }
+  // Any date, also in a column kolokol does not know, reads the same way.
+  return parseCalendarDate(value) ? calendarDate(value) : String(value);
+}
 
 /**
  * ringing: one of my phones rings (inbound) · dialing: my outbound call is being placed ·
@@ -48,7 +65,7 @@ function humanKey(key) {
 export class CallCard {
   /**
    * @param {any} entry {call, card}
-   * @param {{onContactCreated: (callId: string, contact: any) => void, onFormClosed: (callId: string) => void}} hooks
+   * @param {{onContactCreated: (callId: string, contact: any, number: string) => void, onFormClosed: (callId: string) => void}} hooks
    */
   constructor(entry, hooks) {
     this.hooks = hooks;
@@ -96,6 +113,7 @@ export class CallCard {
 
   setMode(mode, detail) {
     this.mode = mode;
+    this.modeDetail = detail;
     if (mode === 'talking') this.talked = true;
     this.el.dataset.mode = mode;
     const call = this.entry.call;
@@ -107,7 +125,8 @@ export class CallCard {
       ended: 'console.card.ended',
       other: 'console.card.ended',
     };
-    if (mode === 'elsewhere') setText(this.band, t('console.card.answered_by', { ext: detail || call.answered_by || '' }));
+    if (this.stale && mode !== 'ended' && mode !== 'other') setText(this.band, t('console.card.stale'));
+    else if (mode === 'elsewhere') setText(this.band, t('console.card.answered_by', { who: personAt(detail || call.answered_by) }));
     else setText(this.band, t(keys[mode] || keys.other));
     const line = lineLabel(this.entry);
     const lineText = line ? t('console.card.line', { line }) : '';
@@ -115,10 +134,20 @@ export class CallCard {
     this.el.setAttribute('aria-label', `${this.band.textContent}: ${callerLabel(this.entry)}`);
   }
 
+  /** The page cannot follow the call any more (no feed): no counting, and it says so, until it can. */
+  setStale(stale) {
+    if (this.stale === stale) return;
+    this.stale = stale;
+    this.el.dataset.stale = String(stale);
+    this.setMode(this.mode, this.modeDetail);
+    this.tick();
+  }
+
   tick() {
     const call = this.entry.call;
     let seconds = null;
-    if (this.mode === 'ringing' || this.mode === 'dialing') seconds = secondsSince(call.started_at);
+    if (this.stale) seconds = null;
+    else if (this.mode === 'ringing' || this.mode === 'dialing') seconds = secondsSince(call.started_at);
     else if (this.mode === 'talking') seconds = secondsSince(call.answered_at || call.started_at);
     this.timer.hidden = seconds === null;
     if (seconds !== null) setText(this.timer, duration(seconds));
@@ -167,7 +196,8 @@ export class CallCard {
       if (last && last.started_at) {
         const status = last.status === 'missed' ? t('console.card.last_missed') : last.status === 'answered' ? t('console.card.last_answered') : t('console.card.last_unanswered');
         const direction = last.direction === 'outbound' ? t('console.card.last_outbound') : '';
-        parts.push(t('console.card.last_call', { when: when(last.started_at), status: [direction, status].filter(Boolean).join(', ') }));
+        const who = last.status === 'answered' && last.operator ? t('console.card.last_operator', { who: personAt(last.operator) }) : '';
+        parts.push(t('console.card.last_call', { when: when(last.started_at), status: [direction, status, who].filter(Boolean).join(', ') }));
       }
       this.facts.append(h('span', { class: 'history' }, icon('history'), parts.join(', ')));
     }
@@ -221,15 +251,15 @@ export class CallCard {
     const panel = h('div', { class: 'contact', role: contacts.length > 1 ? 'tabpanel' : null, 'aria-labelledby': contacts.length > 1 ? `tab-${this.callId}-${this.selected}` : null });
     if (contacts.length > 1) panel.append(h('p', { class: 'contact-name' }, contact.name));
     const list = h('dl', { class: 'contact-fields' });
-    for (const [key, label, isDate] of KNOWN_FIELDS) {
+    for (const [key, label, kind] of KNOWN_FIELDS) {
       const value = contact[key];
-      if (value === undefined || value === null || value === '') continue;
-      list.append(h('div', { class: `contact-field field-${key.replace(/_/g, '-')}` }, h('dt', {}, t(label)), h('dd', {}, isDate ? calendarDate(value) : String(value))));
+      if (value === undefined || value === null || value === '' || typeof value === 'object') continue;
+      list.append(h('div', { class: `contact-field field-${key.replace(/_/g, '-')}` }, h('dt', {}, t(label)), h('dd', {}, fieldText(value, kind))));
     }
     const known = new Set(KNOWN_FIELDS.map(([key]) => key));
     for (const [key, value] of Object.entries(contact)) {
       if (known.has(key) || HIDDEN_FIELDS.has(key) || value === null || value === '' || typeof value === 'object') continue;
-      list.append(h('div', { class: 'contact-field' }, h('dt', {}, humanKey(key)), h('dd', {}, String(value))));
+      list.append(h('div', { class: 'contact-field' }, h('dt', {}, humanKey(key)), h('dd', {}, fieldText(value))));
     }
     if (list.children.length) panel.append(list);
     if (contact.notes) panel.append(h('p', { class: 'contact-notes' }, icon('note'), h('span', {}, String(contact.notes))));
@@ -277,7 +307,7 @@ export class CallCard {
       number,
       onCreated: (contact) => {
         this.closeForm();
-        this.hooks.onContactCreated(this.callId, contact);
+        this.hooks.onContactCreated(this.callId, contact, number);
       },
       onCancel: () => this.closeForm(),
     });

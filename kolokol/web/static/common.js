@@ -15,6 +15,10 @@ const STATUS_KEYS = {
   ended: 'console.conn.ended',
 };
 
+// A reconnect that succeeds at once (kolokol restarting) is no news; one that takes longer is.
+const BANNER_AFTER_MS = 2000;
+let bannerTimer = 0;
+
 export function showConnection(status) {
   const box = document.getElementById('conn');
   const label = document.getElementById('conn-label');
@@ -22,7 +26,25 @@ export function showConnection(status) {
   box.dataset.state = status;
   setText(label, t(STATUS_KEYS[status] || STATUS_KEYS.connecting));
   document.body.dataset.conn = status;
+  clearTimeout(bannerTimer);
+  if (status === 'offline') showBanner('offline');
+  else if (status === 'reconnecting') bannerTimer = setTimeout(() => showBanner('reconnecting'), BANNER_AFTER_MS);
+  else showBanner(null);
 }
+
+/** "Нет связи" across the page, under the header: the screen is not to be trusted until it goes. */
+function showBanner(state) {
+  const banner = document.getElementById('conn-banner');
+  const text = document.getElementById('conn-banner-text');
+  if (!banner || !text) return;
+  banner.hidden = state === null;
+  if (state === null) return;
+  banner.dataset.state = state;
+  setText(text, t(state === 'offline' ? 'console.conn.banner_offline' : 'console.conn.banner_reconnecting'));
+}
+
+const retry = document.getElementById('conn-retry');
+if (retry) retry.addEventListener('click', () => window.dispatchEvent(new CustomEvent('kolokol:reconnect')));
 
 let endedShown = false;
 

@@ -5,11 +5,12 @@ import { CallCard, cardMode } from './card.js';
 import { CallStore, callerLabel, lineLabel, numberLabel } from './calls.js';
 import { announce, everySecond, setupSound, showConnection, showSessionEnded, storageKey, untilLoaded } from './common.js';
 import { contactDialog } from './contact.js';
+import { onDirectoryChange, personAt, setDirectory } from './directory.js';
 import { clear, h, icon } from './dom.js';
 import { Feed } from './feed.js';
 import { duration, parseTime, timeOfDay } from './format.js';
 import { t } from './i18n.js';
-import { callBack, canCallBack, mountExtensionPicker, originateFailed } from './originate.js';
+import { callBack, canCallBack, mountExtensionPicker, onCallBackChange, originateFailed, setClickToCall } from './originate.js';
 import { myExtensions, page, user } from './page.js';
 import * as sound from './sound.js';
 import { TaskList, TaskStore } from './tasks.js';
@@ -21,6 +22,9 @@ const ANSWERED_ELSEWHERE_MS = 2500;
 // waits for a queue's next attempt (the ring follows within seconds). Keep the card that long.
 const STOPPED_RINGING_MS = 6000;
 const RECENT_KEY = storageKey('recent');
+// A call that left the feed without its end (a reconnect, a restart) is looked up in the call log; its
+// record is stored a few seconds after the end, so ask again a little later each time, for a while.
+const LOOKUP_DELAYS_MS = [1000, 3000, 10000, 30000, 60000, 120000, 300000];
 const MODE_ORDER = { ringing: 0, paused: 1, dialing: 1, talking: 2, elsewhere: 3, ended: 4, other: 4 };
 
 const calls = new CallStore();
@@ -30,6 +34,8 @@ const idle = document.getElementById('idle');
 /** @type {Map<string, {view: CallCard, removeTimer: number, notification: Notification|null}>} */
 const cards = new Map();
 let ready = false;
+// The feed is down: what the cards show may be over already.
+let stale = false;
 
 // -- cards -----------------------------------------------------------------------------------------
 
@@ -73,6 +79,7 @@ function onCallChange(entry) {
     }
   } else if (!slot) {
     const view = new CallCard(entry, { onContactCreated: contactCreated, onFormClosed: formClosed });
+    view.setStale(stale);
     const created = { view, removeTimer: 0, notification: null };
     cards.set(id, created);
     view.el.classList.add('is-entering');
@@ -114,9 +121,11 @@ function formClosed(callId) {
   if (slot && (slot.view.mode === 'ended' || slot.view.mode === 'other')) finish(slot, 'ended');
 }
 
-function contactCreated(callId, contact) {
+function contactCreated(callId, contact, number) {
   const slot = cards.get(callId);
   const held = calls.calls.get(callId);
+  // The patient's callback task shows the name at once (the feed re-announces it to everyone else).
+  if (number) taskStore.named(number, contact);
   if (held) held.card = { ...(held.card || {}), contacts: [contact], first_time_caller: held.card ? held.card.first_time_caller : false };
   if (slot) slot.view.withContact(contact);
   updateRecentContact(callId, contact);
@@ -210,16 +219,61 @@ function saveRecent() {
 }
 
 function remember(entry, view) {
-  const item = { call: entry.call, card: view.entry.card || entry.card };
+  const item = { call: entry.call, card: view.entry.card || entry.card, talked: Boolean(view.talked) };
+  // Its end never reached this page: how it went is the call log's to say, not a guess.
+  if (entry.call.vanished) item.pending = true;
   recent = [item, ...recent.filter((old) => old.call.id !== entry.call.id)].slice(0, RECENT_MAX);
   saveRecent();
   renderRecent();
+  if (item.pending) lookUp(item.call.id, 0);
 }
 
 function refreshRecent(entry) {
   const item = recent.find((old) => old.call.id === entry.call.id);
   if (!item) return;
   item.call = entry.call;
+  if (entry.call.vanished && !item.record) {
+    item.pending = true;
+    lookUp(item.call.id, 0);
+  }
+  saveRecent();
+  renderRecent();
+}
+
+const lookups = new Set();
+
+/** Ask the call log how a call that vanished from the feed went; correct the recent strip with it. */
+function lookUp(callId, attempt) {
+  if (lookups.has(callId)) return;
+  lookups.add(callId);
+  setTimeout(async () => {
+    lookups.delete(callId);
+    const item = recent.find((old) => old.call.id === callId);
+    if (!item || !item.pending) return;
+    let record = null;
+    try {
+      const found = await get(`/api/calls?pbx_call_id=${encodeURIComponent(item.call.pbx_call_id)}&limit=10`);
+      record = (found.items || []).find((r) => r.pbx === item.call.pbx) || null;
+    } catch {
+      // offline: the next attempt asks again
+    }
+    if (record) settle(item, record);
+    else if (attempt + 1 < LOOKUP_DELAYS_MS.length) lookUp(callId, attempt + 1);
+  }, LOOKUP_DELAYS_MS[Math.min(attempt, LOOKUP_DELAYS_MS.length - 1)]);
+}
+
+function settle(item, record) {
+  item.pending = false;
+  item.record = {
+    status: record.status,
+    direction: record.direction,
+    answered_by: record.answered_by,
+    operator: record.operator,
+    talk_seconds: record.talk_seconds,
+  };
+  // Someone else took it and I was never on it: like a call answered elsewhere, not one of mine.
+  const mine = item.talked || (record.direction !== 'inbound' ? myExtensions.has(record.operator) : myExtensions.has(record.answered_by));
+  if (record.status === 'answered' && !mine) recent = recent.filter((old) => old !== item);
   saveRecent();
   renderRecent();
 }
@@ -241,26 +295,20 @@ function renderRecent() {
     const call = item.call;
     const contacts = item.card && Array.isArray(item.card.contacts) ? item.card.contacts : [];
     const number = (item.card && item.card.number) || call.number;
-    const answered = Boolean(call.answered_at || call.answered_by);
-    const talk = answered && call.ended_at ? Math.max(0, ((parseTime(call.ended_at) ?? 0) - (parseTime(call.answered_at) ?? 0)) / 1000) : 0;
-    const outcome = answered
-      ? t('console.recent.talked', { duration: duration(talk) })
-      : call.direction === 'outbound'
-        ? t('console.recent.unanswered')
-        : t('console.recent.missed');
-    const kind = call.direction === 'outbound' ? 'phone-out' : answered ? 'phone-in' : 'phone-missed';
+    const { answered, outcome } = recentOutcome(item);
+    const kind = call.direction === 'outbound' ? 'phone-out' : answered || item.pending ? 'phone-in' : 'phone-missed';
     const display = numberLabel(item);
     list.append(
       h(
         'li',
-        { class: `recent-item${answered ? '' : ' is-missed'}`, dataset: { callId: call.id } },
+        { class: `recent-item${answered || item.pending ? '' : ' is-missed'}`, dataset: { callId: call.id, outcome: item.pending ? 'unknown' : answered ? 'answered' : 'unanswered' } },
         h('span', { class: 'recent-kind' }, icon(kind)),
         h('span', { class: 'recent-text' }, h('span', { class: 'recent-who' }, callerLabel(item)), h('span', { class: 'recent-meta' }, [timeOfDay(call.started_at), outcome].filter(Boolean).join(' · '))),
         h(
           'span',
           { class: 'recent-actions' },
           !contacts.length && number
-            ? h('button', { type: 'button', class: 'button-icon', title: t('console.card.create_contact'), 'aria-label': `${t('console.card.create_contact')}: ${display}`, onclick: () => contactDialog(number, display, (contact) => contactCreated(call.id, contact)) }, icon('user-plus'))
+            ? h('button', { type: 'button', class: 'button-icon', title: t('console.card.create_contact'), 'aria-label': `${t('console.card.create_contact')}: ${display}`, onclick: () => contactDialog(number, display, (contact) => contactCreated(call.id, contact, number)) }, icon('user-plus'))
             : null,
           number && canCallBack()
             ? h('button', { type: 'button', class: 'button-icon button-call', title: t('console.tasks.call_back'), 'aria-label': `${t('console.tasks.call_back')}: ${callerLabel(item)}`, onclick: () => callBack(number, display) }, icon('phone'))
@@ -271,10 +319,28 @@ function renderRecent() {
   }
 }
 
+/** How a recent call went: from its record when the page had to ask, else from its last live state. */
+function recentOutcome(item) {
+  const call = item.call;
+  if (item.pending) return { answered: false, outcome: t('console.recent.ended') };
+  const record = item.record;
+  const answered = record ? record.status === 'answered' : Boolean(call.answered_at || call.answered_by);
+  let talk = 0;
+  if (record) talk = record.talk_seconds || 0;
+  else if (answered && call.ended_at) talk = Math.max(0, ((parseTime(call.ended_at) ?? 0) - (parseTime(call.answered_at) ?? 0)) / 1000);
+  if (!answered) return { answered, outcome: call.direction === 'outbound' ? t('console.recent.unanswered') : t('console.recent.missed') };
+  const parts = [t('console.recent.talked', { duration: duration(talk) })];
+  const other = record ? record.operator : call.operator;
+  if (call.direction === 'inbound' && other && !myExtensions.has(other)) parts.push(t('console.recent.answered_by', { who: personAt(other) }));
+  return { answered, outcome: parts.join(', ') };
+}
+
 // -- start -----------------------------------------------------------------------------------------------
 
 async function reload() {
   const live = await get('/api/live');
+  setDirectory(live.extensions);
+  setClickToCall(live.click_to_call);
   calls.snapshot(live);
   await taskStore.reload();
   return live.last_id || null;
@@ -285,7 +351,7 @@ function onMessage(message) {
     calls.apply(message);
   } else if (message.type === 'task.created' || message.type === 'task.updated') {
     const change = taskStore.apply(message.task);
-    if (change === 'created' && ready) {
+    if (change === 'created' && message.type === 'task.created' && ready) {
       sound.chime();
       taskList.flash(message.task.id);
     }
@@ -297,13 +363,25 @@ function onMessage(message) {
 calls.subscribe(onCallChange);
 const taskList = new TaskList(document.getElementById('tasks'), {
   store: taskStore,
-  canCallBack: canCallBack(),
+  canCallBack,
+  onCallBackChange,
   canComplete: true,
   onCallBack: (task) => callBack(task.number, task.number_display || task.number),
 });
 
+onCallBackChange(() => renderRecent());
+onDirectoryChange(() => renderRecent());
+
+/** The feed's state: while the page cannot follow calls, its cards stop counting and say so. */
+function onStatus(status) {
+  showConnection(status);
+  stale = status === 'reconnecting' || status === 'offline';
+  for (const slot of cards.values()) slot.view.setStale(stale);
+}
+
 setupSound();
 mountExtensionPicker(document.getElementById('me-ext'));
+for (const item of recent) if (item.pending) lookUp(item.call.id, 0);
 document.getElementById('no-extension').hidden = user.extensions.length > 0;
 renderRecent();
 layoutCards();
@@ -318,7 +396,7 @@ if (subscription) {
   const feed = new Feed({
     subscription,
     onMessage,
-    onStatus: showConnection,
+    onStatus,
     onResync: reload,
     onSessionEnded: showSessionEnded,
   });

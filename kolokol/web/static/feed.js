@@ -34,6 +34,8 @@ export class Feed {
     this.status = null;
     window.addEventListener('online', () => this.reconnectNow());
     window.addEventListener('offline', () => this.setStatus('offline'));
+    // "Reconnect now" on the no-connection banner.
+    window.addEventListener('kolokol:reconnect', () => this.reconnectNow());
   }
 
   /** @param {string|null} lastId the snapshot's last_id: messages after it are replayed */

@@ -86,13 +86,42 @@ export function when(iso) {
   return then.getFullYear() === today.getFullYear() ? dayMonth.format(at) : dayMonthYear.format(at);
 }
 
-/** A calendar date from the contact record ("2026-03-15") in the page's language. */
+// Dates in contact records come as the clinic's export wrote them: 2026-03-15, 2026-03-15T10:00:00,
+// 15.03.2026, 15/03/2026, 15-03-2026.
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+const DAY_FIRST = /^(\d{1,2})[./-](\d{1,2})[./-](\d{4})$/;
+
+/** {year, month, day} of a contact field's date, or null when it is no date. */
+export function parseCalendarDate(value) {
+  if (typeof value !== 'string') return null;
+  const text = value.trim();
+  let year, month, day;
+  const iso = ISO_DATE.exec(text);
+  const dayFirst = iso ? null : DAY_FIRST.exec(text);
+  if (iso) [year, month, day] = [Number(iso[1]), Number(iso[2]), Number(iso[3])];
+  else if (dayFirst) [year, month, day] = [Number(dayFirst[3]), Number(dayFirst[2]), Number(dayFirst[1])];
+  else return null;
+  const date = new Date(year, month - 1, day);
+  if (date.getFullYear() !== year || date.getMonth() !== month - 1 || date.getDate() !== day) return null;
+  return { year, month, day };
+}
+
+/** A contact field's date in one format whatever the export wrote: 03.12.2026. Other text as it is. */
 export function calendarDate(value) {
-  if (typeof value !== 'string') return value == null ? '' : String(value);
-  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
-  if (!match) return value;
-  const date = new Date(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
-  return date.getFullYear() === new Date(now()).getFullYear() ? dayMonth.format(date) : dayMonthYear.format(date);
+  const date = parseCalendarDate(value);
+  if (!date) return value == null ? '' : String(value);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${pad(date.day)}.${pad(date.month)}.${date.year}`;
+}
+
+/** Whole years since a birth date (today on the server's clock), or null. */
+export function ageOn(value, at = now()) {
+  const born = parseCalendarDate(value);
+  if (!born) return null;
+  const today = new Date(at);
+  let years = today.getFullYear() - born.year;
+  if (today.getMonth() + 1 < born.month || (today.getMonth() + 1 === born.month && today.getDate() < born.day)) years -= 1;
+  return years >= 0 && years < 150 ? years : null;
 }
 
 /** +7 916 123-45-67 for Russian numbers; other numbers as they are. */

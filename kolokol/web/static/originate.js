@@ -1,16 +1,41 @@
-// Click-to-call: the operator's phone rings first, then the patient's number is dialled.
+// Click-to-call: the operator's phone rings first, then the patient's number is dialled. Offered only
+// while it can work: the user has a phone and kolokol is connected to Asterisk (cloud PBXs: not yet).
 
-import { ApiError, post } from './api.js';
+import { ApiError, get, post } from './api.js';
 import { h, icon } from './dom.js';
 import { t } from './i18n.js';
-import { user } from './page.js';
+import { page, user } from './page.js';
 import { toast } from './toast.js';
 
 const CHOICE_KEY = `kolokol.${user.username}.originate.extension`;
+// Asterisk comes and goes: ask again this often (and after every reload of the page's state).
+const RECHECK_MS = 30000;
 const listeners = [];
+const availability = [];
+let pbxReady = Boolean(page.console && page.console.click_to_call);
 
 export function canCallBack() {
-  return user.extensions.length > 0;
+  return user.extensions.length > 0 && pbxReady;
+}
+
+/** What the server said about click-to-call just now (`click_to_call` of /api/me or /api/live). */
+export function setClickToCall(ready) {
+  if (typeof ready !== 'boolean' || ready === pbxReady) return;
+  pbxReady = ready;
+  for (const listener of availability) listener(canCallBack());
+}
+
+/** Called with canCallBack() whenever it changes: call buttons appear and disappear. */
+export function onCallBackChange(listener) {
+  availability.push(listener);
+}
+
+if (user.extensions.length) {
+  setInterval(() => {
+    get('/api/me')
+      .then((me) => setClickToCall(me && me.click_to_call))
+      .catch(() => {});
+  }, RECHECK_MS);
 }
 
 export function chosenExtension() {
@@ -108,6 +133,8 @@ export async function callBack(number, display) {
   try {
     await post('/api/calls/originate', { extension, number });
   } catch (error) {
+    // Asterisk went away since the page last asked: stop offering it until it is back.
+    if (error instanceof ApiError && error.slug === 'pbx-unavailable') setClickToCall(false);
     const key = error instanceof ApiError ? ERRORS[error.slug] : null;
     toast(key ? t(key, { number: shown, ext: extension }) : t('console.error.generic'), 'error');
     return false;

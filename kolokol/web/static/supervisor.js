@@ -3,11 +3,12 @@
 import { get } from './api.js';
 import { CallStore, callerLabel, lineLabel, numberLabel } from './calls.js';
 import { everySecond, showConnection, showSessionEnded, untilLoaded } from './common.js';
+import { peopleAt, setDirectory } from './directory.js';
 import { clear, h, icon, setText } from './dom.js';
 import { Feed } from './feed.js';
 import { duration, parseTime, secondsSince } from './format.js';
 import { t } from './i18n.js';
-import { callBack, canCallBack, mountExtensionPicker } from './originate.js';
+import { callBack, canCallBack, mountExtensionPicker, onCallBackChange, setClickToCall } from './originate.js';
 import { TaskList, TaskStore } from './tasks.js';
 
 // A caller waiting this long on a ringing phone is worth a supervisor's glance (then: too long).
@@ -26,6 +27,8 @@ const rows = new Map();
 /** extension -> users, from /api/live (active users' phones) plus any phone seen in a call */
 let extensions = new Map();
 let taskCounts = { open: 0, late: 0 };
+// The feed is down: the board may be out of date, and its timers stop.
+let stale = false;
 
 function stateOf(call) {
   if (call.state === 'talking' || (call.talking && call.talking.length)) return 'talking';
@@ -99,16 +102,30 @@ function fillRow(row) {
   }
   setText(row.cells.line, lineLabel(row.entry));
   clear(row.cells.phones);
-  for (const ext of call.talking || []) row.cells.phones.append(h('span', { class: 'ext-chip is-talking', title: t('supervisor.state.talking') }, icon('headset'), ext));
+  for (const ext of call.talking || []) row.cells.phones.append(phoneChip(ext, 'talking'));
   for (const ext of call.ringing || []) {
     if ((call.talking || []).includes(ext)) continue;
-    row.cells.phones.append(h('span', { class: 'ext-chip is-ringing', title: t('supervisor.state.ringing') }, icon('bell'), ext));
+    row.cells.phones.append(phoneChip(ext, 'ringing'));
   }
   setText(row.cells.queue, call.queue || '');
   tickRow(row);
 }
 
+/** A phone on a call, as the person who answers it (the extension in small print). */
+function phoneChip(ext, state) {
+  const people = peopleAt(ext);
+  const label = people.length ? t('supervisor.ext.chip', { name: people.join(', '), ext }) : ext;
+  return h(
+    'span',
+    { class: `ext-chip is-${state}`, dataset: { ext }, title: `${t(`supervisor.state.${state}`)}: ${label}`, 'aria-label': label },
+    icon(state === 'talking' ? 'headset' : 'bell'),
+    people.length ? h('span', { class: 'ext-chip-name' }, people.join(', ')) : null,
+    h('span', { class: 'ext-chip-ext' }, ext),
+  );
+}
+
 function tickRow(row) {
+  if (stale) return;
   const { call } = row.entry;
   const answered = parseTime(call.answered_at);
   const started = parseTime(call.started_at);
@@ -226,6 +243,7 @@ function renderExtensions() {
 }
 
 function tickTile(tile) {
+  if (stale) return;
   const current = tile.current;
   if (!current) {
     setText(tile.timer, '');
@@ -260,6 +278,8 @@ document.addEventListener('kolokol:tasks', (event) => {
 
 async function reload() {
   const live = await get('/api/live');
+  setDirectory(live.extensions);
+  setClickToCall(live.click_to_call);
   const next = new Map();
   for (const item of live.extensions || []) next.set(item.extension, item.users || []);
   for (const ext of extensions.keys()) if (!next.has(ext)) next.set(ext, []);
@@ -273,7 +293,8 @@ async function reload() {
 calls.subscribe(onCallChange);
 new TaskList(document.getElementById('tasks'), {
   store: taskStore,
-  canCallBack: canCallBack(),
+  canCallBack,
+  onCallBackChange,
   canComplete: false,
   onCallBack: (task) => callBack(task.number, task.number_display || task.number),
 });
@@ -291,7 +312,11 @@ new Feed({
     if (message.type && message.type.startsWith('call.')) calls.apply(message);
     else if (message.type === 'task.created' || message.type === 'task.updated') taskStore.apply(message.task);
   },
-  onStatus: showConnection,
+  onStatus: (status) => {
+    showConnection(status);
+    stale = status === 'reconnecting' || status === 'offline';
+    document.getElementById('main').dataset.stale = String(stale);
+  },
   onResync: reload,
   onSessionEnded: showSessionEnded,
 }).start(lastId);

@@ -109,6 +109,7 @@ async def test_api_tokens_need_no_csrf_token_even_beside_a_login_cookie(site: Si
         "language": None,
         "via": "token",
         "csrf_token": None,
+        "click_to_call": False,
     }
 
 

@@ -73,7 +73,13 @@ async def test_an_operator_console_carries_its_user_words_and_settings(
         "extensions": ["101", "105"],
         "supervises": False,
     }
-    assert data["console"] == {"task_warning_minutes": 7, "sla_minutes": 20}
+    assert data["console"] == {
+        "task_warning_minutes": 7,
+        "sla_minutes": 20,
+        "max_attempts": 3,
+        "undo_seconds": 10,
+        "click_to_call": False,
+    }
     assert data["messages"] == MESSAGES["ru"]
     assert 'class="topnav"' not in body, "operators have one page: no tabs"
 
