@@ -6,6 +6,7 @@ Pure: no asyncio, no SQL.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -51,6 +52,8 @@ class AssembledCall:
     queue_name: str | None = None
     # The call began with a leg dialled by nobody (AMI Originate: click-to-call, click-to-dial).
     originated: bool = False
+    # The call's first channel (its Uniqueid is the Linkedid) was seen: not just a fragment of a call.
+    headed: bool = False
     queue_abandoned: bool = False
     queue_let_go: bool = False  # the queue itself ended the wait (timeout, empty, full)
     recording_file: str | None = None
@@ -100,12 +103,13 @@ class Interpretation:
         self.phones = [c for c in channels if c.kind == "phone"]
 
     def direction(self) -> Direction:
-        if self.call.originated:
+        origin = self.origin
+        if self.call.originated or (origin.kind == "trunk" and origin.placed_by_the_pbx):
             # The PBX placed the call itself (click-to-call, click-to-dial), whichever side it rang
             # first: the clinic calls out, even when the first leg is the outside line.
             if self.trunks:
                 return "outbound"
-        elif self.origin.kind == "trunk":
+        elif origin.kind == "trunk":
             return "inbound"
         if self.trunks:
             return "outbound"
@@ -136,14 +140,21 @@ class Interpretation:
             target = _dial_target(leg.dial_string)
             if target:
                 return target
-        if self.call.originated and self.normalize(self.origin.caller_name):
+        if self.call.originated:
             # Click-to-call names the number to be dialled as the operator phone's caller ID name
-            # (kolokol does, as most click-to-call tools): known before the phone even answers.
-            return self.origin.caller_name
+            # (kolokol does, as most click-to-call tools): known before the phone even answers. With
+            # Local channels it is on the originated Local pair (the ;1 half may take the phone's name).
+            plumbing = [c for c in self.channels if c.kind == "local"]
+            for channel in (self.origin, *plumbing):
+                if self.normalize(channel.caller_name):
+                    return channel.caller_name
         for leg in self.channels:
-            target = _dial_target(leg.dial_string) if leg is not self.origin else ""
+            # A phone leg's dial string names the operator's phone, never the number called.
+            target = _dial_target(leg.dial_string) if leg is not self.origin and leg.kind != "phone" else ""
             if target:
                 return target
+        if self.origin.kind == "phone" and self.origin.dialed:
+            return ""  # the phone was rung (click-to-call): where it stood in the dialplan is no number
         return self.origin.first_exten
 
     def parties(self) -> tuple[Direction, str, str | None, str]:
@@ -154,10 +165,11 @@ class Interpretation:
             called_raw = self.origin.first_exten
             name = self.origin.caller_name.strip()
             caller_name = None if name.lower() in UNKNOWN_NAMES else name
-            return direction, caller, caller_name, self.normalize(called_raw) or called_raw
+            return direction, caller, caller_name, self.normalize(called_raw) or _dialable(called_raw)
         ext = self.placed_by() or self.origin.caller_num
         if direction == "outbound":
-            called = self.normalize(self._dialled_number()) or self._dialled_number()
+            dialled = self._dialled_number()
+            called = self.normalize(dialled) or _dialable(dialled)
             return direction, self._outgoing_line(called) or ext, None, called
         others = [p.extension for p in self.phones if p is not self.origin and p.extension]
         called = others[0] if others else self._dialled_number()
@@ -222,9 +234,10 @@ class Interpretation:
         where: MissedWhere
         if self.call.queue_joined:
             where = "queue"
-        elif self.call.dialled_a_phone or disposition == "busy":
+        elif self.call.dialled_a_phone or disposition in ("busy", "failed"):
             # Phones were tried, whether or not they rang (busy at once, unreachable): lost while
-            # ringing, not in the IVR. A dialplan Busy() for a phone on do-not-disturb counts too.
+            # ringing, not in the IVR. So is a call the PBX refused as busy (a dialplan Busy() for a phone
+            # on do-not-disturb) or could not put through (an unreachable phone has no channel at all).
             where = "ringing"
         else:
             where = "ivr"
@@ -269,6 +282,14 @@ class Interpretation:
         if direction == "inbound":
             return "caller_hangup"
         return "failed" if not self.call.rang and not self.trunks else "caller_hangup"
+
+
+_DIALABLE = re.compile(r"\+?[0-9*#]+")
+
+
+def _dialable(text: str) -> str:
+    """A number or extension as dialled; not a dialplan position ("s", "i"): unknown is ""."""
+    return text if _DIALABLE.fullmatch(text) else ""
 
 
 def _dial_target(dial: str) -> str:

@@ -32,6 +32,7 @@ log = logging.getLogger("kolokol.assembler")
 AmiEvent = Mapping[str, str]
 
 _QUEUE_LET_GO = frozenset({"TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL"})
+_RING = "4"  # ChannelState of a call coming in to the PBX (from the trunk, or dialled on a phone)
 _RINGING = "5"  # ChannelState: the far end alerts (SIP 180); "4" (Ring) is a caller's own channel
 _UP = "6"
 # Channels of finished calls remembered so that a straggler event cannot start a phantom call.
@@ -170,6 +171,8 @@ class CallAssembler:
                 call = AssembledCall(call_id=linkedid, started_at=at, last_event_at=at)
                 self._calls[linkedid] = call
             call.channels[uniqueid] = channel
+            if uniqueid == linkedid:
+                call.headed = True
             if uniqueid == linkedid or call.originator is None:
                 call.originator = uniqueid
         elif linkedid != channel.linkedid and linkedid in self._calls:
@@ -201,6 +204,8 @@ class CallAssembler:
         if recording:
             self._calls_of(channel).recording_file = recording
         state = event.get(f"{prefix}ChannelState")
+        if state and not channel.first_state:
+            channel.first_state = state
         if state in (_RINGING, _UP) and channel.rang_at is None and channel.kind == "phone":
             # Evidence that the phone rang: its leg alerted, or it picked up. Counted only for dialled
             # legs (see AssembledCall.rang): a caller's own phone does not ring. Ringing may be reported
@@ -235,6 +240,7 @@ class CallAssembler:
         target.queue_name = target.queue_name or source.queue_name
         target.answers = sorted([*target.answers, *source.answers], key=lambda answer: answer[0])
         target.ended_at = None
+        target.headed = target.headed or source.headed
         self._calls.pop(source.call_id, None)
         if self._live:
             self._touched[target.call_id] = None
@@ -298,7 +304,10 @@ class CallAssembler:
         # a ring: gateways and phones also use it for announcements ("do not disturb", "unavailable").
         self._channel(event, at)
         dest = self._channel(event, at, "Dest")
-        if dest is not None and event.get("DialStatus") == "RINGING" and dest.rang_at is None:
+        if dest is None:
+            return
+        dest.dialed = True
+        if event.get("DialStatus") == "RINGING" and dest.rang_at is None:
             dest.rang_at = at
 
     def _on_dial_end(self, event: AmiEvent, at: datetime) -> None:
@@ -307,6 +316,10 @@ class CallAssembler:
         status = event.get("DialStatus", "")
         if dest is None or not status:
             return
+        if dest.first_state != _RING:
+            # The DialBegin may have gone by before kolokol listened. (Not a channel that came in to the
+            # PBX: a pickup's DialEnd names the picker, who dialled *8 itself.)
+            dest.dialed = True
         call = self._calls_of(dest)
         # A duplicate CANCEL must not overwrite the real outcome of that leg.
         if call.dial_results.get(dest.uniqueid) in (None, *DIAL_PROGRESS):
@@ -480,7 +493,9 @@ class CallAssembler:
         # Channels of different calls now share a bridge (a pickup, a transfer): one call from now on.
         calls = {id(self._calls_of(c)): self._calls_of(c) for c in parties}
         if len(calls) > 1:
-            target = min(calls.values(), key=lambda c: (c.started_at, c.call_id))
+            # Asterisk keeps the oldest Linkedid (it names the channel created first); what kolokol
+            # happened to see first may be younger when it started listening mid-call.
+            target = min(calls.values(), key=lambda c: (_linkedid_age(c.call_id), c.started_at))
             for other in list(calls.values()):
                 self._merge(other, target)
         call = self._calls_of(channel)
@@ -542,7 +557,9 @@ class CallAssembler:
     def _finish_due(self, now: datetime) -> list[PbxCallRecord]:
         done = []
         for call in list(self._calls.values()):
-            if call.ended_at is not None and now - call.ended_at >= self._settle:
+            # A call whose first channel was never seen (kolokol started listening mid-call) is only a
+            # part of a call that may go on: it waits for that channel's events or goes stale.
+            if call.ended_at is not None and call.headed and now - call.ended_at >= self._settle:
                 done.extend(self._finish(call, call.ended_at, timed_out=False))
             elif now - call.last_event_at >= self._stale:
                 done.extend(self._finish(call, call.last_event_at, timed_out=True))
@@ -564,7 +581,23 @@ class CallAssembler:
         if all(c.kind == "local" for c in call.channels.values()):
             # Plumbing without a phone or a line (an originate that never got anywhere): no call.
             return []
+        if not call.headed:
+            # Only a fragment was seen (its first channel had gone before kolokol listened): who called
+            # whom, and how it went, cannot be told from it.
+            log.info(
+                "partial call not recorded", extra={"linkedid": call.call_id, "channels": len(call.channels)}
+            )
+            return []
         return [Interpretation(call, self._normalize, ended_at, timed_out).record()]
+
+
+def _linkedid_age(linkedid: str) -> tuple[float, int]:
+    """Uniqueids are "[systemname-]<epoch>.<sequence>": older ones sort first."""
+    epoch, _, sequence = linkedid.rpartition("-")[2].partition(".")
+    try:
+        return float(epoch), int(sequence)
+    except ValueError:
+        return float("inf"), 0
 
 
 def _event_time(event: AmiEvent) -> datetime | None:

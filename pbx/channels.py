@@ -19,6 +19,7 @@ ChannelKind = Literal["phone", "trunk", "local"]
 # "PJSIP/101-0000002a" -> endpoint "101"; "SIP/voipgrid-siproute-0000000b" -> "voipgrid-siproute".
 _ENDPOINT = re.compile(r"^(?P<tech>[^/]+)/(?P<resource>.+?)(?:-[0-9a-fA-F]{6,})?(?:<ZOMBIE>)?$")
 UNKNOWN_NAMES = frozenset({"", "<unknown>", "unknown", "anonymous", "restricted", "<null>"})
+_PLACED_STATES = frozenset({"0", "3", "5"})  # Down, Dialing, Ringing
 # Channel names repeat on every event of a call; a clinic has a few hundred endpoints at most.
 _CACHE_LIMIT = 10_000
 
@@ -138,6 +139,9 @@ class Channel:
     rang_at: datetime | None = None
     # The dial string this leg was dialled with ("+79161234567@trunk"), or "".
     dial_string: str = ""
+    # The ChannelState the channel was first seen in: Asterisk creates a call coming in in Ring ("4"),
+    # and a leg it places itself Down ("0"), before it dials or rings ("3", "5").
+    first_state: str = ""
     # The channel has talked to another real party through a bridge (Local channels followed).
     connected: bool = False
     hung_up_at: datetime | None = None
@@ -147,3 +151,9 @@ class Channel:
     @property
     def alive(self) -> bool:
         return self.hung_up_at is None
+
+    @property
+    def placed_by_the_pbx(self) -> bool:
+        """A leg Asterisk placed (dialled out, originated), not a call that came in: dialled, seen first
+        down or dialling, or not the first channel of its call (a call coming in starts its call)."""
+        return self.dialed or self.first_state in _PLACED_STATES or self.uniqueid != self.first_linkedid

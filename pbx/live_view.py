@@ -50,8 +50,9 @@ def live_view(
         return None
     answered_at, answered_by = _first_answer(call, direction, reading.origin)
     # A phone that picked up a caller talks from that moment; the operator's own phone answering a
-    # click-to-call does not (the patient has not answered yet), but does once the patient has.
-    picked_up = direction != "outbound"
+    # click-to-call does not (the patient has not answered yet), but does once the patient has. When the
+    # PBX called the patient first, the patient is on the line already when the operator picks up.
+    picked_up = direction != "outbound" or reading.origin.kind == "trunk"
     talking = tuple(
         c.extension
         for c in phones
@@ -106,10 +107,13 @@ def _first_answer(
     """
     if direction == "inbound" and call.answered_at is not None:
         return call.answered_at, call.answered_by
+    patient_first = direction == "outbound" and origin.kind == "trunk"
     for at, leg in call.answers:
-        if direction == "outbound" and leg.kind == "trunk" and origin.kind == "phone":
-            # The patient picked up and the operator is on the line already. When the PBX called the
-            # patient first (click-to-dial), the call is answered once the operator is put through.
+        if direction == "outbound" and leg.kind == "trunk" and not patient_first:
+            # The patient picked up and the operator is on the line already.
+            return at, None
+        if patient_first and leg.kind == "phone":
+            # The PBX called the patient first (click-to-dial): answered once the operator picks up.
             return at, None
         if direction != "outbound" and leg.kind == "phone" and leg is not origin:
             return at, leg.extension

@@ -17,20 +17,31 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kolokol.calls.asterisk_ingest import AsteriskIngest
 from kolokol.calls.pipeline import CallPipeline
 from kolokol.calls.record_json import calls_json
+from kolokol.calls.wiring import make_classifier
 from kolokol.phones import PhoneNormalizer
+from kolokol.settings import Settings
 from kolokol.storage.engine import make_engine, make_sessionmaker
 from kolokol.storage.migrate import upgrade
 from kolokol.storage.tables import Call
 from pbx.ami import AmiClient
 from pbx.assembler import CallAssembler
 from tests.support import asterisk_harness as h
-from tests.support.expected_calls import EXPECTED, assert_matches
+from tests.support.expected_calls import EXPECTED, HARNESS_SETTINGS, assert_matches
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(240)]
 
 
+# The harness clinic's phones (account-code endpoints known as 201/202), as kolokol would be configured.
+SETTINGS = Settings.model_validate(HARNESS_SETTINGS)
+
+
+def harness_assembler() -> CallAssembler:
+    return CallAssembler(PhoneNormalizer().e164, classifier=make_classifier(SETTINGS), settle_seconds=0.5)
+
+
 def kolokol_ami(ingest: AsteriskIngest) -> AmiClient:
-    """kolokol's own AMI client, logged in as the harness's least-privilege user."""
+    """kolokol's own AMI client, logged in as the harness's least-privilege user, registered for the
+    events kolokol handles (what the shipped eventfilter lets through)."""
     return AmiClient(
         host=h.AMI_HOST,
         port=h.AMI_PORT,
@@ -38,6 +49,7 @@ def kolokol_ami(ingest: AsteriskIngest) -> AmiClient:
         secret=h.AMI_SECRET,
         on_event=ingest.on_event,
         on_resync=ingest.on_resync,
+        events=ingest.handled_events,
     )
 
 
@@ -54,7 +66,7 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 async def live(asterisk: None, engine: AsyncEngine) -> AsyncIterator[AsteriskIngest]:
     sessions = make_sessionmaker(engine)
     ingest = AsteriskIngest(
-        CallAssembler(PhoneNormalizer().e164, settle_seconds=0.5),
+        harness_assembler(),
         CallPipeline(sessions, sla=timedelta(minutes=15)),
         tick_seconds=0.2,
     )
@@ -99,7 +111,7 @@ async def test_a_call_that_ends_while_kolokol_is_disconnected_is_settled_on_reco
     asterisk: None, engine: AsyncEngine
 ) -> None:
     sessions = make_sessionmaker(engine)
-    assembler = CallAssembler(PhoneNormalizer().e164, settle_seconds=0.5)
+    assembler = harness_assembler()
     ingest = AsteriskIngest(assembler, CallPipeline(sessions, sla=timedelta(minutes=15)), tick_seconds=0.2)
     ingest.start()
     first = kolokol_ami(ingest)

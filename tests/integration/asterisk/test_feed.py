@@ -77,8 +77,10 @@ async def kolokol(asterisk: None, tmp_path: Path, aiohttp_client: ClientMaker) -
     )
     app = make_app(settings)
     http = await aiohttp_client(app)
+    ami = app[AMI]
+    assert ami is not None, "the settings configure Asterisk"
     deadline = time.monotonic() + 15
-    while not app[AMI].logged_in:
+    while not ami.logged_in:
         assert time.monotonic() < deadline, "kolokol could not log in to the real Asterisk"
         await asyncio.sleep(0.05)
     async with app[SESSIONS].begin() as session:
