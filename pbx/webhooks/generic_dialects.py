@@ -20,6 +20,7 @@ from pbx.webhooks.base import (
     json_object,
     require_content_type,
     require_method,
+    stored_time,
     text_field,
     unix_time,
 )
@@ -272,8 +273,14 @@ def _telfin_hangup(
         # Also when the answer event was lost: the talk began Duration (µs) before this hang-up.
         duration = _text(params, "Duration", max_length=20)
         began = at
-        if duration.isdigit() and (stamp := _text(params, "EventTime", max_length=24)).isdigit():
-            began = unix_time((int(stamp) - int(duration)) / 1_000_000, "EventTime").isoformat()
+        if duration.isdigit():
+            stamp = _text(params, "EventTime", max_length=24)
+            if stamp.isdigit():
+                began = unix_time((int(stamp) - int(duration)) / 1_000_000, "EventTime").isoformat()
+            else:
+                # No EventTime: the hang-up is placed by its arrival, but the talk time is still Telfin's.
+                hung_up = stored_time(at).timestamp()
+                began = unix_time(hung_up - int(duration) / 1_000_000, "Duration").isoformat()
         items.append(_telfin_answer(call_id, f"{event_id}:answered", began, direction, ext))
     elif direction == "inbound" and ext and not routing:
         # The ring is over (this is its phone's hang-up): kept so the record lists the phone as rang.
@@ -355,7 +362,9 @@ def _onlinepbx_end(
     direction = parties["direction"]
     if talk.isdigit() and int(talk) > 0 and (ext or direction == "outbound"):
         # A talk time means somebody answered, even if call_answered was lost.
-        began = unix_time(int(date) - int(talk), "date").isoformat() if date.isdigit() else at
+        # Without date the end is placed by its arrival; the talk time is OnlinePBX's either way.
+        hung_up = int(date) if date.isdigit() else stored_time(at).timestamp()
+        began = unix_time(hung_up - int(talk), "dialog_duration").isoformat()
         answered = {"extension": ext, "direction": direction}
         items.append(_event(call_id, f"{event_id}:answered", "call.answered", began, **answered))
     link = _text(body, "download_url", max_length=2000)

@@ -43,6 +43,7 @@ from pbx.webhooks.base import (
     text_field,
     unauthenticated,
 )
+from pbx.webhooks.talk_time import place_talk
 
 PROVIDER = "megafon_vats"
 _EVENT_TYPES = frozenset({"INCOMING", "ACCEPTED", "COMPLETED", "CANCELLED", "OUTGOING", "TRANSFERRED"})
@@ -113,19 +114,18 @@ class MegafonVats:
         )
         legs = by_time([e for e in events if e.kind == "event"])
         if histories:
-            facts = self._from_history(call_id, [h.data for h in histories], legs)
+            facts = self._from_history(call_id, histories, legs)
         elif timed_out and legs:
             facts = self._from_events(call_id, legs)
         else:
             return None
         return facts.record()
 
-    def _from_history(
-        self, call_id: str, histories: list[Mapping[str, Any]], legs: list[CloudEvent]
-    ) -> CallFacts:
+    def _from_history(self, call_id: str, reports: list[CloudEvent], legs: list[CloudEvent]) -> CallFacts:
         """The call as the history reports it; the events add who rang and who picked up first."""
         # One history per call is documented; should a build send one per leg, the call spans them all.
-        spans = [_span(h, legs) for h in histories]
+        spans = [_span(h, legs) for h in reports]
+        histories = [h.data for h in reports]
         answered = [(h, at) for h, (at, _) in zip(histories, spans, strict=True) if at is not None]
         last = histories[-1]
         direction: Direction = "inbound" if str(histories[0]["type"]).lower() == "in" else "outbound"
@@ -338,12 +338,15 @@ def _first(sources: list[Mapping[str, Any]], name: str) -> str:
     return next((str(s[name]) for s in sources if s.get(name)), "")
 
 
-def _span(history: Mapping[str, Any], legs: list[CloudEvent]) -> tuple[datetime | None, datetime]:
+def _span(report: CloudEvent, legs: list[CloudEvent]) -> tuple[datetime | None, datetime]:
     """When one history's call was answered (None if not) and when it ended.
 
-    ``duration`` is taken as talk time (what the pull API documents) and ``wait``, when a build sends
-    it, as the ring time before the answer.
+    ``duration`` is the talk time (what the pull API documents; a missed call's is 0) and ``wait``, when
+    a build sends it, the ring time before the answer. Without ``wait`` the talk is placed by when the
+    ACCEPTED event and the history arrived (``pbx.webhooks.talk_time``), so late deliveries never
+    change its length.
     """
+    history = report.data
     start = stored_time(history["started_at"])
     talk = timedelta(seconds=float(history["duration_seconds"]))
     wait = history.get("wait_seconds")
@@ -354,8 +357,14 @@ def _span(history: Mapping[str, Any], legs: list[CloudEvent]) -> tuple[datetime 
     latest = start + talk + _MAX_RING
     arrivals = [leg for leg in legs if start <= leg.occurred_at <= latest]
     if answered:
-        picked = next((leg.occurred_at for leg in arrivals if leg.data["type"] == "ACCEPTED"), start)
-        return picked, picked + talk
+        picked = next((leg.occurred_at for leg in arrivals if leg.data["type"] == "ACCEPTED"), None)
+        return place_talk(
+            started=start,
+            talk=talk,
+            answer_arrived=picked,
+            end_arrived=report.occurred_at,
+            max_wait=_MAX_RING,
+        )
     return None, max([start + talk, *(leg.occurred_at for leg in arrivals)])
 
 

@@ -3,8 +3,9 @@
 Every notification is a form post to one URL; ``event`` names the step. The ``Signature`` header is
 ``base64(hmac_sha1_hex(api_secret, S))`` where S concatenates a few *decoded* form values that depend on
 the event, and the base64 covers the 40-character hex text (PHP's ``hash_hmac``), not the raw digest.
-Zadarma sends no answer or end time, so those come from when the notification arrived; ``call_start`` is
-local time in the account's zone. All steps of one call share ``pbx_call_id``.
+Zadarma sends no answer or end time: the END's ``duration`` is the talk time, placed by when the
+notifications arrived (``pbx.webhooks.talk_time``); ``call_start`` is local time in the account's zone.
+All steps of one call share ``pbx_call_id``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from pbx.webhooks.base import (
     text_field,
     unauthenticated,
 )
+from pbx.webhooks.talk_time import place_talk
 
 PROVIDER = "zadarma"
 MULTIPART = "multipart/form-data"
@@ -227,16 +229,27 @@ class Zadarma:
         *,
         answered: bool,
     ) -> CallFacts:
+        started = _started(steps)
         ended = end.occurred_at if end else max(e.occurred_at for e in steps)
+        answered_at = None
+        talk = timedelta(seconds=int(end.data.get("duration") or 0)) if end else timedelta(0)
+        if answered and end is not None and talk:
+            # The END's duration is the talk time; arrivals only place it (pbx.webhooks.talk_time).
+            first_answer = answers[0].occurred_at if answers else None
+            answered_at, ended = place_talk(
+                started=started, talk=talk, answer_arrived=first_answer, end_arrived=end.occurred_at
+            )
+        elif answered:
+            answered_at = _answered_at(end, answers, ended)
         return CallFacts(
             pbx=PROVIDER,
             call_id=call_id,
             direction=direction,
             caller="",
             called="",
-            started_at=_started(steps),
+            started_at=started,
             ended_at=ended,
-            answered_at=_answered_at(end, answers, ended) if answered else None,
+            answered_at=answered_at,
         )
 
     def _placed(self, steps: list[CloudEvent]) -> tuple[str, str, Direction]:
@@ -380,14 +393,11 @@ def _disposition(end: CloudEvent) -> Disposition:
 
 
 def _answered_at(end: CloudEvent | None, answers: list[CloudEvent], ended: datetime) -> datetime:
-    """For an answered call: the first NOTIFY_ANSWER's arrival, else the END's arrival - duration.
-
-    An ANSWER that arrived after the END (deliveries overtook each other) tells nothing about the time.
-    """
+    """An answered call without a talk time (no END yet, or a zero duration): the first NOTIFY_ANSWER's
+    arrival, unless it arrived after the END (deliveries overtook each other: it tells nothing)."""
     if answers and (end is None or answers[0].occurred_at <= ended):
         return answers[0].occurred_at
-    duration = int(end.data.get("duration") or 0) if end else 0
-    return ended - timedelta(seconds=duration)
+    return ended
 
 
 def _runs(items: list[str]) -> list[str]:
