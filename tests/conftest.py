@@ -7,13 +7,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kolokol.storage.engine import make_engine
 from kolokol.storage.migrate import upgrade
-
-PG_URL = os.environ.get("KOLOKOL_TEST_PG_URL", "")
+from tests.support.databases import PG_URL, reset_if_postgres
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -25,18 +23,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return PG_URL
 
 
-async def _reset_postgres(url: str) -> None:
-    engine = make_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-
-
 @pytest.fixture
 async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    if db_url.startswith("postgresql"):
-        await _reset_postgres(db_url)
+    await reset_if_postgres(db_url)
     engine = make_engine(db_url)
     await upgrade(engine)
     yield engine

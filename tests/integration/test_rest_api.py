@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,32 +14,10 @@ from kolokol.app_keys import SESSIONS, SETTINGS
 from kolokol.auth.tokens import create_token
 from kolokol.calls.wiring import make_pipeline
 from kolokol.settings import Settings
-from pbx.call_record import PbxCallRecord
+from tests.support.call_records import missed
+from tests.support.databases import reset_if_postgres
 
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ClientMaker = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
-
-
-def missed(n: int, number: str, minutes: float = 0) -> PbxCallRecord:
-    start = T0 + timedelta(minutes=minutes)
-    return PbxCallRecord(
-        pbx="asterisk",
-        pbx_call_id=f"1.{n}",
-        direction="inbound",
-        caller=number,
-        caller_name="Пётр",
-        called="+74951110001",
-        status="missed",
-        disposition="caller_hangup",
-        missed_where="ringing",
-        operator=None,
-        answered_by=None,
-        rang=("101", "102"),
-        transfers=(),
-        started_at=start,
-        answered_at=None,
-        ended_at=start + timedelta(seconds=10),
-    )
 
 
 class Api:
@@ -57,10 +34,7 @@ class Api:
 
 @pytest.fixture
 async def api(db_url: str, aiohttp_client: ClientMaker) -> Api:
-    if db_url.startswith("postgresql"):
-        from tests.conftest import _reset_postgres
-
-        await _reset_postgres(db_url)
+    await reset_if_postgres(db_url)
     app = make_app(Settings.model_validate({"database": {"url": db_url}, "feed": {"port": 0}}))
     client = await aiohttp_client(app)
     tokens = {}

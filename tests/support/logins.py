@@ -16,6 +16,7 @@ from kolokol.app_keys import CLOCK, SESSIONS
 from kolokol.auth.users import create_user
 from kolokol.settings import Settings
 from kolokol.storage.tables import User
+from tests.support.databases import reset_if_postgres
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
@@ -35,13 +36,6 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
-
-
-async def reset_if_postgres(db_url: str) -> None:
-    if db_url.startswith("postgresql"):
-        from tests.conftest import _reset_postgres
-
-        await _reset_postgres(db_url)
 
 
 async def start_app(

@@ -19,6 +19,7 @@ from kolokol.contacts.store import upsert_contact
 from kolokol.settings import Settings
 from kolokol.storage.tables import Call, CallbackTask, WebhookEvent
 from kolokol.tasks.views import task_json
+from tests.support.databases import reset_if_postgres
 
 T = TypeVar("T")
 ClientMaker = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
@@ -77,10 +78,7 @@ class Hook:
 async def make_hook(
     aiohttp_client: ClientMaker, db_url: str, provider: str, settings: dict[str, Any], **extra: Any
 ) -> Hook:
-    if db_url.startswith("postgresql"):
-        from tests.conftest import _reset_postgres
-
-        await _reset_postgres(db_url)
+    await reset_if_postgres(db_url)
     tree: dict[str, Any] = {
         "database": {"url": db_url},
         "feed": {"port": 0},

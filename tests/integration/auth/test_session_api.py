@@ -14,7 +14,7 @@ from kolokol.auth.tokens import create_token
 from kolokol.auth.users import set_role
 from kolokol.calls.wiring import make_pipeline
 from kolokol.http.security import CONTENT_SECURITY_POLICY
-from tests.integration.test_rest_api import missed
+from tests.support.call_records import missed
 from tests.support.logins import (
     Client,
     ClientMaker,

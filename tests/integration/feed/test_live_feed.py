@@ -23,8 +23,9 @@ from kolokol.phones import PhoneNormalizer
 from kolokol.settings import Settings
 from pbx.ami_framing import AmiFramer
 from softphone_ws import feed_tokens
+from tests.support.databases import reset_if_postgres
 from tests.support.fake_ami import FakeAmi, encode
-from tests.support.logins import add_user, log_in, reset_if_postgres
+from tests.support.logins import add_user, log_in
 from tests.support.paths import AMI_CAPTURES
 
 CAPTURES = AMI_CAPTURES

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
+from tests.support.providers.generic_dialects import (
+    TOKEN,
+    Fields,
+    T,
+    opbx,
+    opbx_inbound_answered,
+    sipuni_inbound_answered,
+    telfin_inbound_answered,
+    telfin_leg,
+)
 from tests.support.webhooks import ClientMaker, Hook, make_hook, shuffled
 
-TOKEN = "d" * 8 + "0123456789abcdef0123456789abcdef"
 CALLER = "+79161234567"
 LINE = "+74951110001"
-T = 1795420800  # 2026-11-24T00:00:00Z
 FORM = "application/x-www-form-urlencoded"
-Fields = dict[str, Any]
 
 
 @pytest.fixture
@@ -38,31 +44,6 @@ async def post_json(hook: Hook, fields: Fields, token: str = TOKEN) -> tuple[int
 
 
 # ---- Sipuni ---------------------------------------------------------------------------------------
-
-
-def sipuni_inbound_answered(call: str = "s1") -> list[Fields]:
-    ring = {"event": "1", "call_id": call, "src_type": "1", "src_num": "79161234567", "dst_type": "2"}
-    return [
-        {**ring, "dst_num": "018315201", "short_dst_num": "201", "timestamp": T},
-        {**ring, "dst_num": "018315202", "short_dst_num": "202", "timestamp": T},
-        {**ring, "event": "3", "dst_num": "018315202", "short_dst_num": "202", "timestamp": T + 10},
-        {
-            "event": "2",
-            "call_id": call,
-            "src_type": "1",
-            "src_num": "79161234567",
-            "dst_type": "1",
-            "dst_num": "74951110001_id265648",
-            "pbxdstnum": "74951110001",
-            "status": "ANSWER",
-            "call_start_timestamp": T,
-            "call_answer_timestamp": T + 10,
-            "timestamp": T + 70,
-            "last_called": "202",
-            "call_record_link": f"https://sipuni.com/api/crm/record?id={call}&hash=abc",
-        },
-        {"event": "4", "call_id": call, "short_dst_num": "201", "status": "CANCEL", "timestamp": T + 10},
-    ]
 
 
 def sipuni_outbound(status: str, answered: bool) -> list[Fields]:
@@ -155,33 +136,6 @@ async def test_sipuni_ignored_events_still_get_success(hook: Hook) -> None:
 
 
 # ---- Telfin ---------------------------------------------------------------------------------------
-
-
-def telfin_leg(kind: str, ext: str, at: int, **extra: Any) -> Fields:
-    return {
-        "EventType": kind,
-        "CallID": "t1",
-        "SubCallID": f"{ext}-sub",
-        "CallFlow": "in",
-        "CallerIDNum": "+79161234567",
-        "CallerIDName": "Пётр",
-        "CalledDID": "74951110001",
-        "CalledExtension": f"3515*{ext}@sipproxy.telphin.ru",
-        "CalledNumber": f"3515*{ext}",
-        "CallStatus": "CALLING",
-        "EventTime": at * 1_000_000 + 123,
-        **extra,
-    }
-
-
-def telfin_inbound_answered() -> list[Fields]:
-    return [
-        telfin_leg("dial-in", "101", T),
-        telfin_leg("dial-in", "102", T),
-        telfin_leg("answer", "102", T + 10, CallStatus="ANSWER"),
-        telfin_leg("hangup", "101", T + 10, CallStatus="CANCEL"),
-        telfin_leg("hangup", "102", T + 70, CallStatus="ANSWER", Duration=60_000_000, RecID="102-rec"),
-    ]
 
 
 async def test_telfin_inbound_answered_by_one_of_a_group(hook: Hook) -> None:
@@ -278,27 +232,6 @@ async def test_telfin_outbound_answered_and_busy(hook: Hook) -> None:
 
 
 # ---- OnlinePBX ------------------------------------------------------------------------------------
-
-
-def opbx(event: str, at: int, uuid: str = "p1", **extra: Any) -> Fields:
-    inbound = {"caller": "79161234567", "callee": "101", "gateway": "74951110001"}
-    return {"domain": "clinic.onpbx.ru", "event": event, "direction": "inbound", "uuid": uuid, "date": at} | (
-        inbound | extra
-    )
-
-
-def opbx_inbound_answered() -> list[Fields]:
-    return [
-        opbx("call_start", T),
-        opbx("call_answered", T + 10),
-        opbx(
-            "call_end",
-            T + 70,
-            dialog_duration=60,
-            hangup_cause="NORMAL_CLEARING",
-            download_url="https://api.onlinepbx.ru/rec/p1.mp3",
-        ),
-    ]
 
 
 async def test_onlinepbx_inbound_answered(hook: Hook) -> None:

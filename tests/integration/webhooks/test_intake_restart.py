@@ -14,7 +14,7 @@ from kolokol.storage.engine import make_sessionmaker
 from kolokol.storage.tables import Call
 from pbx.webhooks.base import WebhookRequest
 from pbx.webhooks.mango_office import MangoOffice
-from tests.integration.webhooks.test_mango_office import KEY, SALT, form, inbound_missed
+from tests.support.providers.mango_office import KEY, SALT, form, inbound_missed
 
 
 async def test_a_restart_builds_what_was_stored_before_the_stop(engine: AsyncEngine) -> None:

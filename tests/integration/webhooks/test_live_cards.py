@@ -14,9 +14,9 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from kolokol.app_keys import FEED, FEED_SECRET, LIVE
 from softphone_ws import feed_tokens
-from tests.integration.webhooks import test_mango_office as mango
-from tests.integration.webhooks import test_megafon_vats as megafon
-from tests.integration.webhooks import test_zadarma as zadarma
+from tests.support.providers import mango_office as mango
+from tests.support.providers import megafon_vats as megafon
+from tests.support.providers import zadarma
 from tests.support.webhooks import ClientMaker, Hook, make_hook
 
 CALLER = "+79161234567"

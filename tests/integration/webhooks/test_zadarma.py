@@ -12,75 +12,26 @@ import hmac
 import json
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.support.providers.zadarma import (
+    CALLER,
+    DID,
+    FORM,
+    KEY,
+    MOSCOW,
+    SECRET,
+    Event,
+    call_start,
+    deliver,
+    inbound,
+    inbound_answered,
+    post,
+    sign,
+    signature_string,
+)
 from tests.support.webhooks import ClientMaker, Hook, make_hook, shuffled
-
-KEY = "test-api-key"
-SECRET = "test-api-secret"
-CALLER = "79161234567"
-DID = "74951110001"
-FORM = "application/x-www-form-urlencoded"
-MOSCOW = ZoneInfo("Europe/Moscow")
-Event = dict[str, str]
-
-
-def call_start(seconds_ago: int = 40) -> str:
-    """call_start as Zadarma writes it: the account's local time (Moscow, the default setting)."""
-    return (
-        (datetime.now(UTC) - timedelta(seconds=seconds_ago)).astimezone(MOSCOW).strftime("%Y-%m-%d %H:%M:%S")
-    )
-
-
-def signature_string(event: Event) -> str:
-    # Written out from the research table (SDK getSignatureString), independently of the adapter.
-    kind = event.get("event", "")
-    if kind in ("NOTIFY_START", "NOTIFY_INTERNAL", "NOTIFY_END", "NOTIFY_IVR"):
-        names = ["caller_id", "called_did", "call_start"]
-    elif kind == "NOTIFY_ANSWER":
-        names = ["caller_id", "destination", "call_start"]
-    elif kind in ("NOTIFY_OUT_START", "NOTIFY_OUT_END"):
-        names = ["internal", "destination", "call_start"]
-    else:
-        names = ["pbx_call_id", "call_id_with_rec"]
-    return "".join(event.get(name, "") for name in names)
-
-
-def sign(event: Event, secret: str = SECRET) -> str:
-    hex_text = hmac.new(secret.encode(), signature_string(event).encode(), hashlib.sha1).hexdigest()
-    return base64.b64encode(hex_text.encode()).decode()
-
-
-def inbound(call: str, start: str, *steps: Event) -> list[Event]:
-    common = {"pbx_call_id": call, "caller_id": CALLER, "called_did": DID, "call_start": start}
-    return [{**common, **step} for step in steps]
-
-
-def inbound_answered(call: str = "in_answered1") -> list[Event]:
-    start = call_start()
-    events = inbound(
-        call,
-        start,
-        {"event": "NOTIFY_START"},
-        {"event": "NOTIFY_INTERNAL", "internal": "101"},
-        {"event": "NOTIFY_INTERNAL", "internal": "102"},
-        {"event": "NOTIFY_ANSWER", "internal": "101", "destination": "101"},
-        {
-            "event": "NOTIFY_END",
-            "internal": "101",
-            "duration": "30",
-            "disposition": "answered",
-            "status_code": "16",
-            "is_recorded": "1",
-            "call_id_with_rec": "1700000000.12345",
-        },
-    )
-    for answer in events:
-        if answer["event"] == "NOTIFY_ANSWER":
-            del answer["called_did"]  # NOTIFY_ANSWER carries destination instead
-    return [*events, {"event": "NOTIFY_RECORD", "pbx_call_id": call, "call_id_with_rec": "1700000000.12345"}]
 
 
 def outbound(call: str, disposition: str, duration: int) -> list[Event]:
@@ -103,17 +54,6 @@ def outbound(call: str, disposition: str, duration: int) -> list[Event]:
 @pytest.fixture
 async def zadarma(db_url: str, aiohttp_client: ClientMaker) -> Hook:
     return await make_hook(aiohttp_client, db_url, "zadarma", {"api_key": KEY, "api_secret": SECRET})
-
-
-async def post(hook: Hook, event: Event, signature: str | None = "sign") -> tuple[int, bytes]:
-    headers = {} if signature is None else {"Signature": sign(event) if signature == "sign" else signature}
-    return await hook.send("POST", "/", body=urlencode(event).encode(), content_type=FORM, headers=headers)
-
-
-async def deliver(hook: Hook, events: list[Event]) -> None:
-    for event in events:
-        status, body = await post(hook, event)
-        assert status == 200, body
 
 
 def seconds(iso: str) -> datetime:

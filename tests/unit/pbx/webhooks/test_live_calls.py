@@ -10,9 +10,8 @@ import pytest
 from pbx.live import LiveCall
 from pbx.webhooks.base import CloudEvent
 from pbx.webhooks.live_calls import Fresh, LiveCalls
-from tests.integration.webhooks.test_mango_office import inbound_answered, leg
 from tests.support.live_calls import kinds
-from tests.unit.pbx.webhooks.test_live_mango_office import MANGO, cloud
+from tests.support.providers.mango_office import MANGO, cloud, inbound_answered, leg
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 ENTRY = "MTAxOjExMQ=="

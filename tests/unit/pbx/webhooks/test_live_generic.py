@@ -12,8 +12,9 @@ from urllib.parse import urlencode
 from kolokol.phones import PhoneNormalizer
 from pbx.webhooks.base import CloudEvent, WebhookRequest
 from pbx.webhooks.generic import Generic
-from tests.integration.webhooks.test_generic import CALLER, LINE, answered_with_transfer, ev
-from tests.integration.webhooks.test_generic_dialects import (
+from tests.support.live_calls import assert_dialing, assert_order_free, kinds, replay, the
+from tests.support.providers.generic import CALLER, LINE, answered_with_transfer, ev
+from tests.support.providers.generic_dialects import (
     TOKEN,
     T,
     opbx_inbound_answered,
@@ -21,7 +22,6 @@ from tests.integration.webhooks.test_generic_dialects import (
     telfin_inbound_answered,
     telfin_leg,
 )
-from tests.support.live_calls import assert_dialing, assert_order_free, kinds, replay, the
 
 GENERIC = Generic(PhoneNormalizer().e164, secret=None, url_token=TOKEN)
 

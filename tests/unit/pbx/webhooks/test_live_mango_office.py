@@ -2,44 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
-from kolokol.phones import PhoneNormalizer
-from pbx.webhooks.base import CloudEvent, WebhookRequest
-from pbx.webhooks.mango_office import MangoOffice
-from tests.integration.webhooks.test_mango_office import (
-    KEY,
-    SALT,
-    form,
-    inbound_answered,
-    inbound_missed,
-    leg,
-    summary,
-)
 from tests.support.live_calls import assert_dialing, assert_order_free, kinds, replay, the
+from tests.support.providers.mango_office import MANGO, cloud, inbound_answered, inbound_missed, leg, summary
 
-MANGO = MangoOffice(KEY, SALT, PhoneNormalizer().e164)
 CALLER, LINE = "+79161234567", "+74951110001"
-
-
-def cloud(deliveries: Sequence[tuple[str, dict[str, Any]]]) -> list[CloudEvent]:
-    """The events the adapter makes of these signed posts, in delivery order."""
-    events: list[CloudEvent] = []
-    for path, payload in deliveries:
-        request = WebhookRequest(
-            method="POST",
-            path=path,
-            raw_query="",
-            headers={},
-            body=form(payload),
-            content_type="application/x-www-form-urlencoded",
-            remote="81.88.80.132",
-            received_at=datetime.now(UTC),
-        )
-        events.extend(MANGO.handle(request).events)
-    return events
 
 
 def test_a_ring_pops_the_card_on_the_ringing_phones_with_the_caller() -> None:

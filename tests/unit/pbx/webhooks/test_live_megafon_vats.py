@@ -7,9 +7,16 @@ from datetime import timedelta
 from typing import Any
 
 from pbx.webhooks.base import CloudEvent
-from tests.integration.webhooks.test_megafon_vats import event, history, inbound_answered, inbound_missed
 from tests.support.live_calls import assert_dialing, assert_order_free, kinds, replay, the
-from tests.unit.pbx.webhooks.test_megafon_vats import HOOK, T0, request
+from tests.support.providers.megafon_vats import (
+    HOOK,
+    T0,
+    event,
+    history,
+    inbound_answered,
+    inbound_missed,
+    request,
+)
 
 CALLER = "+79161234567"
 

@@ -8,18 +8,19 @@ from datetime import timedelta
 
 from pbx.webhooks.base import CloudEvent
 from pbx.webhooks.telnyx import Telnyx
-from tests.integration.webhooks.test_telnyx import (
+from tests.support.live_calls import assert_dialing, assert_order_free, kinds, replay, the
+from tests.support.providers.telnyx import (
     CALLER,
     DID,
     T0,
     Event,
+    adapter,
     inbound_answered,
     inbound_missed_ringing,
     outbound,
+    request,
     sip_connection_call,
 )
-from tests.support.live_calls import assert_dialing, assert_order_free, kinds, replay, the
-from tests.unit.pbx.webhooks.test_telnyx import adapter, request
 
 TELNYX = adapter()
 

@@ -8,21 +8,22 @@ from datetime import timedelta
 from kolokol.phones import PhoneNormalizer
 from pbx.webhooks.base import CloudEvent
 from pbx.webhooks.twilio import Twilio
-from tests.integration.webhooks.test_twilio import (
+from tests.support.live_calls import assert_dialing, assert_order_free, kinds, replay, the
+from tests.support.providers.twilio import (
     BASE,
     CALLER,
     DID,
     RING,
     SID,
     T0,
+    TOKEN,
     Delivery,
     inbound_answered,
     inbound_caller_gave_up,
     parent,
+    request,
     voice,
 )
-from tests.support.live_calls import assert_dialing, assert_order_free, kinds, replay, the
-from tests.unit.pbx.webhooks.test_twilio import TOKEN, request
 
 TWILIO = Twilio(SID, TOKEN, BASE, PhoneNormalizer().e164, ring=RING, dial_timeout_seconds=20, record=True)
 CALL = "CA" + "a" * 32

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.support.live_calls import assert_dialing, assert_order_free, kinds, replay, the
-from tests.unit.pbx.webhooks.test_zadarma import CALL, T0, adapter, answered_call, events
+from tests.support.providers.zadarma import CALL, T0, adapter, answered_call, events
 
 ZADARMA = adapter()
 CALLER = "+79161234567"

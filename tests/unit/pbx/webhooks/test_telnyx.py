@@ -6,45 +6,16 @@ import base64
 import dataclasses
 import itertools
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from kolokol.app import make_app
 from kolokol.settings import Settings
-from pbx.webhooks.base import CloudEvent, Rejected, WebhookRequest
+from pbx.webhooks.base import CloudEvent, Rejected
 from pbx.webhooks.telnyx import Telnyx, _client_extension, _sip_user
-
-KEY = Ed25519PrivateKey.generate()
-PUBLIC_KEY = base64.b64encode(KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
-SENT = 1795420800  # the telnyx-timestamp of the requests below
-T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-
-
-def e164(raw: str | None) -> str | None:
-    return raw if raw and raw.startswith("+") else None
-
-
-def adapter(**kw: Any) -> Telnyx:
-    options: dict[str, Any] = {"tolerance_seconds": 300, "app_answers_inbound": True, **kw}
-    return Telnyx(PUBLIC_KEY, e164, **options)
-
-
-def request(body: bytes, *, arrived_after: float, timestamp: int = SENT) -> WebhookRequest:
-    signature = base64.b64encode(KEY.sign(f"{timestamp}|".encode() + body)).decode()
-    return WebhookRequest(
-        method="POST",
-        path="/",
-        raw_query="",
-        headers={"telnyx-signature-ed25519": signature, "telnyx-timestamp": str(timestamp)},
-        body=body,
-        content_type="application/json",
-        remote="127.0.0.1",
-        received_at=datetime.fromtimestamp(SENT, UTC) + timedelta(seconds=arrived_after),
-    )
+from tests.support.providers.telnyx import KEY, PUBLIC_KEY, T0, adapter, e164, request
 
 
 def envelope(kind: str, leg: str, at: float, event_id: str, **payload: Any) -> dict[str, Any]:

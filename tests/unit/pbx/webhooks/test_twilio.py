@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-from datetime import UTC, datetime, timedelta
-from urllib.parse import urlencode
+from datetime import timedelta
 from xml.etree import ElementTree
 
 import pytest
 
 from kolokol.phones import PhoneNormalizer
-from pbx.webhooks.base import CloudEvent, Rejected, WebhookRequest
+from pbx.webhooks.base import CloudEvent, Rejected
 from pbx.webhooks.twilio import Twilio, twilio_signature, url_variants
-
-SID = "AC" + "1" * 32
-TOKEN = "unit-test-auth-token"
-T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+from tests.support.providers.twilio import SID, T0, TOKEN, request
 
 # Twilio's published example ("Validating requests"): URL, auth token, POST parameters and the signature.
 EXAMPLE_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
@@ -71,24 +64,6 @@ def test_url_variants_cover_the_default_port_written_or_not() -> None:
     ]
     assert url_variants("https://k.example:443/a")[1] == "https://k.example/a"
     assert url_variants("https://k.example:8443/a") == ["https://k.example:8443/a"]
-
-
-def request(
-    path: str, params: dict[str, str], *, base: str, query: str = "", sign_url: str | None = None
-) -> WebhookRequest:
-    url = sign_url or base + "/webhooks/twilio" + path + (f"?{query}" if query else "")
-    payload = url + "".join(k + v for k, v in sorted(params.items()))
-    signature = base64.b64encode(hmac.new(TOKEN.encode(), payload.encode(), hashlib.sha1).digest()).decode()
-    return WebhookRequest(
-        method="POST",
-        path=path,
-        raw_query=query,
-        headers={"x-twilio-signature": signature},
-        body=urlencode(params).encode(),
-        content_type="application/x-www-form-urlencoded",
-        remote="127.0.0.1",
-        received_at=T0,
-    )
 
 
 def test_a_base_url_with_port_443_accepts_what_twilio_signed_without_it() -> None:

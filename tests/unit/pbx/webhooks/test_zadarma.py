@@ -6,90 +6,12 @@ import base64
 import hashlib
 import hmac
 import itertools
-from datetime import UTC, datetime, timedelta
-from urllib.parse import urlencode
+from datetime import timedelta
 
 import pytest
 
-from kolokol.phones import PhoneNormalizer
-from pbx.webhooks.base import CloudEvent, Rejected, WebhookRequest
-from pbx.webhooks.zadarma import Zadarma
-
-SECRET = "unit-secret"
-T0 = datetime(2026, 11, 23, 8, 0, 0, tzinfo=UTC)  # 11:00:00 in Moscow, 13:00:00 in Yekaterinburg
-PHONES = PhoneNormalizer("RU")
-
-
-def adapter(timezone: str = "Europe/Moscow") -> Zadarma:
-    return Zadarma("key", SECRET, timezone, PHONES.e164)
-
-
-def request(
-    fields: dict[str, str], at: datetime, *, signature: str | None = None, content_type: str | None = None
-) -> WebhookRequest:
-    body = urlencode(fields).encode()
-    header = signature if signature is not None else adapter().signature(_s(fields))
-    return WebhookRequest(
-        method="POST",
-        path="/",
-        raw_query="",
-        headers={"signature": header, "content-type": content_type or "application/x-www-form-urlencoded"},
-        body=body,
-        content_type=(content_type or "application/x-www-form-urlencoded").split(";")[0],
-        remote="185.45.152.42",
-        received_at=at,
-    )
-
-
-def _s(fields: dict[str, str]) -> str:
-    kind = fields["event"]
-    names: tuple[str, ...]
-    if kind == "NOTIFY_ANSWER":
-        names = ("caller_id", "destination", "call_start")
-    elif kind.startswith("NOTIFY_OUT"):
-        names = ("internal", "destination", "call_start")
-    elif kind == "NOTIFY_RECORD":
-        names = ("pbx_call_id", "call_id_with_rec")
-    else:
-        names = ("caller_id", "called_did", "call_start")
-    return "".join(fields.get(n, "") for n in names)
-
-
-def events(zadarma: Zadarma, *steps: tuple[int, dict[str, str]]) -> list[CloudEvent]:
-    """Each step arrives ``seconds`` after T0."""
-    out: list[CloudEvent] = []
-    for seconds, fields in steps:
-        out.extend(zadarma.handle(request(fields, T0 + timedelta(seconds=seconds))).events)
-    return out
-
-
-CALL = {
-    "pbx_call_id": "in_1",
-    "caller_id": "79161234567",
-    "called_did": "74951110001",
-    "call_start": "2026-11-23 11:00:00",
-}
-
-
-def answered_call() -> list[tuple[int, dict[str, str]]]:
-    return [
-        (0, {**CALL, "event": "NOTIFY_START"}),
-        (1, {**CALL, "event": "NOTIFY_INTERNAL", "internal": "101"}),
-        (2, {**CALL, "event": "NOTIFY_INTERNAL", "internal": "102"}),
-        (9, {**CALL, "event": "NOTIFY_ANSWER", "internal": "101", "destination": "101"}),
-        (
-            69,
-            {
-                **CALL,
-                "event": "NOTIFY_END",
-                "internal": "101",
-                "duration": "60",
-                "disposition": "answered",
-                "is_recorded": "1",
-                "call_id_with_rec": "1795420800.777",
-            },
-        ),
-    ]
+from pbx.webhooks.base import Rejected, WebhookRequest
+from tests.support.providers.zadarma import CALL, SECRET, T0, adapter, answered_call, events, request
 
 
 def test_signature_is_base64_of_the_hex_text_not_of_the_raw_digest() -> None:
