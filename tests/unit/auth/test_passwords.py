@@ -57,14 +57,23 @@ def _with(stored: str, index: int, value: str) -> str:
     return "$".join(parts)
 
 
+def _one_bit_flipped(b64: str) -> str:
+    """The same base64 text with one bit of its first byte changed: different bytes, whatever they were."""
+    raw = base64.b64decode(b64 + "=" * (-len(b64) % 4))
+    return base64.b64encode(bytes([raw[0] ^ 1]) + raw[1:]).decode().rstrip("=")
+
+
 def test_a_tampered_hash_verifies_nothing(stored: str) -> None:
     salt, key = stored.split("$")[2:]
-    flipped_key = base64.b64encode(
-        bytes([base64.b64decode(key + "=")[0] ^ 1]) + base64.b64decode(key + "=")[1:]
-    )
-    assert not verify_password(PASSWORD, _with(stored, 3, flipped_key.decode().rstrip("=")))
-    assert not verify_password(PASSWORD, _with(stored, 2, "A" + salt[1:]))
+    assert not verify_password(PASSWORD, _with(stored, 3, _one_bit_flipped(key)))
+    assert not verify_password(PASSWORD, _with(stored, 2, _one_bit_flipped(salt)))
     assert not verify_password(PASSWORD, _with(stored, 1, "ln=14,r=8,p=1"))
+
+
+@pytest.mark.parametrize("text", ["AAAAAAAAAAAAAAAAAAAAAA", "A" + "x" * 21, "/////////////////////w"])
+def test_the_tampering_changes_the_bytes_whatever_they_are(text: str) -> None:
+    assert _one_bit_flipped(text) != text
+    assert base64.b64decode(_one_bit_flipped(text) + "==") != base64.b64decode(text + "==")
 
 
 @pytest.mark.parametrize(
