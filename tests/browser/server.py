@@ -24,6 +24,7 @@ from sqlalchemy import select
 from kolokol.app import make_app
 from kolokol.app_keys import FEED, LIVE, PHONES, SESSIONS, SETTINGS
 from kolokol.auth.users import create_user
+from kolokol.calls.availability import click_to_call_ready
 from kolokol.calls.wiring import make_pipeline
 from kolokol.contacts.store import upsert_contact
 from kolokol.settings import Settings
@@ -32,6 +33,7 @@ from kolokol.tasks.views import task_json
 from pbx.call_record import PbxCallRecord
 from pbx.live import LiveCall, LiveChange, LiveKind
 from softphone_ws.hub import MessageType
+from tests.support.fake_ami import TEST_SECRET, FakeAmi
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -214,6 +216,47 @@ class Kolokol:
 
         return self.run(record_it())
 
+    def record(
+        self,
+        call: LiveCall,
+        status: str,
+        *,
+        by: str | None = None,
+        ended_at: datetime | None = None,
+    ) -> dict[str, Any] | None:
+        """The finished record of a live call (its pbx_call_id), through the real pipeline: a miss opens
+        or counts a task, an answer (`by` that extension) closes it. Returns the call's task, if any."""
+        end = ended_at or utc_now()
+        answered_at = call.answered_at or (end - timedelta(seconds=30) if status == "answered" else None)
+        record = PbxCallRecord(
+            pbx=call.pbx,
+            pbx_call_id=call.pbx_call_id,
+            direction=call.direction,
+            caller=call.caller,
+            caller_name=call.caller_name,
+            called=call.called,
+            status=status,  # type: ignore[arg-type]
+            disposition="answered" if status == "answered" else "caller_hangup",
+            missed_where="ringing" if status == "missed" else None,
+            operator=by,
+            answered_by=by,
+            rang=call.rang or ((by,) if by else ()),
+            transfers=(),
+            started_at=call.started_at,
+            answered_at=answered_at,
+            ended_at=end,
+        )
+
+        async def record_it() -> dict[str, Any] | None:
+            sessions = self.app[SESSIONS]
+            stored = await make_pipeline(self.app[SETTINGS], sessions).record(record)
+            await self.app[LIVE].drain()
+            async with sessions() as session:
+                task = await session.get(CallbackTask, stored.callback_task_id or "")
+                return task_json(task) if task is not None else None
+
+        return self.run(record_it())
+
     # -- live calls ------------------------------------------------------------------------------------
 
     def live(self, kind: LiveKind, call: LiveCall) -> None:
@@ -310,6 +353,52 @@ class ServerThread:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self.loop).result(30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(30)
+
+
+class AmiThread:
+    """A small AMI server (tests.support.fake_ami) on a loop of its own thread, standing in for Asterisk:
+    kolokol logs in to it, so click-to-call is offered; `stop` is Asterisk going away, `start` it coming
+    back on the same port."""
+
+    def __init__(self) -> None:
+        self.ami = FakeAmi()
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="fake-ami", daemon=True)
+        self._thread.start()
+        self.start()
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(30)
+
+    def start(self) -> None:
+        self._run(self.ami.start())
+
+    def stop(self) -> None:
+        self._run(self.ami.stop())
+
+    def originates(self) -> list[dict[str, str]]:
+        return [
+            dict(a) for a in self.loop_call(lambda: list(self.ami.actions)) if a.get("Action") == "Originate"
+        ]
+
+    def loop_call(self, function: Callable[[], T]) -> T:
+        async def wrapped() -> T:
+            return function()
+
+        return self._run(wrapped())
+
+    def settings(self) -> dict[str, Any]:
+        return {"host": "127.0.0.1", "port": self.ami.port, "username": "kolokol", "secret": TEST_SECRET}
+
+    def close(self) -> None:
+        self.stop()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(30)
+        self.loop.close()
+
+
+def logged_in_to_ami(kolokol: Kolokol) -> bool:
+    return kolokol.call(lambda: click_to_call_ready(kolokol.app))
 
 
 def screenshot(page: Page, name: str) -> Path:

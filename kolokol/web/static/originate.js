@@ -97,6 +97,7 @@ function askExtension() {
 
 const ERRORS = {
   'pbx-unavailable': 'console.originate.error_pbx',
+  'originate-in-progress': 'console.originate.error_busy',
   forbidden: 'console.originate.error_forbidden',
   'invalid-field': 'console.originate.error_number',
   network: 'console.error.network',
