@@ -278,6 +278,10 @@ class CallAssembler:
     def _resynced_channel(self, snapshot: AmiEvent, at: datetime) -> None:
         known = snapshot.get("Uniqueid", "") in self._channels
         channel = self._channel(snapshot, at)
+        if channel is not None:
+            # The snapshot lists every live channel of the call: the call as it stands, not a fragment,
+            # even when its first channel (a Local channel optimised away) is gone.
+            self._calls_of(channel).headed = True
         if (
             channel is not None
             and not known

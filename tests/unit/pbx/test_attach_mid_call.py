@@ -85,3 +85,24 @@ def test_attaching_at_any_point_of_a_capture_gives_no_nonsense(capture: Path) ->
             else:
                 assert record.answered_at is None and record.answered_by is None, where
             assert record.started_at <= record.ended_at, where
+
+
+def test_a_call_seen_in_the_reconnect_snapshot_is_recorded_without_its_first_channel() -> None:
+    """After a reconnect the snapshot lists the call's live channels; its first channel (here the
+    originated Local channel) may be gone already. The call is still the call, and is recorded."""
+    events = AmiFramer().feed((AMI_CAPTURES / "click_to_dial_local_patient_first.ami").read_bytes())
+    talking = next(
+        i for i, e in enumerate(events) if e.get("Event") == "BridgeEnter" and "101" in e["Channel"]
+    )
+    live = {
+        e["Uniqueid"]: e
+        for e in events[: talking + 1]
+        if "Uniqueid" in e and "Local/" not in e.get("Channel", "")
+    }
+    assembler = CallAssembler(E164, classifier=CLASSIFIER)
+    now = datetime.now(UTC)
+    assert assembler.resync(list(live.values()), now) == []
+    rest = [e for e in events[talking + 1 :] if "Local/" not in e.get("Channel", "")]
+    records = [r for e in rest for r in assembler.feed(e, now)] + assembler.flush()
+    [record] = records
+    assert (record.direction, record.operator) == ("outbound", "101")
