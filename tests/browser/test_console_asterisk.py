@@ -108,10 +108,12 @@ def test_real_calls_in_the_console(staff: Kolokol, open_page: Any, scenarios: li
     # Anna calls back with one click: her phone rings (Originate), she answers, the patient is dialled
     # and answers; the task closes itself on both lists because the patient was reached.
     def click_call_back() -> None:
-        anna.locator(".task-list .task").get_by_role("button", name="Перезвонить").click()
+        anna.locator(".task-list .task").get_by_role("button", name="Позвонить").click()
 
     with h.AmiClient() as ami:
         h.scenario_click_to_call(ami, originate=click_call_back)
+    # While Anna's pointer is still on the list the closed task stays where it was, greyed.
+    anna.mouse.move(200, 400)
     expect(anna.locator(".task-list .task")).to_have_count(0, timeout=CALL_TIME)
     expect(boris.locator(".task-list .task")).to_have_count(0, timeout=CALL_TIME)
     # Recent calls: Anna's are the missed one (it rang on her phone) and her call back; the ring group's
