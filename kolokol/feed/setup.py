@@ -39,7 +39,8 @@ async def _feed(app: web.Application) -> AsyncIterator[None]:
         crm_contact_url=settings.console.crm_contact_url,
         first_time_lookback=timedelta(days=lookback) if lookback else None,
     )
-    live = LiveFeed(server, cards, app[SESSIONS])
+    # A task stays "in conversation" after its call until the call's record (which closes it) is stored.
+    live = LiveFeed(server, cards, app[SESSIONS], in_call_hold_seconds=settings.calls.settle_seconds + 8)
     live.start()
     app[LIVE] = live
     yield
