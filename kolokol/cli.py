@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kolokol.auth.roles import ROLES
+from kolokol.auth.token_cli import add_token_parser
 from kolokol.auth.user_cli import add_user_parser
 from kolokol.settings import Settings, SettingsError, load_settings
 
@@ -31,11 +31,7 @@ def _parser() -> argparse.ArgumentParser:
         "replay", parents=[common], help="print call records (JSON lines) from recorded PBX traffic"
     )
     replay.add_argument("files", nargs="+", metavar="FILE")
-    token = sub.add_parser("token", parents=[common], help="API tokens")
-    token_sub = token.add_subparsers(dest="token_command", required=True)
-    create = token_sub.add_parser("create", parents=[common], help="print a new API token")
-    create.add_argument("--role", required=True, choices=ROLES)
-    create.add_argument("--name", required=True)
+    add_token_parser(sub, common)
     contacts = sub.add_parser("contacts", parents=[common], help="contacts")
     contacts_sub = contacts.add_subparsers(dest="contacts_command", required=True)
     imp = contacts_sub.add_parser(
@@ -67,7 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return asyncio.run(replay(args.files, settings, use_config_db=config is not None, out=sys.stdout))
     if args.command == "token":
-        return asyncio.run(_token_create(settings, args.role, args.name))
+        from kolokol.auth.token_cli import run as run_token_command
+
+        return run_token_command(settings, args)
     if args.command == "contacts":
         from kolokol.contacts.csv_import import import_contacts_file
 
@@ -105,22 +103,6 @@ async def _migrate(settings: Settings) -> int:
     finally:
         await engine.dispose()
     print("database is up to date", file=sys.stderr)
-    return 0
-
-
-async def _token_create(settings: Settings, role: str, name: str) -> int:
-    from kolokol.auth.tokens import create_token
-    from kolokol.storage.engine import make_engine, make_sessionmaker
-    from kolokol.storage.migrate import upgrade
-
-    engine = make_engine(settings.database.url)
-    try:
-        await upgrade(engine)
-        async with make_sessionmaker(engine).begin() as session:
-            token = await create_token(session, name=name, role=role)
-    finally:
-        await engine.dispose()
-    print(token)
     return 0
 
 

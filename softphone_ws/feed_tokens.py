@@ -41,6 +41,9 @@ class FeedGrant:
     # allowed origin (a console reached at any address just works; other sites still cannot connect).
     origin: str | None = None
     every_call: bool = False
+    # What the token was minted from (a login, an API token), in the issuer's own opaque words: the
+    # feed server asks the issuer whether it still stands, on connect and every few seconds after.
+    credential: str | None = None
 
 
 def _b64encode(data: bytes) -> str:
@@ -65,6 +68,7 @@ def issue(
     ttl_seconds: int = 60,
     origin: str | None = None,
     every_call: bool = False,
+    credential: str | None = None,
 ) -> str:
     if not 0 < ttl_seconds <= MAX_TTL_SECONDS:
         raise ValueError("ttl_seconds must be between 1 and 3600")
@@ -80,6 +84,8 @@ def issue(
         claims["org"] = origin
     if every_call:
         claims["all"] = True
+    if credential is not None:
+        claims["cred"] = credential
     claims_part = _b64encode(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
     return f"{claims_part}.{_b64encode(_signature(secret, claims_part))}"
 
@@ -129,8 +135,10 @@ def _grant_from_claims(claims_part: str) -> FeedGrant:
     subject, role, extensions, expiry = (claims.get(key) for key in ("sub", "role", "ext", "exp"))
     origin = claims.get("org")
     every_call = claims.get("all", False)
+    credential = claims.get("cred")
     if (
         not isinstance(origin, str | None)
+        or not isinstance(credential, str | None)
         or not isinstance(subject, str)
         or not isinstance(role, str)
         or type(every_call) is not bool
@@ -146,4 +154,5 @@ def _grant_from_claims(claims_part: str) -> FeedGrant:
         expires_at=datetime.fromtimestamp(expiry, tz=UTC),
         origin=origin,
         every_call=every_call,
+        credential=credential,
     )

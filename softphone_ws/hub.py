@@ -33,6 +33,10 @@ RESERVED_KEYS = frozenset({"id", "type", "at"})
 MAX_SUBSCRIBED_NAMES = 50  # per list: extensions, queues
 MAX_NAME_CHARS = 32
 MAX_ID_CHARS = 32
+# The resume window holds at most this many messages and this many bytes of frames, whichever is
+# reached first: a run of unusually big cards must not make it hold hundreds of megabytes.
+WINDOW_MESSAGES = 1000
+WINDOW_BYTES = 8 * 1024 * 1024
 
 
 class ProtocolError(Exception):
@@ -51,10 +55,13 @@ class FeedMessage:
     extensions: frozenset[str]
     queues: frozenset[str]
     payload: Mapping[str, Any]
-    # The JSON text sent to clients, encoded once when the message is made (also for resumes).
+    # The JSON text sent to clients, encoded once when the message is made (also for resumes); always
+    # valid UTF-8 text (see `sendable`).
     frame: str
     # For every subscriber whatever they subscribed to (the shared callback list).
     everyone: bool = False
+    # The frame's length in UTF-8 bytes: what it costs the resume window.
+    size: int = 0
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,21 @@ class Ping:
 Command = Subscribe | Resume | Ping
 
 
+def sendable(text: str) -> str:
+    """`text` as valid Unicode, repaired if need be: what a websocket text frame can carry.
+
+    A Python string can hold lone surrogates ("\\ud800", from stored text or a JSON escape nobody checked);
+    UTF-8 cannot, so such a frame would fail for every client it is sent to and in every resume across
+    it. A surrogate pair becomes the character it stands for and a lone surrogate U+FFFD, so the
+    message still goes out with the rest of its text intact.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
 def format_time(at: datetime) -> str:
     """ISO 8601 UTC with milliseconds and Z, like the call record."""
     at = at.astimezone(UTC)
@@ -100,17 +122,27 @@ def format_time(at: datetime) -> str:
 
 
 class Hub:
-    """Assigns ids and keeps the last `window` messages so a reconnecting client can catch up.
+    """Assigns ids and keeps the last messages (at most `window` of them and `window_bytes` of frames)
+    so a reconnecting client can catch up.
 
     Ids are consecutive integers (as strings) starting after `id_base`. The default base is the current
     time in microseconds, so a restarted process issues ids above any the previous process issued: a
     client resuming with an id from before the restart gets "resync" instead of a wrong catch-up.
     """
 
-    def __init__(self, window: int = 1000, *, id_base: int | None = None) -> None:
-        if window < 1:
-            raise ValueError("window must be at least 1")
-        self._messages: deque[FeedMessage] = deque(maxlen=window)
+    def __init__(
+        self,
+        window: int = WINDOW_MESSAGES,
+        *,
+        window_bytes: int = WINDOW_BYTES,
+        id_base: int | None = None,
+    ) -> None:
+        if window < 1 or window_bytes < 1:
+            raise ValueError("the window must hold at least one message")
+        self._window = window
+        self._window_bytes = window_bytes
+        self._messages: deque[FeedMessage] = deque()
+        self._bytes = 0
         self._last = time.time_ns() // 1000 if id_base is None else id_base
 
     @property
@@ -135,11 +167,14 @@ class Hub:
         if not RESERVED_KEYS.isdisjoint(payload):
             raise ValueError(f"payload may not contain {sorted(RESERVED_KEYS & set(payload))}")
         message_id = str(self._last + 1)
-        # Encoded here, once: a payload that is not JSON fails in the publisher, not for every client.
-        frame = json.dumps(
-            {"id": message_id, "type": type, "at": format_time(at), **payload},
-            ensure_ascii=False,
-            separators=(",", ":"),
+        # Encoded here, once: a payload that is not JSON fails in the publisher, not for every client;
+        # text that UTF-8 cannot carry is repaired here, so it fails nowhere.
+        frame = sendable(
+            json.dumps(
+                {"id": message_id, "type": type, "at": format_time(at), **payload},
+                ensure_ascii=False,
+                separators=(",", ":"),
+            )
         )
         self._last += 1
         message = FeedMessage(
@@ -151,9 +186,24 @@ class Hub:
             payload=payload,
             frame=frame,
             everyone=everyone,
+            size=len(frame.encode("utf-8")),
         )
-        self._messages.append(message)
+        self._keep(message)
         return message
+
+    @property
+    def window_bytes(self) -> int:
+        """The bytes of frames the resume window holds now."""
+        return self._bytes
+
+    def _keep(self, message: FeedMessage) -> None:
+        self._messages.append(message)
+        self._bytes += message.size
+        # The newest message always stays, however big: a client must be able to resume up to it.
+        while len(self._messages) > 1 and (
+            len(self._messages) > self._window or self._bytes > self._window_bytes
+        ):
+            self._bytes -= self._messages.popleft().size
 
     def since(self, last_id: str) -> list[FeedMessage] | None:
         """Messages after `last_id`, oldest first; None when they are no longer all in the window."""
@@ -185,7 +235,11 @@ def parse_command(frame: str | bytes) -> Command:
     try:
         command = json.loads(frame)
     except ValueError:
+        # Also a number past Python's digit limit, when frames are allowed to be that long.
         raise ProtocolError("not JSON") from None
+    except RecursionError:
+        # JSON nested thousands deep: the parser gives up before the stack does. Garbage, not a crash.
+        raise ProtocolError("nested too deep") from None
     if not isinstance(command, dict):
         raise ProtocolError("a command is a JSON object")
     # Unknown extra fields are ignored so that newer clients can talk to older servers.

@@ -6,11 +6,16 @@ queue per client per message, which is most of the cost at a thousand consoles. 
 (a resume replay, a control frame being written) gets it through its bounded queue and its own sender
 task instead, so its frames stay in order. A client that does not keep up (its queue full, or too much
 unsent data in its socket) is closed with 4008 ("too slow") instead of slowing everyone else down.
+
+A token is only checked when it connects, so the server also asks a `GrantCheck` (the issuer's view of
+its logins and API tokens) on connect and every `grant_check_seconds` whether each connection's grant
+still stands, and closes those that do not (4440 login ended, 4409 grant changed).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +30,7 @@ from websockets.http11 import Request, Response
 
 from softphone_ws.close_codes import REASONS, FeedClose
 from softphone_ws.feed_tokens import FeedGrant, TokenRejected, signed_origin, verify
+from softphone_ws.grant_check import CLOSE_CODES, GrantCheck
 from softphone_ws.hub import (
     FeedMessage,
     Forbidden,
@@ -102,9 +108,13 @@ class FeedServer:
         ping_interval: float | None = 10,
         ping_timeout: float | None = 10,
         close_timeout: float = 5,
+        grant_check: GrantCheck | None = None,
+        grant_check_seconds: float = 3,
     ) -> None:
         if not secret:
             raise ValueError("empty feed secret")
+        if grant_check_seconds <= 0:
+            raise ValueError("grant_check_seconds must be positive")
         self._hub = hub
         self._secret = secret
         self._host = host
@@ -117,9 +127,12 @@ class FeedServer:
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
         self._close_timeout = close_timeout
+        self._grant_check = grant_check
+        self._grant_check_seconds = grant_check_seconds
         self._server: Server | None = None
         self._clients: set[_Client] = set()
         self._closing: set[asyncio.Task[None]] = set()
+        self._checker: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
@@ -151,10 +164,17 @@ class FeedServer:
             # Frames are small JSON; compression would cost CPU per client on every fan-out.
             compression=None,
         )
+        if self._grant_check is not None:
+            self._checker = asyncio.create_task(self._check_grants_forever(), name="feed-grant-check")
 
     async def stop(self) -> None:
         if self._server is None:
             return
+        if self._checker is not None:
+            self._checker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checker
+            self._checker = None
         self._server.close()
         await self._server.wait_closed()
         if self._closing:
@@ -226,12 +246,52 @@ class FeedServer:
             expired = rejected.reason == "expired"
             raise _CloseConnection(FeedClose.EXPIRED_TOKEN if expired else FeedClose.FORBIDDEN) from None
 
+    async def _admit(self, grant: FeedGrant) -> None:
+        """Refuse a genuine token whose login has ended or whose grant changed since it was minted."""
+        if self._grant_check is None:
+            return
+        try:
+            revoked = await self._grant_check([grant])
+        except Exception:
+            # The database is away: let the console in (it must see rings); the next check decides.
+            logger.warning("feed: could not check a connecting client's login", exc_info=True)
+            return
+        why = revoked.get(grant)
+        if why is not None:
+            raise _CloseConnection(CLOSE_CODES[why])
+
+    # -- logins that end while connected ---------------------------------------------------------------
+
+    async def _check_grants_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._grant_check_seconds)
+            await self.check_grants()
+
+    async def check_grants(self) -> None:
+        """Close every connection whose login ended or whose grant changed (run every few seconds)."""
+        if self._grant_check is None:
+            return
+        clients = list(self._clients)
+        if not clients:
+            return
+        try:
+            revoked = await self._grant_check({client.grant for client in clients})
+        except Exception:
+            # Never close everyone because the database blinked; the next round catches up.
+            logger.warning("feed: could not check the connected clients' logins", exc_info=True)
+            return
+        for client in clients:
+            why = revoked.get(client.grant)
+            if why is not None and client in self._clients:
+                self._drop(client, CLOSE_CODES[why])
+
     # -- one connection ------------------------------------------------------------------------------
 
     async def _handle(self, connection: ServerConnection) -> None:
         client: _Client | None = None
         try:
             grant = self._authenticate(connection)
+            await self._admit(grant)
             client = _Client(connection, grant, asyncio.Queue(self._send_queue))
             client.sender = asyncio.create_task(self._send_loop(client))
             self._clients.add(client)
@@ -330,3 +390,8 @@ class FeedServer:
                     client.busy = False
         except ConnectionClosed:
             pass
+        except Exception:
+            # A frame this client cannot be sent must not leave it connected and deaf.
+            logger.exception("feed client %s: send failed", client.grant.subject)
+            if client in self._clients:
+                self._drop(client, FeedClose.INTERNAL_ERROR)

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from kolokol.app_keys import SESSIONS
+from kolokol.app_keys import CLOCK, SESSIONS
 from kolokol.auth.principal import Principal
 from kolokol.auth.session_cookie import (
     CSRF_HEADER,
@@ -21,7 +21,7 @@ from kolokol.auth.session_cookie import (
     csrf_matches,
     current_session,
 )
-from kolokol.auth.tokens import find_token
+from kolokol.auth.tokens import TokenRefused, find_token
 from kolokol.auth.users import principal_of
 from kolokol.http.errors import ApiError
 
@@ -33,11 +33,19 @@ async def _from_token(request: web.Request, header: str) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")
-    async with request.app[SESSIONS]() as session:
-        found = await find_token(session, token.strip())
-    if found is None:
-        raise ApiError(401, "invalid-token", "the token is unknown or revoked")
-    return Principal(name=found.name, display_name=found.name, role=found.role, extensions=(), via="token")
+    try:
+        async with request.app[SESSIONS]() as session:
+            found = await find_token(session, token.strip(), now=request.app[CLOCK]())
+    except TokenRefused as refused:
+        raise ApiError(401, "invalid-token", refused.message) from None
+    return Principal(
+        name=found.name,
+        display_name=found.name,
+        role=found.role,
+        extensions=(),
+        via="token",
+        token_id=found.id,
+    )
 
 
 async def _from_session(request: web.Request) -> Principal:
@@ -52,7 +60,7 @@ async def _from_session(request: web.Request) -> Principal:
         raise ApiError(
             403, "csrf-failed", f"send the session's CSRF token in {CSRF_HEADER} (see GET /api/me)"
         )
-    return principal_of(live.user)
+    return principal_of(live.user, live.id)
 
 
 async def authenticate(request: web.Request) -> Principal:

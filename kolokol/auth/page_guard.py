@@ -40,7 +40,7 @@ async def page_principal(request: web.Request, roles: frozenset[str]) -> Princip
     live = await current_session(request)
     if live is None:
         raise login_redirect(request)
-    principal = principal_of(live.user)
+    principal = principal_of(live.user, live.id)
     if principal.role not in roles:
         raise web.HTTPForbidden(
             text=message_page(

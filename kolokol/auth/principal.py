@@ -18,6 +18,10 @@ class Principal:
     extensions: tuple[str, ...]
     via: Literal["session", "token"]
     user_id: str | None = None
+    # The credential this request came with: the login session's id or the API token's id. A feed
+    # token names it, so that the feed closes when it ends.
+    session_id: str | None = None
+    token_id: str | None = None
 
     @property
     def supervises(self) -> bool:

@@ -79,8 +79,11 @@ async def create_session(
     return secret, LiveSession(id=row.id, csrf_token=row.csrf_token, expires_at=row.expires_at, user=user)
 
 
-def _expired(row: WebSession, now: datetime, policy: SessionPolicy) -> bool:
-    return now >= row.expires_at or now >= row.last_seen_at + policy.idle
+def session_expired(
+    expires_at: datetime, last_seen_at: datetime, *, now: datetime, policy: SessionPolicy
+) -> bool:
+    """Past its absolute end, or idle for too long."""
+    return now >= expires_at or now >= last_seen_at + policy.idle
 
 
 async def find_session(
@@ -92,7 +95,7 @@ async def find_session(
     row = await session.scalar(select(WebSession).where(WebSession.id == session_id(secret)))
     if row is None:
         return None
-    if _expired(row, now, policy):
+    if session_expired(row.expires_at, row.last_seen_at, now=now, policy=policy):
         await session.delete(row)
         return None
     if not row.user.active:

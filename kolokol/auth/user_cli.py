@@ -11,10 +11,10 @@ import argparse
 import asyncio
 import getpass
 import sys
-from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
+from kolokol.auth.cli_support import CommandError, table, with_database
 from kolokol.settings import Settings
 
 if TYPE_CHECKING:
@@ -26,10 +26,6 @@ if TYPE_CHECKING:
 # command line does not import the database layer.
 ROLE_CHOICES = ("admin", "manager", "marketer", "operator")
 LANGUAGE_CHOICES = ("ru", "en")
-
-
-class CommandError(Exception):
-    """Ends the command with status 2 and this one line on stderr."""
 
 
 def add_user_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -92,13 +88,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _table(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
-    )
-
-
 async def _list(sessions: Sessions, _args: argparse.Namespace) -> str:
     from kolokol.auth.users import list_users
 
@@ -106,7 +95,7 @@ async def _list(sessions: Sessions, _args: argparse.Namespace) -> str:
     for user in await list_users(sessions):
         status = "active" if user.active else "disabled"
         rows.append((user.username, user.role, status, ",".join(user.extensions) or "-", user.display_name))
-    return _table(rows) if len(rows) > 1 else "no users yet: kolokol user create --username ... --role ..."
+    return table(rows) if len(rows) > 1 else "no users yet: kolokol user create --username ... --role ..."
 
 
 async def _create(sessions: Sessions, args: argparse.Namespace, password: str) -> str:
@@ -154,19 +143,6 @@ async def _set_role(sessions: Sessions, args: argparse.Namespace) -> str:
     return f"{normalize_username(args.username)} is now {args.role}"
 
 
-async def _with_database(settings: Settings, action: Callable[[Sessions], Awaitable[str]]) -> str:
-    from kolokol.storage.engine import make_engine, make_sessionmaker
-    from kolokol.storage.migrate import upgrade
-
-    engine = make_engine(settings.database.url)
-    try:
-        await upgrade(engine)
-        result = await action(make_sessionmaker(engine))
-    finally:
-        await engine.dispose()
-    return result
-
-
 def run(settings: Settings, args: argparse.Namespace, stdin: TextIO = sys.stdin) -> int:
     from kolokol.auth.users import UserError
 
@@ -176,7 +152,7 @@ def run(settings: Settings, args: argparse.Namespace, stdin: TextIO = sys.stdin)
         if command in ("create", "passwd"):
             password = _read_password(args.password_stdin, stdin)
             handler = _create if command == "create" else _passwd
-            message = asyncio.run(_with_database(settings, lambda s: handler(s, args, password)))
+            message = asyncio.run(with_database(settings, lambda s: handler(s, args, password)))
         else:
             simple = {
                 "list": _list,
@@ -185,7 +161,7 @@ def run(settings: Settings, args: argparse.Namespace, stdin: TextIO = sys.stdin)
                 "set-extensions": _set_extensions,
                 "set-role": _set_role,
             }[command]
-            message = asyncio.run(_with_database(settings, lambda s: simple(s, args)))
+            message = asyncio.run(with_database(settings, lambda s: simple(s, args)))
     except (CommandError, UserError) as exc:
         print(f"kolokol: {exc}", file=sys.stderr)
         return 2

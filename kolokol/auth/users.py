@@ -237,7 +237,7 @@ async def _rehash(
     user.password_hash = new_hash
 
 
-def principal_of(user: User) -> Principal:
+def principal_of(user: User, session_id: str | None = None) -> Principal:
     return Principal(
         name=user.username,
         display_name=user.display_name,
@@ -245,4 +245,5 @@ def principal_of(user: User) -> Principal:
         extensions=tuple(user.extensions),
         via="session",
         user_id=user.id,
+        session_id=session_id,
     )

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kolokol.bounded import bounded_contact
 from kolokol.contacts.views import contact_json
 from kolokol.storage.tables import Call, CallbackTask, Contact
 from kolokol.tasks.views import task_json
@@ -42,7 +43,8 @@ def call_json(call: Call, contacts: Sequence[Contact], task: CallbackTask | None
         "ended_at": iso(call.ended_at),
         "wait_seconds": _seconds(call.started_at, call.answered_at or call.ended_at),
         "talk_seconds": _seconds(call.answered_at, call.ended_at) if call.answered_at else 0.0,
-        "contacts": [contact_json(c) for c in contacts],
+        # Bounded: a page of the call log must not carry a stored contact's megabytes 50 times over.
+        "contacts": [bounded_contact(contact_json(c)) for c in contacts],
         "first_time_caller": call.first_time_caller,
         "source": None,
         "recording": _recording(call),

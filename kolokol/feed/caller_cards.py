@@ -15,6 +15,7 @@ from urllib.parse import quote
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kolokol.bounded import bounded_card
 from kolokol.contacts.store import contacts_by_number
 from kolokol.contacts.views import contact_json
 from kolokol.phones import PhoneNormalizer, format_for_reading
@@ -68,7 +69,7 @@ class CardBuilder:
         }
         if number is None:
             card["first_time_caller"] = False
-            return card
+            return bounded_card(card)
         async with self._sessions() as session:
             contacts = await contacts_by_number(session, number)
             # The latest earlier call and how many there were, in one round trip.
@@ -102,7 +103,8 @@ class CardBuilder:
             since = call.started_at - self._lookback if self._lookback is not None else None
             card["first_time_caller"] = since is not None and last.started_at < since
         card["open_tasks"] = [task_view(task_json(t), contacts) for t in tasks]
-        return card
+        # Whatever is stored, a card stays small: it goes to every console on every ring.
+        return bounded_card(card)
 
     def _line(self, call: LiveCall) -> dict[str, Any] | None:
         # The clinic's side: the number dialled in, or the line an outbound call leaves on.

@@ -9,7 +9,9 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from kolokol.app_keys import FEED, FEED_SECRET, LIVE, PHONES, SESSIONS, SETTINGS
+from kolokol.app_keys import CLOCK, FEED, FEED_SECRET, LIVE, PHONES, SESSIONS, SETTINGS
+from kolokol.auth.feed_grants import FeedGrantCheck
+from kolokol.auth.sessions import SessionPolicy
 from kolokol.feed import live_api, token_api
 from kolokol.feed.caller_cards import CardBuilder
 from kolokol.feed.publisher import LiveFeed
@@ -22,12 +24,20 @@ async def _feed(app: web.Application) -> AsyncIterator[None]:
     configured = settings.feed.token_secret
     # Without a configured secret, tokens are valid in this process only (they live a minute anyway).
     app[FEED_SECRET] = configured.get_secret_value().encode() if configured else secrets.token_bytes(32)
+    grant_check = FeedGrantCheck(
+        app[SESSIONS],
+        # Read at every check: tests move the app's clock after start-up.
+        clock=lambda: app[CLOCK](),
+        policy=SessionPolicy.from_settings(settings.web),
+    )
     server = FeedServer(
         Hub(),
         app[FEED_SECRET],
         host=settings.feed.host,
         port=settings.feed.port,
         allowed_origins=settings.feed.allowed_origins,
+        grant_check=grant_check,
+        grant_check_seconds=settings.feed.login_check_seconds,
     )
     await server.start()
     app[FEED] = server

@@ -1,7 +1,8 @@
 """``POST /api/feed/token``: a short-lived token to open the operator websocket feed.
 
 A logged-in operator's token is scoped to their phones (extensions); managers and admins, logged in or
-with an API token, get one for everything. An operator API token gets none: it names no phones.
+with an API token, get one for everything. An operator API token gets none: it names no phones. Every
+token names the login or API token it was minted from, so the feed ends with it (kolokol.auth.feed_grants).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from yarl import URL
 
 from kolokol.app_keys import CLOCK, FEED, FEED_SECRET, SETTINGS
 from kolokol.auth.api_guard import PRINCIPAL, requires
+from kolokol.auth.feed_grants import credential_of
 from kolokol.auth.roles import CONSOLE_ROLES
 from kolokol.http.errors import ApiError
 from softphone_ws import feed_tokens
@@ -74,6 +76,8 @@ async def feed_token(request: web.Request) -> web.Response:
         ttl_seconds=settings.token_ttl_seconds,
         origin=_page_origin(request),
         every_call=principal.supervises,
+        # The feed closes when this login or API token ends, and refuses the token from then on.
+        credential=credential_of(principal),
     )
     return web.json_response(
         {"token": token, "expires_in": settings.token_ttl_seconds, "url": feed_url(request, token)}

@@ -204,6 +204,8 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # None: it never expires (`kolokol token create --expires-in`). Migration 0006.
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class User(Base):

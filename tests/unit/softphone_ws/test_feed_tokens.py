@@ -77,3 +77,15 @@ def test_ttl_is_bounded() -> None:
         make_token(ttl=0)
     with pytest.raises(ValueError, match="ttl"):
         make_token(ttl=86_400)
+
+
+def test_a_token_names_the_credential_it_was_minted_from_and_it_cannot_be_swapped() -> None:
+    token = issue(SECRET, subject="anna", role="operator", extensions=(), now=NOW, credential="login:u1:tag")
+    assert verify(SECRET, token, now=NOW).credential == "login:u1:tag"
+    assert verify(SECRET, make_token(), now=NOW).credential is None
+    claims_part, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(claims_part + "=" * (-len(claims_part) % 4)))
+    claims["cred"] = "login:u1:another-login"
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    with pytest.raises(TokenRejected):
+        verify(SECRET, f"{forged}.{signature}", now=NOW)

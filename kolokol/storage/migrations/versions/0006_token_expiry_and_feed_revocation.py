@@ -3,11 +3,16 @@
 Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-03 11:00:00
+
+API tokens may now expire (`kolokol token create --expires-in`): a nullable column, so every stored token
+keeps working as before (null: never expires). Revoking feeds needs no schema: the feed re-checks the
+login sessions and tokens that already exist.
 """
 
-# Placeholder reserved by the lead for h4b (issue 9 part 10); fill in upgrade(), or leave it a no-op.
-
 from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0006"
 down_revision = "0005"
@@ -16,8 +21,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("api_tokens") as batch:
+        batch.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("api_tokens") as batch:
+        batch.drop_column("expires_at")
