@@ -61,14 +61,16 @@ async def test_click_to_call_is_offered_while_asterisk_is_connected(
         assert me["click_to_call"] == live["click_to_call"]
         return bool(me["click_to_call"])
 
+    connection = app[AMI]
+    assert connection is not None
     async with asyncio.timeout(WAIT):
-        while not app[AMI].logged_in:  # noqa: ASYNC110 - the client has no "logged in" event to wait on
+        while not connection.logged_in:  # noqa: ASYNC110 - the client has no "logged in" event to wait on
             await asyncio.sleep(0.01)
     assert await offered()
     async with client.get("/console") as resp:
         assert '"click_to_call":true' in await resp.text()
     await ami.stop()
     async with asyncio.timeout(WAIT):
-        while app[AMI].logged_in:  # noqa: ASYNC110
+        while connection.logged_in:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
     assert not await offered()
