@@ -17,7 +17,9 @@ Calls whose final event never comes are closed by a sweep after ``calls.stale_af
 ``closed_by_timeout``; a late final event still corrects them.
 
 With ``on_live``, each committed batch also tells the operators' screens how its calls changed
-(``pbx.webhooks.live_calls``: from memory, without a database read on the request's path).
+(``pbx.webhooks.live_calls``: from memory, without a database read on the request's path). After a start,
+the calls still in progress are read back from the inbox first (``kolokol.calls.cloud_restore``), before
+any new event is stored, so the screens show them as before and their next event updates them.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
+from kolokol.calls.cloud_restore import open_calls_events
 from kolokol.calls.pipeline import CallPipeline
 from kolokol.storage.batches import each_alone_on_failure
 from kolokol.storage.tables import CloudCall, WebhookEvent
@@ -114,6 +117,7 @@ class WebhookIntake:
         self._live = (
             LiveCalls(adapters, stale_after=stale_after, max_calls=max_live_calls) if on_live else None
         )
+        self._max_live_calls = max_live_calls
         self.events_stored = 0
         self.duplicates = 0
         self.calls_recorded = 0
@@ -166,6 +170,7 @@ class WebhookIntake:
     # ---- the writer ---------------------------------------------------------------------------
 
     async def _write_forever(self) -> None:
+        await self._restore_live()
         while True:
             overdue = time.monotonic() - self._last_build > _BUILD_AT_LEAST_EVERY
             if self._pending and (self._queue.empty() or overdue):
@@ -223,6 +228,26 @@ class WebhookIntake:
                 self._on_live(changes)
         except Exception:
             log.exception("live call changes not handed over")
+
+    async def _restore_live(self) -> None:
+        """The calls in progress when kolokol stopped, back on the screens from their stored events."""
+        if self._live is None or self._on_live is None:
+            return
+        now = self._clock()
+        try:
+            async with self._sessions() as session:
+                stored = await open_calls_events(
+                    session, self._adapters, heard_since=now - self._stale_after, limit=self._max_live_calls
+                )
+            changes = self._live.restore(stored)
+        except Exception:
+            # The database is away: those calls show again with their next event, as a new call each.
+            log.exception("cloud calls in progress not restored")
+            return
+        if stored:
+            log.info("cloud calls in progress restored", extra={"calls": len(stored)})
+        if changes:
+            self._on_live(changes)
 
     async def _insert_new(self, session: AsyncSession, batch: Sequence[_Submission]) -> Fresh:
         """Store the events not seen before; returns them grouped by call."""

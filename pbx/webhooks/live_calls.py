@@ -34,11 +34,12 @@ class LiveCalls:
     """Cloud calls in progress, held in memory so that the operators' screens follow them.
 
     Each call's events so far and the snapshot the screens were last told: a new event costs one call
-    of the adapter's pure ``live`` and no database read. A call starts from whatever arrives (after a
-    restart, mid-way). Bounded: a call goes when it ends, when its events stop for ``stale_after``,
-    and the least recently heard of go when more than ``max_calls`` are held; a card still open is
-    closed (``call.ended``) then. An ended call's key is kept a while longer, so a late or overtaken
-    event of it does not pop its card again.
+    of the adapter's pure ``live`` and no database read. After a start the calls in progress come back
+    from their stored events (``restore``); a call first heard of mid-way starts from whatever arrives.
+    Bounded: a call goes when it ends, when its events stop for ``stale_after``, and the least recently
+    heard of go when more than ``max_calls`` are held; a card still open is closed (``call.ended``) then.
+    An ended call's key is kept a while longer, so a late or overtaken event of it does not pop its card
+    again.
     """
 
     def __init__(
@@ -70,6 +71,17 @@ class LiveCalls:
             key, call = next(iter(self._calls.items()))
             changes.extend(self._drop(key, call.last_at, call.last_at))
         return changes
+
+    def restore(self, stored: Fresh) -> list[LiveChange]:
+        """After a start: the calls that were in progress, from the events stored before it.
+
+        Each is shown as its events so far make it (its first message is the snapshot as it stands), and
+        its next event is then an update of that call, as if kolokol had never stopped. Beyond
+        ``max_calls``, the least recently heard of are left out.
+        """
+        latest = {key: max(received for _, received in pairs) for key, pairs in stored.items() if pairs}
+        newest = sorted(latest, key=latest.__getitem__)[-self._max_calls :]
+        return self.add({key: stored[key] for key in newest})
 
     def expire(self, now: datetime) -> list[LiveChange]:
         """Let go of calls whose events stopped ``stale_after`` ago (a lost final event)."""
