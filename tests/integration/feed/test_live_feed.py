@@ -182,9 +182,8 @@ async def test_a_missed_call_reaches_every_operator_as_a_task_and_the_next_ring_
 
 
 async def test_live_calls_snapshot_is_scoped_like_the_feed(service: Service) -> None:
-    await service.play(
-        "ringall_answered", until="Newstate"
-    )  # 101 rings (a dialled phone shows once it rings)
+    # Up to 101's Ringing: a dialled phone shows on the screens once it really rings.
+    await service.play("ringall_answered", until="Newstate")
     await service.settle()
     async with service.app[SESSIONS].begin() as session:
         manager = await create_token(session, name="Ольга", role="manager")
