@@ -96,6 +96,10 @@ class CallAssembler:
     def open_calls(self) -> int:
         return len(self._calls)
 
+    def tracks(self, uniqueid: str) -> bool:
+        """Whether this channel belongs to a call in progress (its events still count)."""
+        return uniqueid in self._channels
+
     @property
     def handled_events(self) -> frozenset[str]:
         """The event names this assembler uses: the AMI event filter should let these through."""
@@ -143,8 +147,17 @@ class CallAssembler:
         self._show_touched(now)
         return self._finish_due(now)
 
+    def finish_ended(self) -> list[PbxCallRecord]:
+        """Finish the calls whose every channel has hung up, without waiting for late events (shutdown:
+        none will come); calls in progress stay."""
+        done = []
+        for call in list(self._calls.values()):
+            if call.ended_at is not None and call.headed:
+                done.extend(self._finish(call, call.ended_at, timed_out=False))
+        return done
+
     def flush(self, now: datetime | None = None) -> list[PbxCallRecord]:
-        """Finish every call (end of a replay, or shutdown)."""
+        """Finish every call (end of a replay)."""
         done = []
         for call in list(self._calls.values()):
             ended = call.ended_at or (now + self._skew if now is not None else call.last_event_at)
