@@ -116,12 +116,13 @@ class Interpretation:
         dialled = self.normalize(self._dialled_number())
         return "outbound" if dialled else "internal"
 
-    def placed_by(self) -> str | None:
+    def placed_by(self, *, rung: bool = False) -> str | None:
         """Outbound/internal: the extension of the phone that placed the call. When the PBX placed it
-        (click-to-dial calling the patient first), the phone that was put through to the patient."""
+        (click-to-dial calling the patient first), the phone that was put through to the patient
+        (with `rung`, only once it rang: the operator's screen learns of the call by its ring)."""
         if self.origin.kind == "phone":
             return self.origin.extension
-        legs = [c for c in self.phones if c.dialed]
+        legs = [c for c in self.phones if c.dialed and (c.rang_at is not None or not rung)]
         for leg in [*(c for c in legs if c.connected), *legs]:
             if leg.extension:
                 return leg.extension

@@ -73,7 +73,7 @@ def live_view(
         state = "talking"
     else:
         state = "dialing" if direction == "outbound" else "ringing"
-    operator = call.operator if direction == "inbound" else reading.placed_by()
+    operator = call.operator if direction == "inbound" else reading.placed_by(rung=True)
     number = caller if direction == "inbound" else called if direction == "outbound" else None
     return LiveCall(
         pbx="asterisk",

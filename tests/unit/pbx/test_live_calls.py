@@ -224,3 +224,31 @@ def test_change_kind_names_each_transition_once() -> None:
     ended = _call(state="ended", ringing=(), ended_at=datetime.now(UTC))
     assert change_kind(answered, ended) == "call.ended"
     assert change_kind(ended, ended) is None
+
+
+@pytest.mark.parametrize(("scenario", "never"), [("ringall_one_dnd", "101"), ("forward_302", "107")])
+def test_a_phone_that_never_rang_never_gets_the_call(scenario: str, never: str) -> None:
+    """101 was busy at once (do not disturb), 107 forwarded the call before ringing: their screens
+    are told nothing, the phone that did ring gets the whole call."""
+    changes = live_changes(scenario)
+    assert changes and changes[-1].kind == "call.ended"
+    assert not seen_by(changes, never)
+    assert never not in changes[-1].call.rang
+
+
+def test_click_to_dial_patient_first_rings_the_operator_once_the_patient_answered() -> None:
+    changes = seen_by(live_changes("click_to_dial_patient_first"), "101")
+    first = changes[0]
+    assert (first.kind, first.call.direction, first.call.state) == ("call.ringing", "outbound", "dialing")
+    assert first.call.number == CALLER
+    [answered] = [c for c in changes if c.kind == "call.answered"]
+    assert (answered.call.state, answered.call.talking) == ("talking", ("101",))
+    assert changes[-1].kind == "call.ended"
+
+
+def test_a_blonde_transfer_rings_the_target_while_the_caller_waits() -> None:
+    changes = live_changes("blonde_transfer")
+    target = seen_by(changes, "103")
+    assert target[0].kind == "call.ringing" and target[0].call.ringing == ("103",)
+    talking = [c for c in target if c.call.talking == ("103",)]
+    assert talking and talking[-1].call.operator == "103"
