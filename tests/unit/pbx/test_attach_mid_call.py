@@ -5,7 +5,7 @@ answered call nobody answered, a phone that was not in the call, a fragment read
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +26,7 @@ CAPTURES = sorted(AMI_CAPTURES.glob("*.ami"))
 E164 = PhoneNormalizer().e164
 
 
-def replay(events: list[Mapping[str, str]]) -> list[PbxCallRecord]:
+def replay(events: Sequence[Mapping[str, str]]) -> list[PbxCallRecord]:
     assembler = CallAssembler(E164, classifier=CLASSIFIER, live=True)
     now = datetime.now(UTC)
     records = [r for event in events for r in assembler.feed(event, now)]
@@ -35,7 +35,7 @@ def replay(events: list[Mapping[str, str]]) -> list[PbxCallRecord]:
     return records
 
 
-def phones_in(events: list[Mapping[str, str]], classifier: ChannelClassifier) -> set[str]:
+def phones_in(events: Sequence[Mapping[str, str]], classifier: ChannelClassifier) -> set[str]:
     extensions = set()
     for event in events:
         for key, name in event.items():
