@@ -57,8 +57,10 @@ async def test_the_originate_rings_the_endpoint_of_the_extension(
     )
     app = make_app(settings)
     http = await aiohttp_client(app)
+    client = app[AMI]
+    assert client is not None
     async with asyncio.timeout(WAIT):
-        while not (app[AMI] is not None and app[AMI].logged_in):  # noqa: ASYNC110 - no login event
+        while not client.logged_in:  # noqa: ASYNC110 - the client has no "logged in" event to wait on
             await asyncio.sleep(0.01)
     async with app[SESSIONS].begin() as session:
         crm = await create_token(session, name="CRM", role="integration")
