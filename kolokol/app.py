@@ -19,6 +19,7 @@ from kolokol.contacts import setup as contacts
 from kolokol.feed import setup as feed
 from kolokol.http import health
 from kolokol.http.errors import errors_middleware
+from kolokol.http.request_text import valid_request_text
 from kolokol.http.security import security_headers
 from kolokol.settings import Settings
 from kolokol.storage import setup as storage
@@ -42,7 +43,9 @@ def _utc_now() -> datetime:
 
 def make_app(settings: Settings) -> web.Application:
     # security_headers sits inside errors_middleware so HTML error pages stay HTML (see its docstring).
-    app = web.Application(middlewares=[errors_middleware, security_headers], client_max_size=MAX_BODY)
+    app = web.Application(
+        middlewares=[errors_middleware, valid_request_text, security_headers], client_max_size=MAX_BODY
+    )
     app[SETTINGS] = settings
     app[CLOCK] = _utc_now
     app[PHONES] = make_phones(settings)

@@ -38,6 +38,12 @@ class HttpSettings(_Section):
     port: int = Field(8080, ge=0, le=65535)
     # PBX webhooks are small; anything bigger is refused with 413 before it is read.
     webhook_max_body_bytes: int = Field(64 * 1024, ge=1024, le=1024 * 1024)
+    # A request body must arrive within body_timeout_seconds, with no pause longer than
+    # body_read_timeout_seconds (408 otherwise): slow senders cannot hold connections open.
+    body_timeout_seconds: float = Field(30, gt=0, le=3600)
+    body_read_timeout_seconds: float = Field(10, gt=0, le=3600)
+    # An idle connection, or one whose request line and headers take longer than this, is closed.
+    idle_timeout_seconds: float = Field(75, gt=0, le=3600)
     # The address browsers use for the console ("https://kolokol.clinic"), when it is not host:port
     # (a reverse proxy). Its origin may open the feed, and https makes session cookies Secure.
     public_url: str | None = Field(None, pattern=_PUBLIC_URL)

@@ -1,7 +1,9 @@
 """``/webhooks/<provider>/...``: the thin HTTP side of the cloud PBX adapters.
 
-The body is read raw (signatures cover the exact bytes) and capped before it is read; the adapter
-verifies and parses it; the events are committed before the PBX gets its 2xx.
+The body is read raw (signatures cover the exact bytes), capped in size and time; the adapter verifies
+and parses it; whatever it accepted is checked once more against what the inbox can hold (valid text,
+sizes, plausible times: 400 naming the field, nothing stored); the events are committed before the PBX
+gets its 2xx.
 """
 
 from __future__ import annotations
@@ -14,27 +16,11 @@ from aiohttp import web
 from kolokol.app_keys import INTAKE, SESSIONS, SETTINGS, WEBHOOKS
 from kolokol.calls.cloud_intake import IntakeUnavailable
 from kolokol.contacts.store import contacts_by_number
+from kolokol.http.body import BodyRefused, read_body
 from kolokol.http.errors import error_response
-from pbx.webhooks.base import Rejected, WebhookRequest
+from pbx.webhooks.base import Rejected, WebhookRequest, storable
 
 log = logging.getLogger("kolokol.webhooks")
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_capped(request: web.Request, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise _TooLarge
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await request.content.readany():
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def receive(request: web.Request) -> web.StreamResponse:
@@ -44,9 +30,11 @@ async def receive(request: web.Request) -> web.StreamResponse:
         return error_response(404, "not-configured", f"no [pbx.{provider}] webhook is configured")
     limit = request.app[SETTINGS].http.webhook_max_body_bytes
     try:
-        body = await _read_capped(request, limit)
-    except _TooLarge:
-        return error_response(413, "body-too-large", f"webhook bodies are limited to {limit} bytes")
+        body = await read_body(request, limit)
+    except BodyRefused as exc:
+        if exc.status == 413:
+            return error_response(413, "body-too-large", f"webhook bodies are limited to {limit} bytes")
+        raise
     received_at = datetime.now(UTC)
     incoming = WebhookRequest(
         method=request.method,
@@ -60,15 +48,16 @@ async def receive(request: web.Request) -> web.StreamResponse:
     )
     try:
         accepted = adapter.handle(incoming)
+        events = storable(accepted.events, received_at)
     except Rejected as exc:
         log.warning(
             "webhook refused",
             extra={"provider": provider, "status": exc.status, "reason": exc.slug, "remote": request.remote},
         )
-        return error_response(exc.status, exc.slug, exc.message)
-    if accepted.events:
+        return error_response(exc.status, exc.slug, exc.message, {"field": exc.field} if exc.field else None)
+    if events:
         try:
-            await request.app[INTAKE].submit(provider, accepted.events, received_at)
+            await request.app[INTAKE].submit(provider, events, received_at)
         except IntakeUnavailable:
             return error_response(503, "not-stored", "the events could not be stored; deliver them again")
     reply = accepted.reply

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kolokol.app_keys import PHONES, SESSIONS
 from kolokol.auth.api_guard import requires
 from kolokol.auth.roles import READ_CALLS, WRITE_CONTACTS
-from kolokol.contacts.store import ContactRejected, contacts_by_number, upsert_contact
+from kolokol.contacts.store import ContactRejected, UpsertResult, contacts_by_number, upsert_contact
 from kolokol.contacts.views import contact_json
 from kolokol.http import query
 from kolokol.http.errors import ApiError, json_body
 from kolokol.storage.tables import Contact
+from kolokol.storage.write_lock import write_transaction
 
 routes = web.RouteTableDef()
 # External ids of contacts created in kolokol itself; the CRM can adopt them with PUT.
@@ -41,25 +44,32 @@ async def _upsert(request: web.Request, external_id: str) -> web.Response:
     fields = body.get("fields", {})
     if not isinstance(name, str):
         raise ApiError(400, "invalid-field", "name must be a string", {"field": "name"})
-    if not isinstance(phones, list) or not all(isinstance(p, str) for p in phones) or len(phones) > 50:
-        raise ApiError(400, "invalid-field", "phones must be a list of up to 50 strings", {"field": "phones"})
+    if not isinstance(phones, list) or not all(isinstance(p, str) for p in phones):
+        raise ApiError(400, "invalid-field", "phones must be a list of strings", {"field": "phones"})
     if not isinstance(fields, dict) or not all(
-        isinstance(v, str | int | float | None) for v in fields.values()
+        isinstance(v, str | int | float | None) and not isinstance(v, bool) for v in fields.values()
     ):
-        raise ApiError(400, "invalid-field", "fields must be an object of plain values", {"field": "fields"})
+        raise ApiError(
+            400, "invalid-field", "fields must be an object of strings, numbers or nulls", {"field": "fields"}
+        )
+
+    async def upsert(session: AsyncSession) -> tuple[dict[str, Any], UpsertResult]:
+        result = await upsert_contact(
+            session,
+            request.app[PHONES],
+            external_id=external_id,
+            name=name,
+            phones=phones,
+            fields={str(k): "" if v is None else str(v) for k, v in fields.items()},
+        )
+        return contact_json(result.contact), result
+
     try:
-        async with request.app[SESSIONS].begin() as session:
-            result = await upsert_contact(
-                session,
-                request.app[PHONES],
-                external_id=external_id,
-                name=name,
-                phones=phones,
-                fields={str(k): "" if v is None else str(v) for k, v in fields.items()},
-            )
-            item = contact_json(result.contact)
+        # 20 clients creating the same contact at once: one creates it, the others update it.
+        item, result = await write_transaction(request.app[SESSIONS], upsert)
     except ContactRejected as exc:
-        raise ApiError(400, "invalid-contact", str(exc)) from exc
+        details = {"field": exc.field} if exc.field else {}
+        raise ApiError(400, "invalid-field", exc.message, details) from exc
     return web.json_response(
         {"contact": item, "created": result.created, "rejected_phones": list(result.rejected_phones)},
         status=201 if result.created else 200,

@@ -13,6 +13,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from kolokol.contacts.limits import MAX_FIELD_NAME_CHARS, ContactRejected, checked_contact
+from pbx.untrusted import text_problem
+
 __all__ = ["ContactInput", "ContactsCsv", "CsvUnreadable", "RowError", "parse_contacts_csv"]
 
 
@@ -153,14 +156,29 @@ def _decode(data: bytes) -> str:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            # Excel in Russian Windows saves "CSV" in the ANSI code page.
-            try:
-                text = data.decode("cp1251")
-            except UnicodeDecodeError as exc:
-                raise CsvUnreadable("the file is not text in UTF-8 or Windows-1251") from exc
+            if _mostly_utf8(data):
+                # A UTF-8 export with a few broken bytes: those rows are reported, the rest imported.
+                text = data.decode("utf-8-sig", "surrogateescape")
+            else:
+                # Excel in Russian Windows saves "CSV" in the ANSI code page.
+                try:
+                    text = data.decode("cp1251")
+                except UnicodeDecodeError as exc:
+                    raise CsvUnreadable("the file is not text in UTF-8 or Windows-1251") from exc
     if _CONTROL.search(text):
         raise CsvUnreadable("the file is not text (binary data found); export it as CSV")
     return text
+
+
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """Whether bytes that are not valid UTF-8 throughout still read as UTF-8 with a few broken bytes:
+    most of their non-ASCII bytes form UTF-8 sequences. Windows-1251 Cyrillic almost never does."""
+    in_sequences = sum(len(m) for m in _UTF8_SEQUENCE.findall(data))
+    return in_sequences > 0 and in_sequences * 2 > len(_HIGH_BYTE.findall(data))
 
 
 def _detect_delimiter(header_line: str) -> str:
@@ -190,6 +208,9 @@ def _map_header(header: list[str]) -> list[str | None]:
     """Canonical key per column; None for columns to ignore (blank header)."""
     columns: list[str | None] = []
     taken: set[str] = set()
+    for n, cell in enumerate(header, start=1):
+        if text_problem(cell) is not None:
+            raise CsvUnreadable(f"the header's column {n} holds bytes that are not UTF-8 text")
     for raw in header:
         normalized = _normalize_header(raw)
         if not normalized:
@@ -203,6 +224,8 @@ def _map_header(header: list[str]) -> list[str | None]:
             # A second "Статус" column must not overwrite the first; keep it under its own
             # header so the data still arrives.
             key = raw.replace("\ufeff", "").strip()
+            if len(key) > MAX_FIELD_NAME_CHARS:
+                key = key[: MAX_FIELD_NAME_CHARS - 1] + "…"
             columns.append(key if key not in taken else None)
             taken.add(key)
             continue
@@ -232,6 +255,10 @@ def _parse_body(
     for line, cells in rows:
         values = [c.strip() for c in cells]
         if not any(values):
+            continue
+        broken = next((n for n, v in enumerate(values, start=1) if text_problem(v) is not None), None)
+        if broken is not None:
+            errors.append(RowError(line, f"column {broken} holds bytes that are not UTF-8 text"))
             continue
         extra = [v for v in values[len(columns) :] if v]
         if extra:
@@ -277,6 +304,11 @@ def _parse_body(
             problems.append("name")
         if problems:
             errors.append(RowError(line, f"missing {' and '.join(problems)}"))
+            continue
+        try:
+            checked_contact(external_id=external_id, name=name, phones=phones, fields=fields)
+        except ContactRejected as exc:
+            errors.append(RowError(line, exc.message))
             continue
         if external_id in seen:
             errors.append(RowError(line, f"duplicate id {external_id!r} (first on line {seen[external_id]})"))

@@ -9,12 +9,11 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kolokol.contacts.limits import ContactRejected, checked_contact
 from kolokol.phones import PhoneNormalizer
 from kolokol.storage.tables import Contact, ContactPhone
 
-
-class ContactRejected(ValueError):
-    """The contact cannot be stored as given; the message says why."""
+__all__ = ["ContactRejected", "UpsertResult", "contacts_by_number", "upsert_contact"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,15 +32,13 @@ async def upsert_contact(
     phones: Iterable[str],
     fields: Mapping[str, str] | None = None,
 ) -> UpsertResult:
-    external_id = external_id.strip()
-    name = name.strip()
-    if not external_id:
-        raise ContactRejected("external_id is required")
-    if not name:
-        raise ContactRejected("name is required")
+    """Create or update the contact with this external id. Sizes and text are checked first
+    (``ContactRejected``); run it in `write_transaction` when other writers may upsert the same one."""
+    checked = checked_contact(external_id=external_id, name=name, phones=phones, fields=fields)
+    external_id, name, fields = checked.external_id, checked.name, checked.fields
     numbers: dict[str, str] = {}
     rejected: list[str] = []
-    for raw in phones:
+    for raw in checked.phones:
         number = phones_normalizer.e164(raw)
         if number is None:
             rejected.append(raw)
@@ -63,7 +60,7 @@ async def upsert_contact(
         contact.updated_at = now
     # The CRM sends the whole list: phones it no longer lists are removed.
     contact.phones = [p for p in contact.phones if p.number in numbers] + [
-        ContactPhone(number=n, raw=raw[:100])
+        ContactPhone(number=n, raw=raw)
         for n, raw in numbers.items()
         if n not in {p.number for p in contact.phones}
     ]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+
+from kolokol.http.body import BodyRefused, ClientGone, read_body
+from pbx.untrusted import Unusable, load_json
 
 log = logging.getLogger("kolokol.http")
+# REST bodies (a contact with its fields is the largest) are small; bigger ones get 413 unread.
+MAX_JSON_BODY_BYTES = 256 * 1024
 
 
 class ApiError(Exception):
@@ -39,6 +44,17 @@ async def errors_middleware(
         return await handler(request)
     except ApiError as exc:
         return error_response(exc.status, exc.slug, exc.message, exc.details)
+    except BodyRefused as exc:
+        response = error_response(exc.status, exc.slug, exc.message)
+        # The rest of that body may still be trickling in: the connection cannot carry another request.
+        response.force_close()
+        return response
+    except ClientGone:
+        # Routine on the Internet (an upload given up, a closed tab): one line, nobody to answer.
+        log.info("client went away mid-request", extra={"path": request.path, "remote": request.remote})
+        return error_response(400, "client-gone", "the connection was closed before the request was read")
+    except HttpProcessingError as exc:
+        return error_response(400, "malformed-request", f"the request cannot be read: {exc.message}")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -50,12 +66,17 @@ async def errors_middleware(
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object: at most `MAX_JSON_BODY_BYTES`, nesting and numbers bounded, every
+    string valid text (400 naming the field otherwise: ``details.field``)."""
     if request.content_type != "application/json":
         raise ApiError(415, "unsupported-media-type", "send application/json")
+    raw = await read_body(request, MAX_JSON_BODY_BYTES)
     try:
-        body = json.loads(await request.read())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "invalid-json", f"body is not valid JSON: {exc}") from exc
+        body = load_json(raw)
+    except Unusable as exc:
+        if exc.field is not None:
+            raise ApiError(400, "invalid-field", exc.message, {"field": exc.field}) from None
+        raise ApiError(400, "invalid-json", f"body is not usable JSON: {exc.message}") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid-json", "body must be a JSON object")
     return body

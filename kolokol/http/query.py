@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from kolokol.http.errors import ApiError
+from pbx.untrusted import ascii_digits, text_problem
 
 
 def choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | None:
@@ -26,18 +27,21 @@ def moment(request: web.Request, name: str) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
+        # In UTC, as the database holds times (SQLite compares them as text); a time at the edge of the
+        # calendar with an offset (9999-12-31T23:59-23:59) has no UTC and is refused.
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise ApiError(
             400, "invalid-parameter", f"{name} must be an ISO 8601 date or time", {"parameter": name}
         ) from exc
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
 def integer(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     value = request.query.get(name)
     if value is None or value == "":
         return default
-    if not value.isdigit() or not low <= int(value) <= high:
+    # ASCII digits only: "²" and "①" pass str.isdigit() but not int(), and 5,000 digits are no page.
+    if not ascii_digits(value) or not low <= int(value) <= high:
         raise ApiError(
             400,
             "invalid-parameter",
@@ -53,6 +57,8 @@ def text(request: web.Request, name: str, max_length: int = 200) -> str | None:
         return None
     if len(value) > max_length:
         raise ApiError(400, "invalid-parameter", f"{name} is too long", {"parameter": name})
+    if (problem := text_problem(value)) is not None:
+        raise ApiError(400, "invalid-parameter", f"{name} {problem}", {"parameter": name})
     return value
 
 

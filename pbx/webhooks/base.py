@@ -7,17 +7,20 @@ provider's signature scheme and mapping is tested in milliseconds.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from pbx.call_record import Direction, Disposition, MissedWhere, PbxCallRecord, Transfer
 from pbx.live import LiveCall, LiveState
+from pbx.untrusted import Unusable, invalid_text, load_json, repaired, text_problem
 
 # Turns whatever a PBX sends as a number into E.164, or None for extensions and garbage.
 ToE164 = Callable[[str | None], str | None]
@@ -27,23 +30,48 @@ JSON = "application/json"
 # Form bodies with more fields than this are not a PBX talking.
 MAX_FORM_FIELDS = 200
 
+# What the inbox and the call log hold (kolokol.storage.tables): an event that does not fit is refused
+# with 400, a record is fitted (tests keep these equal to the columns).
+MAX_CALL_ID_CHARS = 200
+MAX_DEDUPE_KEY_CHARS = 400
+MAX_KIND_CHARS = 40
+MAX_NUMBER_CHARS = 100  # caller, called: E.164, or what the PBX sent when it is no phone number
+MAX_CALLER_NAME_CHARS = 200
+MAX_EXTENSION_CHARS = 40  # operator, answered_by, rang, transfers
+# The text of one event's data as stored (JSON): a webhook body is at most 1 MiB, most are under 2 KiB.
+MAX_EVENT_DATA_CHARS = 256 * 1024
+
+# A time a PBX reports is plausible from 2000 until a day after it arrived (clocks drift; a call of
+# the year 3000 would sit at the top of the call log for good).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+CLOCK_SLACK = timedelta(days=1)
+
 
 class Rejected(Exception):
-    """The request is refused: nothing is stored, the client gets ``status`` and a JSON error."""
+    """The request is refused: nothing is stored, the client gets ``status`` and a JSON error; ``field``
+    names the offending field when there is one."""
 
-    def __init__(self, status: int, slug: str, message: str) -> None:
+    def __init__(self, status: int, slug: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.slug = slug
         self.message = message
+        self.field = field
 
 
 def unauthenticated(message: str) -> Rejected:
     return Rejected(401, "bad-signature", message)
 
 
-def bad_request(message: str, slug: str = "malformed-event") -> Rejected:
-    return Rejected(400, slug, message)
+def bad_request(message: str, slug: str = "malformed-event", field: str | None = None) -> Rejected:
+    return Rejected(400, slug, message, field)
+
+
+def unusable(exc: Unusable, where: str = "") -> Rejected:
+    """A field that is not valid text, nested too deep, a number out of range: 400 naming the field."""
+    name = f"{where}.{exc.field}" if where and exc.field else exc.field or where or None
+    message = f"field {exc.message}" if exc.field else f"the {where or 'body'} is unusable: {exc.message}"
+    return bad_request(message, "invalid-text" if exc.field else "invalid-json", name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +89,9 @@ class WebhookRequest:
     received_at: datetime
 
     def query(self) -> dict[str, str]:
-        return dict(parse_qsl(self.raw_query, keep_blank_values=True))
+        """The query string's fields (the last value of a repeated one wins); 400 for text that is not
+        valid UTF-8 or holds NUL."""
+        return dict(_pairs(self.raw_query, "query string", strict=False))
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -145,10 +175,13 @@ class WebhookAdapter(Protocol):
 
 
 def same_secret(given: str | bytes | None, expected: str | bytes) -> bool:
-    """Constant-time comparison that treats a missing value as a mismatch."""
+    """Constant-time comparison that treats a missing value (or one no UTF-8 can spell) as a mismatch."""
     if given is None:
         return False
-    a = given.encode() if isinstance(given, str) else given
+    try:
+        a = given.encode() if isinstance(given, str) else given
+    except UnicodeEncodeError:
+        return False
     b = expected.encode() if isinstance(expected, str) else expected
     return hmac.compare_digest(a, b)
 
@@ -189,22 +222,56 @@ def form_fields(request: WebhookRequest) -> dict[str, str]:
 
 
 def form_pairs(request: WebhookRequest) -> list[tuple[str, str]]:
-    """The form body as ordered pairs, repeats kept (signatures that cover every value need them)."""
+    """The form body as ordered pairs, repeats kept (signatures that cover every value need them); 400
+    naming the field for a value that is not UTF-8 text or holds NUL."""
     require_content_type(request, FORM)
     try:
         text = request.body.decode("utf-8")
-        return parse_qsl(
-            text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=MAX_FORM_FIELDS
-        )
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise bad_request(f"the form body cannot be read: {exc}", "malformed-body") from exc
+    except UnicodeDecodeError as exc:
+        raise bad_request(f"the form body is not UTF-8 text: {exc.reason}", "malformed-body") from exc
+    return _pairs(text, "form body", strict=True)
 
 
-def json_object(raw: bytes | str, what: str = "body") -> dict[str, Any]:
+def _pairs(text: str, what: str, *, strict: bool) -> list[tuple[str, str]]:
+    """``a=1&b=2`` with percent-escapes that must spell UTF-8 (no silent U+FFFD) and no NUL. ``strict``:
+    every part must be ``name=value`` (a form body); else empty parts are skipped and a bare name has an
+    empty value (query strings as people type them)."""
+    if not text:
+        return []
+    parts = text.split("&")
+    if len(parts) > MAX_FORM_FIELDS:
+        raise bad_request(f"the {what} has more than {MAX_FORM_FIELDS} fields", "malformed-body")
+    pairs: list[tuple[str, str]] = []
+    for part in parts:
+        if not part and not strict:
+            continue
+        raw_name, equals, raw_value = part.partition("=")
+        if not equals and strict:
+            raise bad_request(f"the {what} cannot be read: a field without '='", "malformed-body")
+        try:
+            name = unquote_plus(raw_name, errors="strict")
+        except UnicodeDecodeError:
+            raise bad_request(f"a field name in the {what} is not UTF-8 text", "invalid-text") from None
+        if text_problem(name) is not None:
+            raise bad_request(f"a field name in the {what} holds a NUL character", "invalid-text")
+        shown = name if len(name) <= 64 else name[:64] + "…"
+        try:
+            value = unquote_plus(raw_value, errors="strict")
+        except UnicodeDecodeError:
+            raise bad_request(f"field {shown} is not UTF-8 text", "invalid-text", shown) from None
+        if (problem := text_problem(value)) is not None:
+            raise bad_request(f"field {shown} {problem}", "invalid-text", shown)
+        pairs.append((name, value))
+    return pairs
+
+
+def json_object(raw: bytes | str, what: str = "body", field: str = "") -> dict[str, Any]:
+    """A JSON object, its nesting and numbers bounded and its text valid (400 naming the field, under
+    ``field`` when the JSON sits in a field of its own, like Mango's ``json``)."""
     try:
-        value = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise bad_request(f"the {what} is not valid JSON: {exc}", "invalid-json") from exc
+        value = load_json(raw)
+    except Unusable as exc:
+        raise unusable(exc, field) from None
     if not isinstance(value, dict):
         raise bad_request(f"the {what} must be a JSON object", "invalid-json")
     return value
@@ -215,44 +282,96 @@ def text_field(data: Mapping[str, Any], name: str, *, required: bool = True, max
     value = data.get(name)
     if value is None or value == "":
         if required:
-            raise bad_request(f"missing field {name}")
+            raise bad_request(f"missing field {name}", field=name)
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise bad_request(f"field {name} must be a string")
+        raise bad_request(f"field {name} must be a string", field=name)
+    if isinstance(value, int) and not -(10**18) < value < 10**18:
+        raise bad_request(f"field {name} is too long", field=name)
     text = str(value)
     if len(text) > max_length:
-        raise bad_request(f"field {name} is too long")
+        raise bad_request(f"field {name} is too long (at most {max_length} characters)", field=name)
+    if (problem := text_problem(text)) is not None:
+        raise bad_request(f"field {name} {problem}", "invalid-text", name)
     return text
 
 
-def unix_time(value: Any, name: str) -> datetime:
-    if isinstance(value, bool):
-        raise bad_request(f"field {name} must be a unix time")
-    try:
-        seconds = float(value)
-        moment = datetime.fromtimestamp(seconds, UTC)
-    except (TypeError, ValueError, OverflowError, OSError) as exc:
-        raise bad_request(f"field {name} must be a unix time") from exc
-    if not 946684800 <= seconds <= 7258118400:  # 2000 .. 2200: anything else is a broken clock or garbage
-        raise bad_request(f"field {name} is not a plausible time")
+def plausible(moment: datetime, name: str, now: datetime | None) -> datetime:
+    """`moment` when a PBX could have meant it: from 2000 until a day after ``now`` (the arrival)."""
+    latest = now + CLOCK_SLACK if now is not None else datetime(2200, 1, 1, tzinfo=UTC)
+    if not EARLIEST <= moment <= latest:
+        raise bad_request(f"field {name} is not a plausible time ({moment:%Y-%m-%d})", field=name)
     return moment
 
 
-def iso_time(value: Any, name: str) -> datetime:
-    if not isinstance(value, str):
-        raise bad_request(f"field {name} must be an ISO 8601 time")
+def unix_time(value: Any, name: str, now: datetime | None = None) -> datetime:
+    """A unix time (seconds, maybe fractional) that is `plausible` against ``now``."""
+    if isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
+        raise bad_request(f"field {name} must be a unix time", field=name)
+    if isinstance(value, str) and len(value) > 24:
+        raise bad_request(f"field {name} must be a unix time", field=name)
+    try:
+        moment = datetime.fromtimestamp(float(value), UTC)
+    except (TypeError, ValueError, OverflowError, OSError) as exc:
+        raise bad_request(f"field {name} must be a unix time", field=name) from exc
+    return plausible(moment, name, now)
+
+
+def iso_time(value: Any, name: str, now: datetime | None = None) -> datetime:
+    """An ISO 8601 time with a zone, `plausible` against ``now``."""
+    if not isinstance(value, str) or len(value) > 40:
+        raise bad_request(f"field {name} must be an ISO 8601 time", field=name)
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise bad_request(f"field {name} must be an ISO 8601 time") from exc
-    if moment.tzinfo is None:
-        raise bad_request(f"field {name} must carry a time zone")
-    return moment.astimezone(UTC)
+        if moment.tzinfo is None:
+            raise bad_request(f"field {name} must carry a time zone", field=name)
+        # Years 1 and 9999 with an offset have no UTC time at all.
+        in_utc = moment.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise bad_request(f"field {name} must be an ISO 8601 time", field=name) from exc
+    return plausible(in_utc, name, now)
 
 
 def stored_time(value: str) -> datetime:
     """Times the adapters put into ``CloudEvent.data`` (ISO with zone) read back."""
     return datetime.fromisoformat(value).astimezone(UTC)
+
+
+def storable(events: Sequence[CloudEvent], received_at: datetime) -> tuple[CloudEvent, ...]:
+    """The events as the inbox can hold them, whatever an adapter let through: 400 naming the field for
+    an id that is empty, too long or not valid text, a time that is not `plausible`, data that holds
+    text no database can store or is too big; a dedupe key too long for its column is replaced by its
+    digest (the same delivery still gets the same key)."""
+    checked: list[CloudEvent] = []
+    for event in events:
+        if not event.call_id or len(event.call_id) > MAX_CALL_ID_CHARS:
+            raise bad_request(
+                f"the call id must have 1 to {MAX_CALL_ID_CHARS} characters", "malformed-event", "call_id"
+            )
+        for name, text in (("call id", event.call_id), ("event id", event.dedupe_key), ("kind", event.kind)):
+            if (problem := text_problem(text)) is not None:
+                raise bad_request(f"the {name} {problem}", "invalid-text", name.replace(" ", "_"))
+        if len(event.kind) > MAX_KIND_CHARS:
+            raise bad_request("the event kind is too long", "malformed-event", "kind")
+        plausible(event.occurred_at, "time", received_at)
+        problem_in_data = invalid_text(dict(event.data))
+        if problem_in_data is not None:
+            raise unusable(problem_in_data)
+        if len(json.dumps(event.data, ensure_ascii=False)) > MAX_EVENT_DATA_CHARS:
+            raise bad_request("the event is too big to store", "malformed-event")
+        if len(event.dedupe_key) > MAX_DEDUPE_KEY_CHARS:
+            digest = hashlib.sha256(event.dedupe_key.encode()).hexdigest()
+            event = replace(event, dedupe_key=f"sha256:{digest}")
+        checked.append(event)
+    return tuple(checked)
+
+
+def fitted(text: str | None, limit: int) -> str:
+    """Text as a record column holds it: valid (repaired), at most `limit` characters."""
+    if not text:
+        return ""
+    text = repaired(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # ---- building the record --------------------------------------------------------------------------
@@ -294,22 +413,30 @@ class CallFacts:
             status: Any = "answered"
         else:
             status = "missed" if self.direction == "inbound" else "unanswered"
+        # Events stored before the entries checked their text and sizes (or a provider field that
+        # no entry check names) must still make a record the call log can hold.
+        ext = MAX_EXTENSION_CHARS
         return PbxCallRecord(
             pbx=self.pbx,
             pbx_call_id=self.call_id,
             direction=self.direction,
-            caller=self.caller,
-            caller_name=self.caller_name or None,
-            called=self.called,
+            caller=fitted(self.caller, MAX_NUMBER_CHARS),
+            caller_name=fitted(self.caller_name, MAX_CALLER_NAME_CHARS) or None,
+            called=fitted(self.called, MAX_NUMBER_CHARS),
             status=status,
             disposition="answered" if answered else self.unanswered,
             missed_where=(self.missed_where or "ringing")
             if self.direction == "inbound" and not answered
             else None,
-            operator=self.operator,
-            answered_by=self.answered_by if self.direction == "inbound" and answered else None,
-            rang=tuple(unique(self.rang)),
-            transfers=tuple(self.transfers),
+            operator=fitted(self.operator, ext) or None,
+            answered_by=fitted(self.answered_by, ext) or None
+            if self.direction == "inbound" and answered
+            else None,
+            rang=tuple(unique(fitted(r, ext) for r in self.rang)),
+            transfers=tuple(
+                replace(t, from_ext=fitted(t.from_ext, ext) or None, to_ext=fitted(t.to_ext, ext) or None)
+                for t in self.transfers
+            ),
             started_at=started,
             answered_at=answered_at,
             ended_at=ended,
@@ -406,22 +533,24 @@ class LiveFacts:
             state = "talking"
         else:
             state = "ringing" if self.direction != "outbound" else "dialing"
-        number = self.caller if inbound else self.called if self.direction == "outbound" else None
+        caller, called = fitted(self.caller, MAX_NUMBER_CHARS), fitted(self.called, MAX_NUMBER_CHARS)
+        number = caller if inbound else called if self.direction == "outbound" else None
+        ext = MAX_EXTENSION_CHARS
         return LiveCall(
             pbx=self.pbx,
             pbx_call_id=self.call_id,
             direction=self.direction,
             state=state,
-            caller=self.caller,
-            caller_name=self.caller_name or None,
-            called=self.called,
+            caller=caller,
+            caller_name=fitted(self.caller_name, MAX_CALLER_NAME_CHARS) or None,
+            called=called,
             number=number if number and number.startswith("+") else None,
-            ringing=tuple(ringing),
-            talking=tuple(talking),
-            rang=tuple(rang),
-            queue=self.queue or None,
-            operator=operator,
-            answered_by=self.answered_by if self.answered_at is not None else None,
+            ringing=tuple(fitted(e, ext) for e in ringing),
+            talking=tuple(fitted(e, ext) for e in talking),
+            rang=tuple(fitted(e, ext) for e in rang),
+            queue=fitted(self.queue, MAX_CALLER_NAME_CHARS) or None,
+            operator=fitted(operator, ext) or None,
+            answered_by=fitted(self.answered_by, ext) or None if self.answered_at is not None else None,
             started_at=self.started_at,
             answered_at=self.answered_at,
             ended_at=self.ended_at,

@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Literal, cast, get_args
 
 from pbx.call_record import Direction, Disposition, PbxCallRecord, Transfer
 from pbx.live import LiveCall
+from pbx.untrusted import Unusable, ascii_digits, load_json
 from pbx.webhooks.base import (
     JSON,
+    MAX_CALLER_NAME_CHARS,
+    MAX_EXTENSION_CHARS,
+    MAX_NUMBER_CHARS,
     OK,
     Accepted,
     CallFacts,
@@ -46,6 +50,7 @@ from pbx.webhooks.base import (
     text_field,
     unauthenticated,
     unix_time,
+    unusable,
 )
 from pbx.webhooks.generic_dialects import DIALECTS
 
@@ -100,7 +105,8 @@ class Generic:
             self._allowed.check(request.remote)
             self._check_url_token(token)
             items, reply = translate(request)
-            return Accepted(events=tuple(_event(item, n) for n, item in enumerate(items)), reply=reply)
+            events = tuple(_event(item, n, request.received_at) for n, item in enumerate(items))
+            return Accepted(events=events, reply=reply)
         require_method(request, "POST")
         self._allowed.check(request.remote)
         require_content_type(request, JSON)
@@ -109,7 +115,7 @@ class Generic:
         else:
             self._check_signature(request)
         items = _items(request.body)
-        return Accepted(events=tuple(_event(item, n) for n, item in enumerate(items)))
+        return Accepted(events=tuple(_event(item, n, request.received_at) for n, item in enumerate(items)))
 
     def _check_url_token(self, token: str) -> None:
         if self._url_token is None or not same_secret(token, self._url_token):
@@ -120,7 +126,8 @@ class Generic:
             raise Rejected(403, "signing-not-configured", "only the secret URL is configured for this PBX")
         stamp = request.header("x-kolokol-timestamp") or ""
         given = request.header("x-kolokol-signature") or ""
-        if not stamp.isdigit() or not given.startswith("sha256="):
+        # ASCII digits of a sane length: "²" passes str.isdigit(), and int() refuses 5,000 digits.
+        if not ascii_digits(stamp, 12) or not given.startswith("sha256="):
             raise unauthenticated("send X-Kolokol-Timestamp and X-Kolokol-Signature: sha256=<hex>")
         expected = hmac.new(self._secret.encode(), stamp.encode() + b"." + request.body, hashlib.sha256)
         if not same_secret(given.removeprefix("sha256=").lower(), expected.hexdigest()):
@@ -282,9 +289,9 @@ def _over(facts: LiveFacts, ordered: list[CloudEvent]) -> bool:
 
 def _items(body: bytes) -> list[Any]:
     try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise bad_request(f"the body is not valid JSON: {exc}", "invalid-json") from exc
+        value = load_json(body)
+    except Unusable as exc:
+        raise unusable(exc) from None
     if isinstance(value, dict):
         return [value]
     if not isinstance(value, list) or not value:
@@ -294,7 +301,19 @@ def _items(body: bytes) -> list[Any]:
     return value
 
 
-def _event(item: Any, index: int) -> CloudEvent:
+# The longest each text field may be: what the call log holds.
+_LIMITS = {
+    "from": MAX_NUMBER_CHARS,
+    "to": MAX_NUMBER_CHARS,
+    "caller_name": MAX_CALLER_NAME_CHARS,
+    "extension": MAX_EXTENSION_CHARS,
+    "from_extension": MAX_EXTENSION_CHARS,
+    "to_extension": MAX_EXTENSION_CHARS,
+    "queue": MAX_CALLER_NAME_CHARS,
+}
+
+
+def _event(item: Any, index: int, received_at: datetime) -> CloudEvent:
     if not isinstance(item, dict):
         raise bad_request(f"event {index} must be an object")
     kind = text_field(item, "type", max_length=40)
@@ -303,10 +322,13 @@ def _event(item: Any, index: int) -> CloudEvent:
     event_id = text_field(item, "event_id")
     call_id = text_field(item, "call_id")
     raw_at = item.get("at")
-    at = unix_time(raw_at, "at") if isinstance(raw_at, int | float) else iso_time(raw_at, "at")
+    if isinstance(raw_at, int | float) and not isinstance(raw_at, bool):
+        at = unix_time(raw_at, "at", received_at)
+    else:
+        at = iso_time(raw_at, "at", received_at)
     data: dict[str, Any] = {"type": kind, "at": at.isoformat()}
-    for name in ("from", "to", "caller_name", "extension", "from_extension", "to_extension", "queue"):
-        if (value := text_field(item, name, required=False)) != "":
+    for name, limit in _LIMITS.items():
+        if (value := text_field(item, name, required=False, max_length=limit)) != "":
             data[name] = value
     if kind in ("call.started", "call.ended") or "direction" in item:
         direction = text_field(item, "direction", required=kind == "call.started", max_length=10)

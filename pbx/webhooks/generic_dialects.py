@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pbx.untrusted import ascii_digits
 from pbx.webhooks.base import (
     OK,
     Reply,
@@ -58,8 +59,8 @@ def _at(params: Mapping[str, Any], name: str, request: WebhookRequest, scale: fl
     raw = _text(params, name, max_length=24)
     if not raw:
         return request.received_at.isoformat()
-    if not raw.isdigit():
-        raise bad_request(f"field {name} must be a unix time")
+    if not ascii_digits(raw, 24):
+        raise bad_request(f"field {name} must be a unix time", field=name)
     return unix_time(int(raw) / scale, name).isoformat()
 
 
@@ -178,7 +179,7 @@ def _sipuni_answer_time(params: Mapping[str, Any]) -> str | None:
         _text(params, name, max_length=24)
         for name in ("call_start_timestamp", "call_answer_timestamp", "timestamp")
     )
-    if not (start.isdigit() and answer.isdigit() and end.isdigit()):
+    if not (ascii_digits(start, 24) and ascii_digits(answer, 24) and ascii_digits(end, 24)):
         return None
     if not int(start) <= int(answer) <= int(end):
         return None
@@ -273,9 +274,9 @@ def _telfin_hangup(
         # Also when the answer event was lost: the talk began Duration (µs) before this hang-up.
         duration = _text(params, "Duration", max_length=20)
         began = at
-        if duration.isdigit():
+        if ascii_digits(duration, 20):
             stamp = _text(params, "EventTime", max_length=24)
-            if stamp.isdigit():
+            if ascii_digits(stamp, 24):
                 began = unix_time((int(stamp) - int(duration)) / 1_000_000, "EventTime").isoformat()
             else:
                 # No EventTime: the hang-up is placed by its arrival, but the talk time is still Telfin's.
@@ -360,10 +361,10 @@ def _onlinepbx_end(
     items = [_event(call_id, f"{event_id}:ended", "call.ended", at, reason=reason, **parties)]
     talk, date = _text(body, "dialog_duration", max_length=12), _text(body, "date", max_length=24)
     direction = parties["direction"]
-    if talk.isdigit() and int(talk) > 0 and (ext or direction == "outbound"):
+    if ascii_digits(talk, 12) and int(talk) > 0 and (ext or direction == "outbound"):
         # A talk time means somebody answered, even if call_answered was lost.
         # Without date the end is placed by its arrival; the talk time is OnlinePBX's either way.
-        hung_up = int(date) if date.isdigit() else stored_time(at).timestamp()
+        hung_up = int(date) if ascii_digits(date, 24) else stored_time(at).timestamp()
         began = unix_time(hung_up - int(talk), "dialog_duration").isoformat()
         answered = {"extension": ext, "direction": direction}
         items.append(_event(call_id, f"{event_id}:answered", "call.answered", began, **answered))
@@ -376,7 +377,7 @@ def _onlinepbx_end(
 def _short(number: str) -> str | None:
     """Internal numbers are short (2-5 digits); anything longer is an outside number."""
     digits = number.strip()
-    return digits if digits.isdigit() and 2 <= len(digits) <= 5 else None
+    return digits if ascii_digits(digits, 5) and len(digits) >= 2 else None
 
 
 DIALECTS: dict[str, Dialect] = {"sipuni": sipuni, "telfin": telfin, "onlinepbx": onlinepbx}

@@ -88,7 +88,7 @@ class MangoOffice:
             raise unauthenticated("sign does not match vpbx_api_key + json + vpbx_api_salt")
         if path in _IGNORED:
             return Accepted()
-        event = json_object(payload or "", "json field")
+        event = json_object(payload or "", "json field", field="json")
         return Accepted(events=(_event(_KINDS[path], event, request.received_at),))
 
     def lookup_reply(self, names: Sequence[str]) -> Reply:
@@ -303,17 +303,17 @@ def _event(kind: str, data: dict[str, Any], received_at: datetime) -> CloudEvent
         if state not in ("Appeared", "Connected", "OnHold", "Disconnected"):
             raise bad_request(f"unknown call_state {state}")
         seq = text_field(data, "seq", max_length=12)
-        at = unix_time(data.get("timestamp"), "timestamp")
+        at = unix_time(data.get("timestamp"), "timestamp", received_at)
         for side in ("from", "to"):
             if not isinstance(data.get(side, {}), dict):
                 raise bad_request(f"field {side} must be an object")
         key = f"call:{leg}:{seq}:{state}"
     elif kind == "summary":
-        at = unix_time(data.get("end_time"), "end_time")
+        at = unix_time(data.get("end_time"), "end_time", received_at)
         for name in ("create_time", "end_time"):
-            stored[name] = unix_time(data.get(name), name).isoformat()
+            stored[name] = unix_time(data.get(name), name, received_at).isoformat()
         talk = data.get("talk_time") or 0
-        stored["talk_time"] = unix_time(talk, "talk_time").isoformat() if _int(talk) else 0
+        stored["talk_time"] = unix_time(talk, "talk_time", received_at).isoformat() if _int(talk) else 0
         if _int(data.get("call_direction"), -1) not in _DIRECTIONS:
             raise bad_request("call_direction must be 0, 1 or 2")
         for side in ("from", "to"):
@@ -323,11 +323,12 @@ def _event(kind: str, data: dict[str, Any], received_at: datetime) -> CloudEvent
     elif kind == "recording":
         recording = text_field(data, "recording_id")
         state = text_field(data, "recording_state", max_length=20)
-        at = unix_time(data.get("timestamp"), "timestamp")
-        key = f"recording:{recording}:{data.get('seq', '')}:{state}"
+        at = unix_time(data.get("timestamp"), "timestamp", received_at)
+        seq = text_field(data, "seq", required=False, max_length=12)
+        key = f"recording:{recording}:{seq}:{state}"
     else:
         recording = text_field(data, "recording_id")
-        at = unix_time(data.get("timestamp"), "timestamp")
+        at = unix_time(data.get("timestamp"), "timestamp", received_at)
         key = f"record_added:{recording}"
     return CloudEvent(
         call_id=entry, dedupe_key=key, kind=kind, final=kind == "summary", occurred_at=at, data=stored
@@ -337,7 +338,7 @@ def _event(kind: str, data: dict[str, Any], received_at: datetime) -> CloudEvent
 def _int(value: Any, default: int = 0) -> int:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 1e999 is infinity
         return default
 
 

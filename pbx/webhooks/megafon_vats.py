@@ -35,6 +35,7 @@ from pbx.webhooks.base import (
     json_object,
     live_snapshot,
     number_or_raw,
+    plausible,
     require_content_type,
     require_method,
     same_secret,
@@ -268,7 +269,7 @@ def _history(fields: dict[str, Any], received_at: datetime) -> CloudEvent:
     if text_field(fields, "type", max_length=10).lower() not in ("in", "out"):
         raise bad_request("history type must be in or out")
     text_field(fields, "status", max_length=40)
-    start = _utc_stamp(fields.get("start"))
+    start = _utc_stamp(fields.get("start"), received_at)
     duration = _seconds(fields.get("duration"), "duration", required=True)
     wait = _seconds(fields.get("wait"), "wait", required=False)
     text_field(fields, "link", required=False, max_length=2000)
@@ -291,8 +292,8 @@ def _as_sent(fields: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _utc_stamp(value: Any) -> datetime:
-    """``start``: UTC as ``YYYYmmddTHHMMSSZ``."""
+def _utc_stamp(value: Any, received_at: datetime) -> datetime:
+    """``start``: UTC as ``YYYYmmddTHHMMSSZ``, `plausible` against the arrival."""
     wrong = bad_request("field start must be a UTC time as YYYYmmddTHHMMSSZ")
     if not isinstance(value, str):
         raise wrong
@@ -300,9 +301,7 @@ def _utc_stamp(value: Any) -> datetime:
         moment = datetime.strptime(value.strip().removesuffix("Z"), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
     except ValueError:
         raise wrong from None
-    if not 2000 <= moment.year < 2200:
-        raise bad_request("field start is not a plausible time")
-    return moment
+    return plausible(moment, "start", received_at)
 
 
 def _seconds(value: Any, name: str, *, required: bool) -> float | None:

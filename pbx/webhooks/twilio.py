@@ -22,6 +22,7 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 
 from pbx.call_record import Disposition, PbxCallRecord
 from pbx.live import LiveCall
+from pbx.untrusted import ascii_digits
 from pbx.webhooks.base import (
     JSON,
     OK,
@@ -41,6 +42,7 @@ from pbx.webhooks.base import (
     form_pairs,
     live_snapshot,
     number_or_raw,
+    plausible,
     require_method,
     same_secret,
     still_ringing,
@@ -403,18 +405,17 @@ def _when(form: Mapping[str, str], received_at: datetime) -> datetime:
         return received_at
     try:
         moment = parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError) as exc:
-        raise bad_request("Timestamp must be an RFC 2822 date") from exc
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    if not 2000 <= moment.year < 2200:
-        raise bad_request("Timestamp is not a plausible time")
-    return moment
+        # Years 1 and 9999 with an extreme offset have no UTC time (OverflowError).
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (TypeError, ValueError, IndexError, OverflowError) as exc:
+        raise bad_request("Timestamp must be an RFC 2822 date", field="Timestamp") from exc
+    return plausible(moment, "Timestamp", received_at)
 
 
 def _check_seconds(form: Mapping[str, str], *names: str) -> None:
     for name in names:
         value = form.get(name)
-        if value and not (value.isascii() and value.isdigit() and len(value) <= 9):
+        if value and not ascii_digits(value, 9):
             raise bad_request(f"field {name} must be a whole number")
 
 
@@ -423,7 +424,7 @@ def _check_seconds(form: Mapping[str, str], *names: str) -> None:
 
 def _secs(event: CloudEvent, name: str) -> int:
     value = str(event.data.get(name) or "0")
-    return int(value) if value.isdigit() else 0
+    return int(value) if ascii_digits(value, 9) else 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from pbx.call_record import Direction, Disposition, MissedWhere, PbxCallRecord, Transfer
 from pbx.live import LiveCall
+from pbx.untrusted import ascii_digits
 from pbx.webhooks.base import (
     FORM,
     MAX_FORM_FIELDS,
@@ -44,6 +45,7 @@ from pbx.webhooks.base import (
     form_fields,
     live_snapshot,
     number_or_raw,
+    plausible,
     require_content_type,
     require_method,
     same_secret,
@@ -136,7 +138,7 @@ class Zadarma:
         stored: dict[str, Any] = dict(fields)
         started = None
         if event != "NOTIFY_RECORD":
-            started = self._local_time(text_field(fields, "call_start", max_length=19))
+            started = self._local_time(text_field(fields, "call_start", max_length=19), received_at)
             stored["call_start_utc"] = started.isoformat()
         if event in _FINAL:
             text_field(fields, "disposition", max_length=40)
@@ -156,14 +158,13 @@ class Zadarma:
             data=stored,
         )
 
-    def _local_time(self, text: str) -> datetime:
+    def _local_time(self, text: str, received_at: datetime) -> datetime:
         try:
             local = datetime.strptime(text, _LOCAL_TIME).replace(tzinfo=self._zone)
-        except ValueError as exc:
-            raise bad_request("field call_start must be YYYY-MM-DD HH:MM:SS") from exc
-        if not 2000 <= local.year < 2200:
-            raise bad_request("field call_start is not a plausible time")
-        return local.astimezone(UTC)
+            moment = local.astimezone(UTC)
+        except (ValueError, OverflowError) as exc:
+            raise bad_request("field call_start must be YYYY-MM-DD HH:MM:SS", field="call_start") from exc
+        return plausible(moment, "call_start", received_at)
 
     # ---- the call record ----------------------------------------------------------------------
 
@@ -257,7 +258,7 @@ class Zadarma:
         start = next((e for e in steps if e.kind in _OUTBOUND), steps[0]).data
         internal = str(start.get("internal", ""))
         destination = str(start.get("destination", ""))
-        inside = self._e164(destination) is None and destination.isdigit()
+        inside = self._e164(destination) is None and ascii_digits(destination, 40)
         return internal, destination, "internal" if inside else "outbound"
 
     # ---- the live snapshot --------------------------------------------------------------------
@@ -362,7 +363,8 @@ def _multipart_fields(request: WebhookRequest) -> dict[str, str]:
 
 def _seconds(value: str | None) -> int:
     text = (value or "0").strip() or "0"
-    if not text.isdigit() or len(text) > 7:
+    # ASCII digits only: "²" passes str.isdigit() but not int().
+    if not ascii_digits(text, 7):
         raise bad_request("field duration must be a whole number of seconds")
     return int(text)
 
