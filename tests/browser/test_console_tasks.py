@@ -203,3 +203,17 @@ def test_a_contact_created_on_the_card_names_its_task_everywhere(staff: Kolokol,
     shown.get_by_role("button", name="Сохранить").click()
     for page in (anna, boris):
         expect(row(page, task).locator(".task-who")).to_have_text("Пётр Сидоров")
+
+
+def test_the_undo_outlives_a_reload(staff: Kolokol, open_page: Any) -> None:
+    task = staff.miss(PATIENT, minutes_ago=5)
+    anna = open_page("anna")
+    live(anna)
+    row(anna, task).get_by_role("button", name="Не дозвонились").click()
+    expect(row(anna, task)).to_have_attribute("data-state", "undo")
+    anna.reload()
+    live(anna)
+    # The server keeps the undo, not the page: it is still there, and it still works.
+    row(anna, task).get_by_role("button", name="Отменить").click()
+    expect(row(anna, task)).to_have_attribute("data-state", "open")
+    assert stored(staff, task["id"]) == ("open", 0)

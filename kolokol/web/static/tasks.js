@@ -74,9 +74,15 @@ export class TaskStore {
     return existed ? 'updated' : 'created';
   }
 
-  /** Gone for good (404, or closed by a colleague first): whatever comes later about it is older. */
-  remove(taskId) {
-    this.versions.set(taskId, Infinity);
+  /**
+   * Closed by a colleague first (409), or gone (404, `forever`). A closed task's version is above the
+   * open one held, so a list fetched before the close cannot bring it back; a reopening (an undo) is
+   * newer still and does.
+   */
+  remove(taskId, forever = false) {
+    const held = this.tasks.get(taskId);
+    const version = forever ? Infinity : (held ? held.task.version ?? 0 : this.versions.get(taskId) ?? 0) + 1;
+    this.versions.set(taskId, Math.max(version, this.versions.get(taskId) ?? 0));
     if (this.tasks.delete(taskId)) this.emit({ kind: 'closed', task: { id: taskId } });
   }
 
@@ -230,6 +236,11 @@ export class TaskList {
     const byId = new Map(tasks.map((task) => [task.id, task]));
     const frozen = this.frozen && !force;
     if (!frozen) for (const [id, pin] of this.pinned) if (pin.kind === 'gone') this.pinned.delete(id);
+    // My "not reached" from before a reload can still be undone: the server keeps the undo, not the page.
+    for (const task of tasks) {
+      const until = task.undo && isMine(task.undo.by) ? parseTime(task.undo.until) : null;
+      if (until !== null && until > at && !this.pinned.has(task.id)) this.pinned.set(task.id, { kind: 'undo', task, until });
+    }
     for (const [id, pin] of this.pinned) if (!byId.has(id)) byId.set(id, pin.task);
     const inLater = (task) => !this.pinned.has(task.id) && waiting(task, at);
     let main;
@@ -518,7 +529,7 @@ export class TaskList {
       this.store.remove(row.task.id);
       toast(t('console.tasks.already_closed', { who: who(row.task) }), 'info');
     } else if (error instanceof ApiError && error.status === 404) {
-      this.store.remove(row.task.id);
+      this.store.remove(row.task.id, true);
     } else if (error instanceof ApiError && error.slug === 'network') {
       toast(t('console.error.network'), 'error');
     } else if (!(error instanceof ApiError && error.status === 401)) {
