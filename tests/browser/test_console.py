@@ -501,3 +501,13 @@ def test_a_queue_between_attempts_keeps_the_card_and_a_hang_up_makes_it_a_missed
     staff.live("call.ended", ended(between))
     expect(shown).to_have_count(0)
     expect(anna.locator(f'.recent-item.is-missed[data-call-id="{call.id}"]')).to_have_count(1)
+
+
+def test_the_card_names_who_talked_to_the_caller_last_time(staff: Kolokol, open_page: Any) -> None:
+    earlier = live_call(ringing=("102",), started_at=utc_now() - timedelta(hours=2))
+    staff.record(earlier, "answered", by="102", ended_at=earlier.started_at + timedelta(minutes=3))
+    anna = open_page("anna")
+    live(anna)
+    call = live_call(ringing=("101",))
+    staff.live("call.ringing", call)
+    expect(card(anna, call.id).locator(".history")).to_contain_text("отвечен, говорил(а) Борис Орлов")
