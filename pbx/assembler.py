@@ -147,17 +147,8 @@ class CallAssembler:
         self._show_touched(now)
         return self._finish_due(now)
 
-    def finish_ended(self) -> list[PbxCallRecord]:
-        """Finish the calls whose every channel has hung up, without waiting for late events (shutdown:
-        none will come); calls in progress stay."""
-        done = []
-        for call in list(self._calls.values()):
-            if call.ended_at is not None and call.headed:
-                done.extend(self._finish(call, call.ended_at, timed_out=False))
-        return done
-
     def flush(self, now: datetime | None = None) -> list[PbxCallRecord]:
-        """Finish every call (end of a replay)."""
+        """Finish every call (end of a replay, or shutdown)."""
         done = []
         for call in list(self._calls.values()):
             ended = call.ended_at or (now + self._skew if now is not None else call.last_event_at)

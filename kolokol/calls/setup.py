@@ -11,6 +11,7 @@ from aiohttp import web
 from kolokol.app_keys import AMI, CLICK_TO_CALL, INTAKE, LIVE, PHONES, SESSIONS, SETTINGS, WEBHOOKS
 from kolokol.calls import api, originate_api, webhooks_http
 from kolokol.calls.asterisk_ingest import AsteriskIngest
+from kolokol.calls.asterisk_journal import AmiJournal
 from kolokol.calls.click_to_call import ClickToCall
 from kolokol.calls.cloud_intake import WebhookIntake
 from kolokol.calls.wiring import make_assembler, make_classifier, make_pipeline, make_webhook_adapters
@@ -30,6 +31,7 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
         make_assembler(settings, app[PHONES], live=True),
         make_pipeline(settings, app[SESSIONS]),
         on_live=live.calls_changed,
+        journal=AmiJournal(app[SESSIONS]),
     )
 
     async def on_event(event: AmiMessage) -> None:
@@ -57,6 +59,8 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
     app[AMI] = client
     app[CLICK_TO_CALL] = clicker
     ingest.start()
+    # The calls in progress when kolokol stopped, before AMI tells what became of them.
+    await ingest.restore()
     await client.start()
     yield
     await client.stop()
