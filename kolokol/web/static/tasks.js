@@ -307,7 +307,10 @@ export class TaskList {
     this.count.setAttribute('aria-label', tn('console.tasks.count', ready.length));
     const late = ready.filter((task) => slaState(task, at) === 'late').length;
     this.lateCount.hidden = late === 0;
-    setText(this.lateCount, t('console.tasks.late_count', { n: late }));
+    // Just the number next to the total (the heading has room for no more); the words are its label.
+    setText(this.lateCount, String(late));
+    this.lateCount.title = t('console.tasks.late_count', { n: late });
+    this.lateCount.setAttribute('aria-label', this.lateCount.title);
     const laterShown = this.laterList.children.length;
     this.later.hidden = laterShown === 0;
     setText(this.laterCount, String(laterShown));
