@@ -18,6 +18,7 @@ from pbx.call_record import (
     PbxCallRecord,
     Status,
     Transfer,
+    outcome,
 )
 from pbx.channels import UNKNOWN_NAMES, Channel
 from pbx.live import LiveCall
@@ -228,10 +229,8 @@ class Interpretation:
         self, direction: Direction, answered: bool
     ) -> tuple[Status, Disposition, MissedWhere | None]:
         if answered:
-            return "answered", "answered", None
+            return outcome(direction, True, "answered", "ringing")
         disposition = self._lost_disposition(direction)
-        if direction != "inbound":
-            return "unanswered", disposition, None
         where: MissedWhere
         if self.call.queue_joined:
             where = "queue"
@@ -242,7 +241,7 @@ class Interpretation:
             where = "ringing"
         else:
             where = "ivr"
-        return "missed", disposition, where
+        return outcome(direction, False, disposition, where)
 
     def _lost_disposition(self, direction: Direction) -> Disposition:
         call = self.call

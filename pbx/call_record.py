@@ -16,6 +16,19 @@ Disposition = Literal["answered", "no_answer", "busy", "caller_hangup", "failed"
 MissedWhere = Literal["ivr", "queue", "ringing"]
 
 
+def outcome(
+    direction: Direction, answered: bool, lost: Disposition, missed_where: MissedWhere
+) -> tuple[Status, Disposition, MissedWhere | None]:
+    """The contract's status, disposition and missed_where: a call a person answered is answered; an
+    inbound call nobody answered is missed (lost `missed_where`); any other is unanswered. `lost` and
+    `missed_where` say how and where a call nobody answered was lost; they are ignored otherwise."""
+    if answered:
+        return "answered", "answered", None
+    if direction != "inbound":
+        return "unanswered", lost, None
+    return "missed", lost, missed_where
+
+
 @dataclass(frozen=True, slots=True)
 class Transfer:
     from_ext: str | None

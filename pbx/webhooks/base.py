@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
-from pbx.call_record import Direction, Disposition, MissedWhere, PbxCallRecord, Transfer
+from pbx.call_record import Direction, Disposition, MissedWhere, PbxCallRecord, Transfer, outcome
 from pbx.live import LiveCall, LiveState
 from pbx.untrusted import Unusable, invalid_text, load_json, repaired, text_problem
 
@@ -409,10 +409,9 @@ class CallFacts:
         answered_at = None
         if self.answered_at is not None:
             answered_at = min(max(self.answered_at, started), ended)
-        if answered:
-            status: Any = "answered"
-        else:
-            status = "missed" if self.direction == "inbound" else "unanswered"
+        status, disposition, missed_where = outcome(
+            self.direction, answered, self.unanswered, self.missed_where or "ringing"
+        )
         # Events stored before the entries checked their text and sizes (or a provider field that
         # no entry check names) must still make a record the call log can hold.
         ext = MAX_EXTENSION_CHARS
@@ -424,10 +423,8 @@ class CallFacts:
             caller_name=fitted(self.caller_name, MAX_CALLER_NAME_CHARS) or None,
             called=fitted(self.called, MAX_NUMBER_CHARS),
             status=status,
-            disposition="answered" if answered else self.unanswered,
-            missed_where=(self.missed_where or "ringing")
-            if self.direction == "inbound" and not answered
-            else None,
+            disposition=disposition,
+            missed_where=missed_where,
             operator=fitted(self.operator, ext) or None,
             answered_by=fitted(self.answered_by, ext) or None
             if self.direction == "inbound" and answered
