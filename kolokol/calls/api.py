@@ -35,6 +35,9 @@ async def list_calls(request: web.Request) -> web.Response:
     operator = query.text(request, "operator", 40)
     if operator:
         stmt = stmt.where(Call.operator == operator)
+    pbx = query.text(request, "pbx", 20)
+    if pbx:
+        stmt = stmt.where(Call.pbx == pbx)
     pbx_call_id = query.text(request, "pbx_call_id")
     if pbx_call_id:
         stmt = stmt.where(Call.pbx_call_id == pbx_call_id)
