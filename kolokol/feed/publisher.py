@@ -306,6 +306,7 @@ class LiveFeed:
                 "number": call.number,
                 "number_display": format_for_reading(call.number) if call.number else call.caller,
                 "contacts": [],
+                "contacts_total": 0,
                 "first_time_caller": None,
                 "earlier_calls": None,
                 "last_call": None,

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kolokol.bounded import bounded_task
 from kolokol.phones import format_for_reading
 from kolokol.storage.tables import CallbackTask, Contact, ContactPhone, User
 from kolokol.tasks.actions import waiting_until
@@ -61,13 +62,16 @@ def task_view(
         f"{field}_name": known.get(task[field].lower(), task[field]) if task.get(field) else None
         for field in _PEOPLE
     }
-    return {
-        **task,
-        **people,
-        "number_display": format_for_reading(task["number"]),
-        "contacts": [{"id": c.id, "name": c.name} for c in contacts],
-        "in_call": dict(in_call) if in_call else None,
-    }
+    # Bounded: a stored contact name of any size must not become a huge frame to every console.
+    return bounded_task(
+        {
+            **task,
+            **people,
+            "number_display": format_for_reading(task["number"]),
+            "contacts": [{"id": c.id, "name": c.name} for c in contacts],
+            "in_call": dict(in_call) if in_call else None,
+        }
+    )
 
 
 async def task_views(

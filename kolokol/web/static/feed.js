@@ -153,9 +153,11 @@ export class Feed {
     this.socket = null;
     clearInterval(this.pingTimer);
     if (this.stopped) return;
-    if (code === 4401 || code === 4403) return this.end();
-    if (code === 4408 && this.attempts < OFFLINE_AFTER) {
-      // The token expired before the connect: a fresh one, right away (a few times, then back off).
+    // 4440: the login that the token names has ended (logout, disabled, password changed).
+    if (code === 4401 || code === 4403 || code === 4440) return this.end();
+    if ((code === 4408 || code === 4409) && this.attempts < OFFLINE_AFTER) {
+      // The token expired before the connect (4408), or the user's role or phones changed (4409): a
+      // fresh token, right away (a few times, then back off).
       this.attempts += 1;
       this.connect();
       return;

@@ -174,9 +174,14 @@ async def test_a_missed_call_reaches_every_operator_as_a_task_and_the_next_ring_
     assert ring["card"]["last_call"]["status"] == "missed"
     assert [t["id"] for t in ring["card"]["open_tasks"]] == [task["id"]]
     assert ring["call"]["queue"] == "reception"
-    # Answered: the task closes itself, and everyone's callback list hears of it.
-    updated = (await messages_until(p104, "task.updated"))[-1]
-    assert (updated["task"]["id"], updated["task"]["status"]) == (task["id"], "done")
+    # Answered: while they talk every screen shows the task as in conversation; then it closes itself,
+    # and everyone's callback list hears of it.
+    updates = [(await messages_until(p104, "task.updated"))[-1]]
+    while updates[-1]["task"]["status"] == "open":
+        updates.append((await messages_until(p104, "task.updated"))[-1])
+    assert {u["task"]["id"] for u in updates} == {task["id"]}
+    assert updates[-1]["task"]["status"] == "done"
+    assert any(u["task"]["in_call"] is not None for u in updates[:-1]), "shown as in conversation first"
     await p101.close()
     await p104.close()
 
