@@ -56,7 +56,12 @@ def feed_url(request: web.Request, token: str) -> str:
     if settings.public_url:
         return f"{settings.public_url}?token={token}"
     host = _browser_host(request) or settings.host
-    return f"ws://{host}:{request.app[FEED].port}/?token={token}"
+    try:
+        port = request.app[FEED].port
+    except RuntimeError as exc:
+        # Stopping (or not yet started): the console retries, as with any other outage.
+        raise ApiError(503, "not-ready", "the operator feed is not running") from exc
+    return f"ws://{host}:{port}/?token={token}"
 
 
 @routes.post("/api/feed/token")
