@@ -9,11 +9,10 @@ gets its 2xx.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from aiohttp import web
 
-from kolokol.app_keys import INTAKE, SESSIONS, SETTINGS, WEBHOOKS
+from kolokol.app_keys import CLOCK, INTAKE, SESSIONS, SETTINGS, WEBHOOKS
 from kolokol.calls.cloud_intake import IntakeUnavailable
 from kolokol.contacts.store import contacts_by_number
 from kolokol.http.body import BodyRefused, read_body
@@ -35,7 +34,8 @@ async def receive(request: web.Request) -> web.StreamResponse:
         if exc.status == 413:
             return error_response(413, "body-too-large", f"webhook bodies are limited to {limit} bytes")
         raise
-    received_at = datetime.now(UTC)
+    # The app's clock, not the wall clock: signature windows and arrival times move with it in tests.
+    received_at = request.app[CLOCK]()
     incoming = WebhookRequest(
         method=request.method,
         path=request.match_info["tail"] or "/",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -16,26 +15,13 @@ from kolokol.app_keys import CLOCK, SESSIONS
 from kolokol.auth.users import create_user
 from kolokol.settings import Settings
 from kolokol.storage.tables import User
+from tests.support.clock import T0, Clock
 from tests.support.databases import reset_if_postgres
 
-T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
 Client = TestClient[web.Request, web.Application]
 ClientMaker = Callable[[web.Application], Awaitable[Client]]
 _CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-class Clock:
-    """The app's "now", moved by the test."""
-
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 async def start_app(

@@ -13,12 +13,13 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from kolokol.app import make_app
-from kolokol.app_keys import INTAKE, PHONES, SESSIONS
+from kolokol.app_keys import CLOCK, INTAKE, PHONES, SESSIONS
 from kolokol.calls.record_json import calls_json
 from kolokol.contacts.store import upsert_contact
 from kolokol.settings import Settings
 from kolokol.storage.tables import Call, CallbackTask, WebhookEvent
 from kolokol.tasks.views import task_json
+from tests.support.clock import Clock
 from tests.support.databases import reset_if_postgres
 
 T = TypeVar("T")
@@ -76,8 +77,15 @@ class Hook:
 
 
 async def make_hook(
-    aiohttp_client: ClientMaker, db_url: str, provider: str, settings: dict[str, Any], **extra: Any
+    aiohttp_client: ClientMaker,
+    db_url: str,
+    provider: str,
+    settings: dict[str, Any],
+    *,
+    clock: Clock | None = None,
+    **extra: Any,
 ) -> Hook:
+    """The app with this provider configured; on ``clock`` (webhooks arrive at its "now") when given."""
     await reset_if_postgres(db_url)
     tree: dict[str, Any] = {
         "database": {"url": db_url},
@@ -86,6 +94,8 @@ async def make_hook(
         **extra,
     }
     app = make_app(Settings.model_validate(tree))
+    if clock is not None:
+        app[CLOCK] = clock
     client = await aiohttp_client(app)
     return Hook(client, provider)
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from tests.support.clock import Clock
 from tests.support.providers.telnyx import (
     CALLER,
     DID,
@@ -34,17 +33,25 @@ from tests.support.webhooks import ClientMaker, Hook, make_hook, shuffled
 OTHER_KEY = Ed25519PrivateKey.generate()
 
 
+# When these webhooks reach kolokol: the app's clock stands here, and requests are signed at it.
+ARRIVAL = T0 + timedelta(minutes=2)
+
+
 @pytest.fixture
 async def telnyx(db_url: str, aiohttp_client: ClientMaker) -> Hook:
-    return await make_hook(aiohttp_client, db_url, "telnyx", {"public_key": PUBLIC_KEY})
+    return await make_hook(aiohttp_client, db_url, "telnyx", {"public_key": PUBLIC_KEY}, clock=Clock(ARRIVAL))
 
 
 def body_of(event: Event) -> bytes:
     return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def now() -> int:
+    return int(ARRIVAL.timestamp())
+
+
 def signed(body: bytes, *, timestamp: int | None = None, key: Ed25519PrivateKey = KEY) -> dict[str, str]:
-    ts = str(int(time.time()) if timestamp is None else timestamp)
+    ts = str(now() if timestamp is None else timestamp)
     signature = key.sign(ts.encode() + b"|" + body)
     return {"telnyx-signature-ed25519": base64.b64encode(signature).decode(), "telnyx-timestamp": ts}
 
@@ -155,7 +162,11 @@ async def test_when_the_phone_rings_directly_the_incoming_answer_counts(
     db_url: str, aiohttp_client: ClientMaker
 ) -> None:
     hook = await make_hook(
-        aiohttp_client, db_url, "telnyx", {"public_key": PUBLIC_KEY, "app_answers_inbound": False}
+        aiohttp_client,
+        db_url,
+        "telnyx",
+        {"public_key": PUBLIC_KEY, "app_answers_inbound": False},
+        clock=Clock(ARRIVAL),
     )
     await deliver(hook, sip_connection_call("sess-direct"))
     [call] = await hook.calls()
@@ -220,8 +231,8 @@ async def test_call_waits_for_every_leg_then_timeout_then_late_hangup_corrects(t
     assert callers_hangup["data"]["payload"]["call_leg_id"] == "A"
     await deliver(telnyx, [e for e in events if e is not callers_hangup])
     assert await telnyx.calls() == [], "the caller's leg is still up: no record yet"
-    assert await telnyx.sweep(T0 + timedelta(minutes=1)) == 0
-    assert await telnyx.sweep(datetime.now(UTC) + timedelta(hours=5)) == 1
+    assert await telnyx.sweep(ARRIVAL + timedelta(minutes=1)) == 0
+    assert await telnyx.sweep(ARRIVAL + timedelta(hours=5)) == 1
     [call] = await telnyx.calls()
     assert call["closed_by_timeout"] is True and call["status"] == "answered" and call["answered_by"] == "101"
     await deliver(telnyx, [callers_hangup])
@@ -232,7 +243,7 @@ async def test_call_waits_for_every_leg_then_timeout_then_late_hangup_corrects(t
 async def test_timed_out_miss_corrected_by_late_events_cancels_its_task(telnyx: Hook) -> None:
     s = "sess-late2"
     await deliver(telnyx, [initiated(s, "A", 0, "incoming", CALLER, DID), ev("call.answered", s, "A", 1)])
-    await telnyx.sweep(datetime.now(UTC) + timedelta(hours=5))
+    await telnyx.sweep(ARRIVAL + timedelta(hours=5))
     [call] = await telnyx.calls()
     assert (call["status"], call["missed_where"], call["closed_by_timeout"]) == ("missed", "ivr", True)
     assert call["callback_task"]["status"] == "open"
@@ -254,11 +265,6 @@ async def test_timed_out_miss_corrected_by_late_events_cancels_its_task(telnyx: 
 GOOD = body_of(inbound_missed_ringing("sess-forged")[0])
 
 
-def now() -> int:
-    return int(time.time())
-
-
-# Built when the test runs: a timestamp taken at collection time could drift into (or out of) the window.
 FORGERIES: dict[str, tuple[Callable[[], dict[str, str]], str]] = {
     "none": (lambda: {}, "bad-signature"),
     "no-signature": (lambda: {"telnyx-timestamp": str(now())}, "bad-signature"),
@@ -288,12 +294,14 @@ async def test_forged_and_stale_requests_are_refused_and_change_nothing(telnyx: 
 
 
 async def test_a_replay_after_the_window_is_refused(db_url: str, aiohttp_client: ClientMaker) -> None:
-    hook = await make_hook(
-        aiohttp_client, db_url, "telnyx", {"public_key": PUBLIC_KEY, "tolerance_seconds": 1}
-    )
+    clock = Clock(ARRIVAL)
+    settings = {"public_key": PUBLIC_KEY, "tolerance_seconds": 1}
+    hook = await make_hook(aiohttp_client, db_url, "telnyx", settings, clock=clock)
     headers = signed(GOOD)
     assert (await post(hook, GOOD, headers))[0] == 200
-    await asyncio.sleep(2.2)
+    clock.advance(seconds=1)
+    assert (await post(hook, GOOD, headers))[0] == 200, "at the window's edge: accepted (stored once)"
+    clock.advance(seconds=1)
     status, reply = await post(hook, GOOD, headers)
     assert (status, json.loads(reply)["error"]) == (401, "stale-timestamp")
     assert await hook.stored_events() == 1
@@ -378,9 +386,8 @@ async def test_unsigned_unknown_event_is_still_refused(telnyx: Hook) -> None:
 
 
 async def test_address_outside_the_allow_list_is_refused(db_url: str, aiohttp_client: ClientMaker) -> None:
-    hook = await make_hook(
-        aiohttp_client, db_url, "telnyx", {"public_key": PUBLIC_KEY, "allow_ips": ["10.9.8.0/24"]}
-    )
+    settings = {"public_key": PUBLIC_KEY, "allow_ips": ["10.9.8.0/24"]}
+    hook = await make_hook(aiohttp_client, db_url, "telnyx", settings, clock=Clock(ARRIVAL))
     status, reply = await post(hook, GOOD)
     assert (status, json.loads(reply)["error"]) == (403, "address-not-allowed")
     assert await hook.stored_events() == 0
