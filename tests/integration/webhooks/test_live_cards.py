@@ -3,31 +3,30 @@ websocket client subscribed to one extension out."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from kolokol.app_keys import FEED, FEED_SECRET, LIVE
+from kolokol.app_keys import CLOCK, FEED, FEED_SECRET, INTAKE, LIVE
 from softphone_ws import feed_tokens
+from tests.support.feed_clients import WAIT, everything_so_far, receive
 from tests.support.providers import mango_office as mango
 from tests.support.providers import megafon_vats as megafon
 from tests.support.providers import zadarma
 from tests.support.webhooks import ClientMaker, Hook, make_hook
 
 CALLER = "+79161234567"
-WAIT = 10  # seconds: only a bound for a broken run, never a timing assertion
 
 
 @asynccontextmanager
 async def operator(hook: Hook, extension: str) -> AsyncIterator[ClientConnection]:
     """An operator's console on the feed, subscribed to its phone."""
     token = feed_tokens.issue(
-        hook.app[FEED_SECRET], subject="anna", role="operator", extensions=(extension,), now=datetime.now(UTC)
+        hook.app[FEED_SECRET], subject="anna", role="operator", extensions=(extension,), now=hook.app[CLOCK]()
     )
     async with connect(f"ws://127.0.0.1:{hook.app[FEED].port}/?token={token}", open_timeout=WAIT) as client:
         await client.send(json.dumps({"type": "subscribe", "extensions": [extension]}))
@@ -35,23 +34,12 @@ async def operator(hook: Hook, extension: str) -> AsyncIterator[ClientConnection
         yield client
 
 
-async def receive(client: ClientConnection) -> dict[str, Any]:
-    async with asyncio.timeout(WAIT):
-        message: dict[str, Any] = json.loads(await client.recv())
-    return message
-
-
 async def told(hook: Hook, client: ClientConnection, deliver: Callable[[], Any]) -> list[dict[str, Any]]:
     """Deliver webhooks, then every feed message they caused on this console."""
     await deliver()
+    await hook.app[INTAKE].settle()  # records built, their tasks handed to the feed
     await hook.app[LIVE].drain()
-    messages = []
-    while True:
-        try:
-            async with asyncio.timeout(0.3):
-                messages.append(json.loads(await client.recv()))
-        except TimeoutError:
-            return messages
+    return await everything_so_far(client)
 
 
 def types(messages: Sequence[dict[str, Any]]) -> list[str]:
@@ -143,8 +131,8 @@ async def test_a_call_whose_final_event_never_comes_closes_at_the_sweep(
     async with operator(hook, "101") as console:
         ring = await told(hook, console, lambda: mango.deliver(hook, mango.inbound_missed("LOST")[:2]))
         assert types(ring) == ["call.ringing"]
-        assert await told(hook, console, lambda: hook.sweep(datetime.now(UTC) + timedelta(hours=1))) == []
-        closed = await told(hook, console, lambda: hook.sweep(datetime.now(UTC) + timedelta(hours=5)))
+        assert await told(hook, console, lambda: hook.sweep(hook.app[CLOCK]() + timedelta(hours=1))) == []
+        closed = await told(hook, console, lambda: hook.sweep(hook.app[CLOCK]() + timedelta(hours=5)))
         calls = [m for m in closed if m["type"].startswith("call.")]
         assert types(calls) == ["call.ended"] and calls[0]["call"]["ringing"] == []
         assert "task.created" in types(closed), "the missed call's callback task, as before"

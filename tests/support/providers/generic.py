@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 CALLER = "+79161234567"
-
-
 LINE = "+74951110001"
 
 

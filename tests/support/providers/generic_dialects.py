@@ -5,11 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 TOKEN = "d" * 8 + "0123456789abcdef0123456789abcdef"
-
-
 T = 1795420800  # 2026-11-24T00:00:00Z
-
-
 Fields = dict[str, Any]
 
 

@@ -16,17 +16,9 @@ from pbx.webhooks.mango_office import MangoOffice
 from tests.support.webhooks import Hook
 
 KEY = "test-vpbx-key"
-
-
 SALT = "test-vpbx-salt"
-
-
 T0 = 1795420800  # 2026-11-23 08:00:00 UTC
-
-
 CALLER = "79161234567"
-
-
 LINE = "74951110001"
 
 
@@ -167,7 +159,7 @@ def cloud(deliveries: Sequence[tuple[str, dict[str, Any]]]) -> list[CloudEvent]:
             body=form(payload),
             content_type="application/x-www-form-urlencoded",
             remote="81.88.80.132",
-            received_at=datetime.now(UTC),
+            received_at=datetime.fromtimestamp(T0 + 120, UTC),  # after the last event of these calls
         )
         events.extend(MANGO.handle(request).events)
     return events

@@ -13,23 +13,11 @@ from pbx.webhooks.megafon_vats import MegafonVats
 from tests.support.webhooks import Hook
 
 TOKEN = "test-crm-token"
-
-
 FORM = "application/x-www-form-urlencoded"
-
-
 START = "20261120T080000Z"  # 2026-11-20 08:00:00 UTC, well before the events arrive in these tests
-
-
 CALLER = "79161234567"
-
-
 DID = "74951110001"
-
-
 LINE = "74951110002"
-
-
 Fields = dict[str, Any]
 
 
@@ -110,11 +98,7 @@ async def deliver(hook: Hook, all_fields: list[Fields]) -> None:
 
 
 T0 = datetime(2026, 11, 23, 8, 0, 0, tzinfo=UTC)
-
-
 PHONES = PhoneNormalizer("RU")
-
-
 HOOK = MegafonVats(TOKEN, PHONES.e164)
 
 

@@ -16,20 +16,10 @@ from pbx.webhooks.base import WebhookRequest
 from pbx.webhooks.telnyx import Telnyx
 
 KEY = Ed25519PrivateKey.generate()
-
-
 PUBLIC_KEY = base64.b64encode(KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
-
-
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-
-
 CALLER = "+79161234567"
-
-
 DID = "+74951110001"
-
-
 Event = dict[str, Any]
 
 

@@ -12,26 +12,12 @@ from urllib.parse import urlencode
 from pbx.webhooks.base import WebhookRequest
 
 SID = "AC" + "0123456789abcdef" * 2
-
-
 TOKEN = "test-twilio-auth-token"
-
-
 BASE = "https://kolokol.example.clinic"
-
-
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-
-
 CALLER = "+79161234567"
-
-
 DID = "+74951110001"
-
-
 SIP101 = "sip:101@clinic.sip.twilio.com"
-
-
 RING = {"101": SIP101, "102": "client:anna"}
 
 

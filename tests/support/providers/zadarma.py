@@ -16,31 +16,19 @@ from pbx.webhooks.zadarma import Zadarma
 from tests.support.webhooks import Hook
 
 KEY = "test-api-key"
-
-
 SECRET = "test-api-secret"
-
-
 CALLER = "79161234567"
-
-
 DID = "74951110001"
-
-
 FORM = "application/x-www-form-urlencoded"
-
-
 MOSCOW = ZoneInfo("Europe/Moscow")
-
-
 Event = dict[str, str]
 
 
-def call_start(seconds_ago: int = 40) -> str:
-    """call_start as Zadarma writes it: the account's local time (Moscow, the default setting)."""
-    return (
-        (datetime.now(UTC) - timedelta(seconds=seconds_ago)).astimezone(MOSCOW).strftime("%Y-%m-%d %H:%M:%S")
-    )
+def call_start(seconds_ago: int = 40, *, now: datetime | None = None) -> str:
+    """call_start as Zadarma writes it: the account's local time (Moscow, the default setting), this long
+    before ``now`` (the app's clock in the integration tests: ARRIVAL; the wall clock for a real serve)."""
+    moment = (now or datetime.now(UTC)) - timedelta(seconds=seconds_ago)
+    return moment.astimezone(MOSCOW).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def signature_string(event: Event) -> str:
@@ -67,8 +55,8 @@ def inbound(call: str, start: str, *steps: Event) -> list[Event]:
     return [{**common, **step} for step in steps]
 
 
-def inbound_answered(call: str = "in_answered1") -> list[Event]:
-    start = call_start()
+def inbound_answered(call: str = "in_answered1", *, now: datetime | None = None) -> list[Event]:
+    start = call_start(now=now)
     events = inbound(
         call,
         start,
@@ -104,8 +92,9 @@ async def deliver(hook: Hook, events: list[Event]) -> None:
 
 
 T0 = datetime(2026, 11, 23, 8, 0, 0, tzinfo=UTC)  # 11:00:00 in Moscow, 13:00:00 in Yekaterinburg
-
-
+# When the integration tests' notifications reach kolokol (the app's clock stands there): 40 s after
+# call_start(now=ARRIVAL), all at once.
+ARRIVAL = T0 + timedelta(seconds=40)
 PHONES = PhoneNormalizer("RU")
 
 

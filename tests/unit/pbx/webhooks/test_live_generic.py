@@ -23,6 +23,8 @@ from tests.support.providers.generic_dialects import (
     telfin_leg,
 )
 
+# After the last event of these calls (a PBX time more than a day after its arrival is refused).
+ARRIVED = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 GENERIC = Generic(PhoneNormalizer().e164, secret=None, url_token=TOKEN)
 
 
@@ -54,7 +56,7 @@ def _request(method: str, path: str, body: str, *, query: str = "") -> WebhookRe
         body=body.encode(),
         content_type="application/json" if body else "",
         remote="127.0.0.1",
-        received_at=datetime.now(UTC),
+        received_at=ARRIVED,
     )
 
 
