@@ -68,3 +68,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     root.setLevel(level.upper())
     # Alembic narrates every plugin and migration step at INFO; only its problems matter here.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # websockets logs every feed connection's opening and closing at INFO: a clinic's consoles
+    # reconnecting all day would drown everything else. Its warnings and errors still show; kolokol
+    # logs the feed's own events (a client closed for a reason) itself.
+    logging.getLogger("websockets").setLevel(logging.WARNING)
