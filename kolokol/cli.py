@@ -78,18 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(settings: Settings) -> int:
-    from aiohttp import web
-
     from kolokol.app import make_app
+    from kolokol.http.server import serve
 
-    web.run_app(
-        make_app(settings),
-        host=settings.http.host,
-        port=settings.http.port,
-        shutdown_timeout=10,
-        access_log=None,
-        print=lambda text: print(text, file=sys.stderr),
-    )
+    # kolokol's own server: unparseable requests get the JSON error contract, connections time out.
+    serve(make_app(settings), settings.http, lambda text: print(text, file=sys.stderr))
     return 0
 
 

@@ -10,6 +10,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import web
 
+from kolokol.http.body import BodyRefused, read_body
+
 FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_BODY_BYTES = 16 * 1024
 MAX_FIELDS = 16
@@ -18,18 +20,13 @@ _MAX_NEXT_CHARS = 2000
 
 
 async def _read_at_most(request: web.Request, limit: int) -> bytes | None:
-    if request.content_length is not None and request.content_length > limit:
+    # Within the [http] body deadlines: a slow sender gets 408, one that goes away is logged briefly.
+    try:
+        return await read_body(request, limit)
+    except BodyRefused as exc:
+        if exc.status == 408:
+            raise
         return None
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = await request.content.read(limit + 1 - size)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return None
 
 
 async def read_form(request: web.Request, limits: dict[str, int]) -> dict[str, str] | None:
