@@ -6,6 +6,10 @@ readers share it, so a recorded session parses exactly like a live one.
 Bytes are buffered until a whole message (terminated by a blank line) is
 available and only then decoded.  Decoding per TCP read would cut multibyte
 UTF-8 characters (Cyrillic caller names) that straddle two reads.
+
+Nothing that no database or websocket can carry comes out: bytes that are not
+UTF-8 become U+FFFD, and so do NUL characters (PostgreSQL refuses them) and, in
+JSON captures, lone surrogates.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import json
 import os
 import re
+
+from pbx.untrusted import repaired
 
 AmiMessage = dict[str, str]
 
@@ -94,7 +100,7 @@ class AmiFramer:
         self._scan_from = max(0, len(self._buffer) - _TERMINATOR_OVERLAP)
 
     def _parse(self, raw: bytes) -> AmiMessage | None:
-        text = raw.decode("utf-8", errors="replace")
+        text = raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
         message: AmiMessage = {}
         for line in text.split("\n"):
             line = line.rstrip("\r")
@@ -133,6 +139,8 @@ def parse_json_events(data: bytes) -> list[AmiMessage]:
         decoded = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise UnreadableCapture(f"not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise UnreadableCapture("not valid JSON: nested too deeply") from None
     if not isinstance(decoded, list):
         raise UnreadableCapture("JSON capture must be an array of event objects")
     out: list[AmiMessage] = []
@@ -146,7 +154,7 @@ def parse_json_events(data: bytes) -> list[AmiMessage]:
             # JSON null has no AMI spelling; an absent header is the closest.
             if value is None:
                 continue
-            message[str(key)] = value if isinstance(value, str) else str(value)
+            message[repaired(str(key))] = repaired(value if isinstance(value, str) else str(value))
         out.append(message)
     return out
 
