@@ -1,7 +1,8 @@
 """A real ``kolokol serve`` restarted (SIGTERM, and SIGKILL) while calls ring on the real Asterisk: the
 screens show them again with caller, contacts and line, a call that began while kolokol was down shows
-too, and every record equals what ``kolokol replay`` makes of the whole AMI traffic, as if kolokol had
-never stopped (no premature missed call, no extra task, nothing lost)."""
+too, a call that ended while it was down is recorded once, and every other record equals what
+``kolokol replay`` makes of the whole AMI traffic, as if kolokol had never stopped (no premature missed
+call, no extra task, nothing lost)."""
 
 from __future__ import annotations
 
@@ -27,10 +28,12 @@ pytestmark = pytest.mark.asterisk
 
 Restart = Literal["sigterm", "sigkill"]
 RINGALL_LINE, LINE_103 = "+74951110001", "+74951110004"
-# (number as the provider sends it, caller ID name, contact): A rings 101 & 102, B and C ring 103.
+# (number as the provider sends it, caller ID name, contact): A rings 101 & 102; B, C and D ring 103.
+# A is answered after the restart, B missed; C calls while kolokol is down, D gives up while it is down.
 A = ("79161234567", "Anna P", "Анна Петрова")
 B = ("79031112233", "Boris O", "Борис Орлов")
 C = ("79265554433", "Vera S", "Вера Смирнова")
+D = ("79857778899", "Dmitry K", "Дмитрий Кузнецов")
 
 
 @pytest.fixture
@@ -195,17 +198,19 @@ def test_asterisk_calls_ringing_across_a_restart_come_back_and_are_recorded_as_w
             lambda: kolokol.proc is not None and kolokol.proc.poll() is None and kolokol.terminate()
         )
         wait_for(lambda: kolokol.api("GET", "/readyz")[0] == 200, "kolokol logged in to AMI")
-        for n, (number, _, contact) in enumerate((A, B, C)):
+        for n, (number, _, contact) in enumerate((A, B, C, D)):
             kolokol.add_contact(f"p-{n}", contact, f"+{number}")
         console = kolokol.feed()
 
         call_in(stack, A, h.DID_RINGALL, 5061)
         call_in(stack, B, h.DID_103, 5062)
+        call_in(stack, D, h.DID_103, 5064)
         wait_for(
-            lambda: ringing(ami, "101") and ringing(ami, "102") and ringing(ami, "103"), "A and B ringing"
+            lambda: ringing(ami, "101") and ringing(ami, "102") and ringing(ami, "103", calls=2),
+            "A, B and D ringing",
         )
-        before = screens_show(kolokol, A, B)
-        a_id, b_id = (before[f"+{who[0]}"]["call"]["pbx_call_id"] for who in (A, B))
+        before = screens_show(kolokol, A, B, D)
+        a_id, b_id, d_id = (before[f"+{who[0]}"]["call"]["pbx_call_id"] for who in (A, B, D))
 
         if how == "sigterm":
             assert kolokol.terminate() == 0, kolokol.log_tail()
@@ -213,7 +218,9 @@ def test_asterisk_calls_ringing_across_a_restart_come_back_and_are_recorded_as_w
             kolokol.kill()
         assert console.wait_closed() == (1001 if how == "sigterm" else 1006)
         assert not [m for m in console.messages if m["type"] == "call.ended"], "a restart ends no call"
-        # While kolokol is down, C calls 103 too.
+        # While kolokol is down, D gives up and C calls 103.
+        hang_up_caller(ami, d_id)
+        wait_for(lambda: ringing(ami, "103", calls=1), "D gone")
         call_in(stack, C, h.DID_103, 5063)
         wait_for(lambda: ringing(ami, "103", calls=2), "C ringing")
         kolokol.start()
@@ -223,10 +230,12 @@ def test_asterisk_calls_ringing_across_a_restart_come_back_and_are_recorded_as_w
         expect_card(after[f"+{B[0]}"], B, ["103"], LINE_103, "Прямая линия 103")
         expect_card(after[f"+{C[0]}"], C, ["103"], LINE_103, "Прямая линия 103")
         assert [(k, v["call"]["started_at"]) for k, v in after.items() if k != f"+{C[0]}"] == [
-            (k, v["call"]["started_at"]) for k, v in before.items()
+            (k, v["call"]["started_at"]) for k, v in before.items() if k != f"+{D[0]}"
         ], "the calls that rang before the restart keep their start"
+        assert f"+{D[0]}" not in after
         c_id = after[f"+{C[0]}"]["call"]["pbx_call_id"]
-        assert kolokol.records() == {}, "no call recorded while it still rings"
+        gave_up = wait_for(kolokol.records, "D recorded")
+        assert list(gave_up) == [d_id], "only the call that ended while kolokol was down is recorded"
 
         screen = kolokol.feed()
         hang_up_caller(ami, b_id)
@@ -250,26 +259,28 @@ def test_asterisk_calls_ringing_across_a_restart_come_back_and_are_recorded_as_w
                 "no new card for a known call"
             )
 
-        records = wait_for(lambda: r if len(r := kolokol.records()) == 3 else None, "three records")
+        records = wait_for(lambda: r if len(r := kolokol.records()) == 4 else None, "four records")
         ami.wait_no_channels(30)
         recorder.wait_for_quiet(1.0)
         replayed = {
             r.pbx_call_id: r for r in assemble([parse_capture(recorder.path.read_bytes())], Settings())
         }
-        assert sorted(replayed) == sorted(records) == sorted([a_id, b_id, c_id])
-        for call_id, record in records.items():
-            assert {k: record[k] for k in FIELDS} == as_recorded(replayed[call_id]), call_id
+        assert sorted(replayed) == sorted(records) == sorted([a_id, b_id, c_id, d_id])
+        for call_id in (a_id, b_id, c_id):
+            assert {k: records[call_id][k] for k in FIELDS} == as_recorded(replayed[call_id]), call_id
+        # D ended unseen: recorded once, with what kolokol knew, ending when kolokol saw it gone.
+        assert {k: v for k, v in records[d_id].items() if k in FIELDS and k != "ended_at"} == {
+            k: v for k, v in as_recorded(replayed[d_id]).items() if k != "ended_at"
+        }
+        assert started(records[d_id]["ended_at"]) >= replayed[d_id].ended_at
         assert records[a_id]["started_at"] == iso(replayed[a_id].started_at)
         assert records[b_id]["started_at"] == iso(replayed[b_id].started_at)
         # C was first seen in Asterisk's list of live channels, which counts a channel's age in seconds.
         assert abs((started(records[c_id]["started_at"]) - replayed[c_id].started_at).total_seconds()) <= 1
-        assert (records[a_id]["status"], records[b_id]["status"], records[c_id]["status"]) == (
-            "answered",
-            "missed",
-            "missed",
-        )
+        statuses = [records[i]["status"] for i in (a_id, b_id, c_id, d_id)]
+        assert statuses == ["answered", "missed", "missed", "missed"]
         tasks = kolokol.get("/api/tasks")["items"]
         assert sorted((t["number"], t["status"], t["missed_calls"]) for t in tasks) == sorted(
-            [(f"+{B[0]}", "open", 1), (f"+{C[0]}", "open", 1)]
+            [(f"+{B[0]}", "open", 1), (f"+{C[0]}", "open", 1), (f"+{D[0]}", "open", 1)]
         ), "one task per missed call; none for the call answered after the restart"
         screen.close()
