@@ -28,12 +28,28 @@ def table(rows: Sequence[Sequence[str]]) -> str:
     )
 
 
-async def with_database(settings: Settings, action: Callable[[Sessions], Awaitable[str]]) -> str:
-    """Run `action` against the configured database, brought up to date first."""
+async def with_database(
+    settings: Settings, action: Callable[[Sessions], Awaitable[str]], *, must_exist: bool = False
+) -> str:
+    """Run `action` against the configured database, brought up to date first. With ``must_exist``
+    (commands that read or change what is there) a missing database is an error naming where it was
+    looked for, never a new empty one."""
     from kolokol.storage.engine import make_engine, make_sessionmaker
+    from kolokol.storage.existing import NoDatabase, open_existing
     from kolokol.storage.migrate import upgrade
 
-    engine = make_engine(settings.database.url)
+    if must_exist:
+        try:
+            engine = await open_existing(settings.database.url)
+        except NoDatabase as exc:
+            from kolokol.home import find_home
+
+            raise CommandError(
+                f"{exc} ({find_home().describe()}); kolokol serve or kolokol migrate creates it there,"
+                " and --config FILE or $KOLOKOL_HOME point to another"
+            ) from None
+    else:
+        engine = make_engine(settings.database.url)
     try:
         await upgrade(engine)
         result = await action(make_sessionmaker(engine))

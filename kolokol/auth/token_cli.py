@@ -121,9 +121,14 @@ async def _revoke(sessions: Sessions, args: argparse.Namespace) -> str:
 def run(settings: Settings, args: argparse.Namespace) -> int:
     from kolokol.auth.tokens import TokenError
 
-    handler = {"create": _create, "list": _list, "revoke": _revoke}[args.token_command]
+    command: str = args.token_command
+    handler = {"create": _create, "list": _list, "revoke": _revoke}[command]
+    # Only create may make the database; list and revoke on a missing one say where they looked.
+    existing = command in ("list", "revoke")
     try:
-        message = asyncio.run(with_database(settings, lambda sessions: handler(sessions, args)))
+        message = asyncio.run(
+            with_database(settings, lambda sessions: handler(sessions, args), must_exist=existing)
+        )
     except (CommandError, TokenError) as exc:
         print(f"kolokol: {exc}", file=sys.stderr)
         return 2

@@ -152,7 +152,9 @@ def run(settings: Settings, args: argparse.Namespace, stdin: TextIO = sys.stdin)
         if command in ("create", "passwd"):
             password = _read_password(args.password_stdin, stdin)
             handler = _create if command == "create" else _passwd
-            message = asyncio.run(with_database(settings, lambda s: handler(s, args, password)))
+            message = asyncio.run(
+                with_database(settings, lambda s: handler(s, args, password), must_exist=command != "create")
+            )
         else:
             simple = {
                 "list": _list,
@@ -161,7 +163,7 @@ def run(settings: Settings, args: argparse.Namespace, stdin: TextIO = sys.stdin)
                 "set-extensions": _set_extensions,
                 "set-role": _set_role,
             }[command]
-            message = asyncio.run(with_database(settings, lambda s: simple(s, args)))
+            message = asyncio.run(with_database(settings, lambda s: simple(s, args), must_exist=True))
     except (CommandError, UserError) as exc:
         print(f"kolokol: {exc}", file=sys.stderr)
         return 2
