@@ -45,7 +45,12 @@ async def upsert_contact(
         else:
             numbers.setdefault(number, raw)
     now = datetime.now(UTC)
-    contact = await session.scalar(select(Contact).where(Contact.external_id == external_id))
+    # Locked (PostgreSQL) so a concurrent upsert of the same contact waits and then sees this one's
+    # phones; a contact that does not exist yet is created by one writer, the other's insert fails and
+    # `write_transaction` runs it again as an update.
+    contact = await session.scalar(
+        select(Contact).where(Contact.external_id == external_id).with_for_update()
+    )
     created = contact is None
     if contact is None:
         contact = Contact(

@@ -14,7 +14,7 @@ from pbx.untrusted import Unusable, load_json
 
 log = logging.getLogger("kolokol.http")
 # REST bodies (a contact with its fields is the largest) are small; bigger ones get 413 unread.
-MAX_JSON_BODY_BYTES = 256 * 1024
+MAX_JSON_BODY_BYTES = 1024 * 1024
 
 
 class ApiError(Exception):
