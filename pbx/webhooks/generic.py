@@ -115,7 +115,10 @@ class Generic:
         else:
             self._check_signature(request)
         items = _items(request.body)
-        return Accepted(events=tuple(_event(item, n, request.received_at) for n, item in enumerate(items)))
+        batch = request.body.lstrip().startswith(b"[")
+        return Accepted(
+            events=tuple(_named(item, n, request.received_at, batch) for n, item in enumerate(items))
+        )
 
     def _check_url_token(self, token: str) -> None:
         if self._url_token is None or not same_secret(token, self._url_token):
@@ -299,6 +302,16 @@ def _items(body: bytes) -> list[Any]:
     if len(value) > MAX_EVENTS:
         raise bad_request(f"at most {MAX_EVENTS} events per request", "too-many-events")
     return value
+
+
+def _named(item: Any, index: int, received_at: datetime, batch: bool) -> CloudEvent:
+    """`_event`, its refusal naming the field by the event's place in a batch ("[1].caller_name")."""
+    try:
+        return _event(item, index, received_at)
+    except Rejected as exc:
+        if batch and exc.field is not None:
+            exc.field = f"[{index}].{exc.field}"
+        raise
 
 
 # The longest each text field may be: what the call log holds.
