@@ -11,8 +11,10 @@ have seen had it been listening — ``Newchannel``, ``DialBegin``, ``DialState``
 ANSWER, ``QueueCallerJoin``, ``BridgeEnter`` — so such a call is built by the same handlers as any other,
 and its card and record carry the caller, the line dialled, who rings and who talks, as they would have.
 
-For a channel already followed the same events change nothing it knew; they add what happened while
-nobody listened (an answer, a bridge).
+For a channel already followed (``known``) only what may have happened while nobody listened is told:
+an answer, a bridge, a queue. Whether it was dialled was seen when it was made; a snapshot would say so
+wrongly of a phone that picked a call up (it takes the ringing leg's place and is listed as a dialled
+leg).
 
 Times: a channel was created ``Duration`` ago (Asterisk counts whole seconds, so half a second more is
 the best guess); an answer or a bridge seen only in a snapshot happened at some moment the snapshot does
@@ -21,7 +23,7 @@ not tell: it is dated at the snapshot. Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 
 from pbx.channels import endpoint_of
@@ -53,8 +55,13 @@ _NOT_CHANNEL_FIELDS = frozenset(
 )
 
 
-def snapshot_events(channels: Iterable[AmiEvent], now: datetime) -> list[TimedEvent]:
-    """The events that would have made these live channels, in the order they would have come."""
+def snapshot_events(
+    channels: Iterable[AmiEvent], now: datetime, known: Callable[[str], bool] = lambda _: False
+) -> list[TimedEvent]:
+    """The events that would have made these live channels, in the order they would have come.
+
+    ``known(uniqueid)``: whether the channel has been followed already (the assembler tracks it).
+    """
     live = sorted((c for c in channels if c.get("Uniqueid")), key=lambda c: _age(c["Uniqueid"]))
     by_call: dict[str, list[AmiEvent]] = {}
     for channel in live:
@@ -64,7 +71,9 @@ def snapshot_events(channels: Iterable[AmiEvent], now: datetime) -> list[TimedEv
     for channel in live:
         created = now - _duration(channel.get("Duration", ""))
         events.append(({**_fields(channel), "Event": "Newchannel"}, created))
-        events.extend(_dialled(channel, by_call[_linkedid(channel)], created, now))
+        events.extend(
+            _dialled(channel, by_call[_linkedid(channel)], created, now, known(channel["Uniqueid"]))
+        )
         if channel.get("Application") == "Queue":
             queue = channel.get("ApplicationData", "").split(",")[0]
             if queue:
@@ -79,7 +88,9 @@ def snapshot_events(channels: Iterable[AmiEvent], now: datetime) -> list[TimedEv
     return events
 
 
-def _dialled(channel: AmiEvent, call: list[AmiEvent], created: datetime, now: datetime) -> list[TimedEvent]:
+def _dialled(
+    channel: AmiEvent, call: list[AmiEvent], created: datetime, now: datetime, known: bool
+) -> list[TimedEvent]:
     application = channel.get("Application", "")
     if application not in _DIALLED_APPS and application != _ORIGINATED_APP:
         return []
@@ -91,9 +102,9 @@ def _dialled(channel: AmiEvent, call: list[AmiEvent], created: datetime, now: da
         if dialler is not None:
             begin.update(_ids(dialler))
         begin["DialString"] = dial_string
-    events: list[TimedEvent] = [(begin, created)]
+    events: list[TimedEvent] = [] if known else [(begin, created)]
     state = channel.get("ChannelState", "")
-    if state == _RINGING:
+    if state == _RINGING and not known:
         events.append(({**begin, "Event": "DialState", "DialStatus": "RINGING"}, created))
     elif state == _UP:
         events.append(({**begin, "Event": "DialEnd", "DialStatus": "ANSWER"}, now))

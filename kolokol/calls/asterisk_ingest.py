@@ -118,7 +118,7 @@ class AsteriskIngest:
         )
         now = datetime.now(UTC)
         records: list[PbxCallRecord] = []
-        for event, at in snapshot_events(channels, now):
+        for event, at in snapshot_events(channels, now, known=self._assembler.tracks):
             records += self._assembler.feed(event, at)
             self._keep(event, at)
         records += self._assembler.resync(channels, now)

@@ -91,6 +91,10 @@ def _apply(event: Mapping[str, str], channels: dict[str, _Channel], gone: set[st
         dest = channels.get(event.get("DestUniqueid", ""))
         if dest is not None and dest.application == "AppDial2":
             dest.application, dest.data = "", ""  # an answered Originate runs the dialplan from here
+        elif dest is not None and not dest.application:
+            # A pickup: the picker takes the ringing leg's place, and Asterisk 22 then lists it as that
+            # leg (AppDial), though nobody dialled it.
+            dest.application, dest.data = "AppDial", "(Outgoing Line)"
     elif kind == "QueueCallerJoin" and own is not None:
         own.in_queue = event.get("Queue", "")
         own.application, own.data = "Queue", f"{own.in_queue},rtT,,,30"

@@ -162,7 +162,7 @@ def assembler() -> CallAssembler:
 
 def attach(asm: CallAssembler, channels: list[dict[str, str]], now: datetime = NOW) -> list[LiveChange]:
     """What kolokol does with a snapshot: the events it stands for, then the resync itself."""
-    for event, at in snapshot_events(channels, now):
+    for event, at in snapshot_events(channels, now, known=asm.tracks):
         asm.feed(event, at)
     asm.resync(channels, now)
     return asm.take_live()
@@ -214,6 +214,18 @@ def test_the_next_snapshot_tells_what_changed_and_nothing_else() -> None:
     assert record.answered_at == NOW + timedelta(seconds=2), (
         "the answer is dated by the snapshot that showed it"
     )
+
+
+def test_a_phone_that_picked_up_a_followed_call_is_not_taken_for_one_that_was_dialled() -> None:
+    asm = assembler()
+    attach(asm, RINGALL_RINGING)
+    # 104 dials *8 while kolokol listens; the snapshot after the pickup lists it as the ringing leg it took.
+    picker = {"Event": "Newchannel", "Channel": "PJSIP/104-00000003", "ChannelState": "4", "Exten": "*8"}
+    asm.feed({**picker, "CallerIDNum": "104", "Uniqueid": "1796297008.3", "Linkedid": "1796297008.3"}, NOW)
+    call = shown(attach(asm, RINGALL_PICKED_UP, NOW + timedelta(seconds=2)))
+    assert (call.state, call.talking, call.answered_by) == ("talking", ("104",), "104")
+    record = ended(asm, NOW + timedelta(seconds=30))
+    assert (record.answered_by, record.rang) == ("104", ("101", "102")), "104 did not ring: it picked up"
 
 
 def test_a_queue_call_names_its_queue_and_the_member_that_answered() -> None:
