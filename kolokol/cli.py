@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kolokol.auth.token_cli import add_token_parser
 from kolokol.auth.user_cli import add_user_parser
-from kolokol.settings import Settings, SettingsError, load_settings
+from kolokol.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from kolokol.home import Found
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,16 +51,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # replay's --config means "use that database"; without it replay runs on an in-memory one.
     config: str | None = getattr(args, "config", None)
+    from kolokol.home import load_for_command
+
     try:
-        settings = load_settings(config)
+        # kolokol's home decides what nobody named: every command finds the same configuration and
+        # SQLite database from any directory (kolokol/home.py).
+        found = load_for_command(config)
     except SettingsError as exc:
         print(f"kolokol: {exc}", file=sys.stderr)
         return 2
+    settings = found.settings
     from kolokol.log_setup import configure_logging
 
     configure_logging(settings.log.level, settings.log.format)
     if args.command == "serve":
-        return _serve(settings)
+        return _serve(found)
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
     if args.command == "replay":
@@ -77,12 +87,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
-def _serve(settings: Settings) -> int:
+def _serve(found: Found) -> int:
+    from aiohttp import web
+
     from kolokol.app import make_app
+    from kolokol.greeting import active_users, console_url, first_user_command, greeting, kolokol_command
     from kolokol.http.server import serve
 
+    settings = found.settings
+    app = make_app(settings)
+    users: list[int] = []
+
+    async def count_users(app: web.Application) -> None:
+        users.append(await active_users(app))
+
+    app.on_startup.append(count_users)
+
+    def up(port: int) -> None:
+        command = first_user_command(found, kolokol_command(sys.argv[0], sys.executable), os.environ)
+        url = console_url(settings.http, port)
+        print(
+            greeting(url, found, users[0] if users else 1, command, os.environ), file=sys.stderr, flush=True
+        )
+
     # kolokol's own server: unparseable requests get the JSON error contract, connections time out.
-    serve(make_app(settings), settings.http, lambda text: print(text, file=sys.stderr))
+    serve(app, settings.http, up)
     return 0
 
 

@@ -167,10 +167,11 @@ def bound_port(runner: web.BaseRunner) -> int:
     return int(address[1])
 
 
-def serve(app: web.Application, http: HttpSettings, say: Callable[[str], None]) -> None:
-    """Run until SIGINT/SIGTERM, then shut down in order (as ``aiohttp.web.run_app`` does)."""
+def serve(app: web.Application, http: HttpSettings, on_up: Callable[[int], None]) -> None:
+    """Run until SIGINT/SIGTERM, then shut down in order (as ``aiohttp.web.run_app`` does). ``on_up``
+    is called with the port (the one the system picked, for port 0) once kolokol listens."""
     loop = asyncio.new_event_loop()
-    main = loop.create_task(_serve_forever(app, http, say))
+    main = loop.create_task(_serve_forever(app, http, on_up))
     try:
         asyncio.set_event_loop(loop)
         loop.run_until_complete(main)
@@ -190,10 +191,10 @@ def serve(app: web.Application, http: HttpSettings, say: Callable[[str], None]) 
         loop.close()
 
 
-async def _serve_forever(app: web.Application, http: HttpSettings, say: Callable[[str], None]) -> None:
+async def _serve_forever(app: web.Application, http: HttpSettings, on_up: Callable[[int], None]) -> None:
     runner = await start(app, http, handle_signals=True)
     try:
-        say(f"======== Running on http://{http.host}:{bound_port(runner)} ========\n(Press CTRL+C to quit)")
+        on_up(bound_port(runner))
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()

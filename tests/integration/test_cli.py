@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 from tests.support.paths import REPO
+from tests.support.serving import serving
+from tests.support.waiting import wait_until
 
 ROOT = REPO
 
@@ -31,15 +31,11 @@ def kolokol(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.
 
 def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KOLOKOL_")}
+    # Its own home: a kolokol.toml kept in the checkout must not configure the tests.
+    env["KOLOKOL_HOME"] = str(tmp_path)
     env["KOLOKOL_DATABASE__URL"] = f"sqlite+aiosqlite:///{tmp_path / 'k.sqlite3'}"
     env.update(extra)
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def get(url: str, token: str | None = None) -> tuple[int, dict[str, object]]:
@@ -54,48 +50,30 @@ def get(url: str, token: str | None = None) -> tuple[int, dict[str, object]]:
 
 
 def test_serve_answers_health_and_stops_cleanly_with_secret_kept_out_of_logs(tmp_path: Path) -> None:
-    port = free_port()
-    ami_port = free_port()  # nothing listens there: AMI stays down, the service must not
-    env = environment(
-        tmp_path,
-        KOLOKOL_HTTP__PORT=str(port),
-        KOLOKOL_PBX__ASTERISK__PORT=str(ami_port),
-        KOLOKOL_PBX__ASTERISK__USERNAME="kolokol",
-        KOLOKOL_PBX__ASTERISK__SECRET="s3cr3t-never-logged",
-        KOLOKOL_LOG__FORMAT="json",
-        KOLOKOL_LOG__LEVEL="DEBUG",
-        KOLOKOL_FEED__PORT=str(free_port()),
-    )
-    token = kolokol("token", "create", "--role", "manager", "--name", "Ольга", env=env).stdout.strip()
-    assert token.startswith("kk_")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kolokol", "serve"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                status, body = get(f"http://127.0.0.1:{port}/healthz")
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "kolokol serve did not come up"
-                time.sleep(0.1)
-        assert (status, body) == (200, {"status": "ok"})
-        status, body = get(f"http://127.0.0.1:{port}/readyz")
-        assert status == 503
-        assert body["details"] == {"components": {"database": True, "ami": False}}
-        status, body = get(f"http://127.0.0.1:{port}/api/calls", token)
-        assert (status, body["total"]) == (200, 0)
-        time.sleep(1.5)  # let the AMI client try (and fail) to connect at least once
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 0, stderr
+    with socket.socket() as no_asterisk:
+        # Bound and never listening: AMI connects are refused for the whole test, and no other process
+        # can take the port meanwhile. AMI stays down; the service must not.
+        no_asterisk.bind(("127.0.0.1", 0))
+        env = environment(
+            tmp_path,
+            KOLOKOL_PBX__ASTERISK__PORT=str(no_asterisk.getsockname()[1]),
+            KOLOKOL_PBX__ASTERISK__USERNAME="kolokol",
+            KOLOKOL_PBX__ASTERISK__SECRET="s3cr3t-never-logged",
+            KOLOKOL_LOG__FORMAT="json",
+            KOLOKOL_LOG__LEVEL="DEBUG",
+        )
+        token = kolokol("token", "create", "--role", "manager", "--name", "Ольга", env=env).stdout.strip()
+        assert token.startswith("kk_")
+        with serving(tmp_path, env) as served:
+            assert get(served.url + "healthz") == (200, {"status": "ok"})
+            status, body = get(served.url + "readyz")
+            assert status == 503
+            assert body["details"] == {"components": {"database": True, "ami": False}}
+            status, body = get(served.url + "api/calls", token)
+            assert (status, body["total"]) == (200, 0)
+            wait_until(lambda: '"logger": "kolokol.ami' in served.said(), "the failed AMI connect in the log")
+    assert served.proc.returncode == 0, served.said()
+    stderr = served.said()
     assert "s3cr3t-never-logged" not in stderr
     lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     assert lines, "logs are JSON lines"
