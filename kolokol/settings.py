@@ -60,15 +60,15 @@ class FeedSettings(_Section):
     # The feed's address as browsers reach it ("wss://kolokol.clinic/feed") behind a proxy; default:
     # ws://<the host the page was loaded from>:<port>/.
     public_url: str | None = Field(None, pattern=r"^wss?://[^?#\s]+$")
+    # How often open feed connections are checked against their logins and API tokens (from the
+    # database, so a logout on another node or `kolokol user disable` counts): an ended one is closed.
+    login_check_seconds: float = Field(3, gt=0, le=60)
 
 
 class DatabaseSettings(_Section):
     url: str = "sqlite+aiosqlite:///var/kolokol.sqlite3"
 
 
-    # How often open feed connections are checked against their logins and API tokens (from the
-    # database, so a logout on another node or `kolokol user disable` counts): an ended one is closed.
-    login_check_seconds: float = Field(3, gt=0, le=60)
 _EXTENSION = re.compile(r"[0-9]{2,8}")
 
 
