@@ -31,6 +31,18 @@ _FAILED_CAUSES = frozenset({"1", "3", "20", "27", "34", "38", "41", "42"})
 _FAILED_DIAL = frozenset({"CHANUNAVAIL", "CONGESTION"})
 
 
+@dataclass(frozen=True, slots=True)
+class PendingBlind:
+    """A blind transfer whose target is still being reached: the phone that takes the call names it (the
+    number dialled may be a ring group or a queue, which is no phone)."""
+
+    index: int  # in AssembledCall.transfers
+    dialled: str | None
+    seq: int  # the assembler's event position of the transfer: rings after it are the target's
+    # The transferer's and the transferee's channels: neither is the target, also when both are phones.
+    moved: frozenset[str]
+
+
 @dataclass(slots=True)
 class AssembledCall:
     """Everything the assembler knows about one call (one Linkedid, after merges) while it lasts."""
@@ -46,9 +58,7 @@ class AssembledCall:
     operator: str | None = None
     connected_at: datetime | None = None  # first time two real parties talked (outbound/internal)
     transfers: list[Transfer] = field(default_factory=list)
-    # Blind transfers whose target is still being reached: (index in `transfers`, the number dialled).
-    # The phone that takes the call names the target (a ring group or queue is no phone).
-    pending_blind: list[tuple[int, str | None]] = field(default_factory=list)
+    pending_blind: list[PendingBlind] = field(default_factory=list)
     queue_joined: bool = False
     queue_name: str | None = None
     # The call began with a leg dialled by nobody (AMI Originate: click-to-call, click-to-dial).
@@ -101,6 +111,7 @@ class Interpretation:
         self.origin = origin
         self.channels = channels
         self.trunks = [c for c in channels if c.kind == "trunk"]
+        self._local_ids = {c.uniqueid for c in channels if c.kind == "local"}
         self.phones = [c for c in channels if c.kind == "phone"]
 
     def direction(self) -> Direction:
@@ -163,7 +174,11 @@ class Interpretation:
         """Direction, caller, caller name and called number, as the call record states them."""
         direction = self.direction()
         if direction == "inbound":
-            caller = self.normalize(self.origin.caller_num) or self.origin.caller_num or "anonymous"
+            # A number the provider masked ("+31260xxxxxx", presentation prohibited) is no number to call
+            # back: the caller is anonymous, as when none was sent.
+            caller = (
+                self.normalize(self.origin.caller_num) or _dialable(self.origin.caller_num) or "anonymous"
+            )
             called_raw = self.origin.first_exten
             name = self.origin.caller_name.strip()
             caller_name = None if name.lower() in UNKNOWN_NAMES else name
@@ -173,9 +188,17 @@ class Interpretation:
             dialled = self._dialled_number()
             called = self.normalize(dialled) or _dialable(dialled)
             return direction, self._outgoing_line(called) or ext, None, called
+        return direction, self.normalize(self.origin.caller_num) or ext, None, self._internal_called()
+
+    def _internal_called(self) -> str:
+        """The extension the phone dialled (a ring group's number, not the member that answered); for a
+        call the PBX placed between two phones, the phone it rang second."""
+        if self.origin.kind == "phone" and not self.origin.placed_by_the_pbx:
+            dialled = _dialable(self.origin.first_exten)
+            if dialled:
+                return dialled
         others = [p.extension for p in self.phones if p is not self.origin and p.extension]
-        called = others[0] if others else self._dialled_number()
-        return direction, self.normalize(self.origin.caller_num) or ext, None, called
+        return others[0] if others else self._dialled_number()
 
     def record(self) -> PbxCallRecord:
         call = self.call
@@ -214,15 +237,19 @@ class Interpretation:
         """Blind transfers that nobody took name the one phone that rang for them, else the number
         dialled (a ring group or a queue where nobody answered)."""
         transfers = list(self.call.transfers)
-        for index, _dialled in self.call.pending_blind:
-            transfer = transfers[index]
+        for pending in self.call.pending_blind:
+            transfer = transfers[pending.index]
             rang = {
                 c.extension
                 for c in self.phones
-                if c.dialed and c.extension and c.rang_at is not None and c.rang_at >= transfer.at
+                if c.dialed
+                and c.extension
+                and c.rang_at is not None
+                and c.rang_seq > pending.seq
+                and c.uniqueid not in pending.moved
             }
             if len(rang) == 1:
-                transfers[index] = replace(transfer, to_ext=rang.pop())
+                transfers[pending.index] = replace(transfer, to_ext=rang.pop())
         return tuple(transfers)
 
     def _outcome(
@@ -245,7 +272,10 @@ class Interpretation:
 
     def _lost_disposition(self, direction: Direction) -> Disposition:
         call = self.call
-        results = set(call.dial_results.values())
+        # The phones' and lines' own legs tell what happened; a Local channel in front of a leg only
+        # relays it, sometimes reworded (a phone declining as BUSY reaches the caller as NOANSWER).
+        real = {uid: status for uid, status in call.dial_results.items() if uid not in self._local_ids}
+        results = set((real or call.dial_results).values())
         causes = {c.cause for c in self.channels if c is not self.origin and c.kind != "local"}
         if direction == "inbound" and call.queue_joined:
             if call.queue_abandoned and not call.queue_let_go:

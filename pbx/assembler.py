@@ -21,7 +21,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-from pbx.assembled_call import AssembledCall, Interpretation, NumberNormalizer
+from pbx.assembled_call import AssembledCall, Interpretation, NumberNormalizer, PendingBlind
 from pbx.call_record import PbxCallRecord, Transfer
 from pbx.channels import Channel, ChannelClassifier, local_pair_key
 from pbx.live import LiveCall, LiveChange, change_kind
@@ -32,6 +32,7 @@ log = logging.getLogger("kolokol.assembler")
 AmiEvent = Mapping[str, str]
 
 _QUEUE_LET_GO = frozenset({"TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL"})
+_DOWN = "0"
 _RING = "4"  # ChannelState of a call coming in to the PBX (from the trunk, or dialled on a phone)
 _RINGING = "5"  # ChannelState: the far end alerts (SIP 180); "4" (Ring) is a caller's own channel
 _UP = "6"
@@ -60,6 +61,8 @@ class CallAssembler:
         self._live_changes: list[LiveChange] = []
         self._classifier = classifier or ChannelClassifier()
         self._order = 0
+        # Events fed so far: the order of things within one timestamp (or with none at all).
+        self._seq = 0
         self._settle = timedelta(seconds=settle_seconds)
         self._stale = timedelta(seconds=stale_after_seconds)
         self._channels: dict[str, Channel] = {}
@@ -107,6 +110,7 @@ class CallAssembler:
 
     def feed(self, event: AmiEvent, received_at: datetime) -> list[PbxCallRecord]:
         """Apply one event; return the calls that are now finished."""
+        self._seq += 1
         stamped = _event_time(event)
         if stamped is not None:
             self._skew = stamped - received_at
@@ -208,13 +212,20 @@ class CallAssembler:
         if recording:
             self._calls_of(channel).recording_file = recording
         state = event.get(f"{prefix}ChannelState")
-        if state and not channel.first_state:
+        if state and (not channel.first_state or (channel.first_state == _DOWN and state == _RING)):
+            # chan_sip (Asterisk 13/16) creates a call coming in Down and rings it at once; PJSIP
+            # creates it in Ring. Down, then Ring, is a call that came in, not a leg the PBX placed.
             channel.first_state = state
-        if state in (_RINGING, _UP) and channel.rang_at is None and channel.kind == "phone":
+        if state in (_RINGING, _UP) and channel.kind == "phone":
             # Evidence that the phone rang: its leg alerted, or it picked up. Counted only for dialled
             # legs (see AssembledCall.rang): a caller's own phone does not ring. Ringing may be reported
             # before the DialBegin that names the leg.
+            self._rang(channel, at)
+
+    def _rang(self, channel: Channel, at: datetime) -> None:
+        if channel.rang_at is None:
             channel.rang_at = at
+            channel.rang_seq = self._seq
 
     def _calls_of(self, channel: Channel) -> AssembledCall:
         call = self._calls.get(channel.linkedid)
@@ -238,7 +249,7 @@ class CallAssembler:
         target.dial_results.update(source.dial_results)
         offset = len(target.transfers)
         target.transfers.extend(source.transfers)
-        target.pending_blind.extend((offset + index, dialled) for index, dialled in source.pending_blind)
+        target.pending_blind.extend(replace(p, index=offset + p.index) for p in source.pending_blind)
         target.recording_file = target.recording_file or source.recording_file
         target.last_event_at = max(target.last_event_at, source.last_event_at)
         target.queue_name = target.queue_name or source.queue_name
@@ -302,7 +313,10 @@ class CallAssembler:
         if dest is None:
             return
         call = self._calls_of(dest)
-        dest.dialed = True
+        if not _came_in(dest):
+            # A channel that came in to the PBX was not dialled, though Asterisk 13/16 name a phone that
+            # picked the call up (SIP Replaces) as the destination of a DialBegin too.
+            dest.dialed = True
         dest.dial_string = dest.dial_string or event.get("DialString", "")
         if caller is None and call.originator == dest.uniqueid:
             call.originated = True
@@ -315,8 +329,8 @@ class CallAssembler:
         if dest is None:
             return
         dest.dialed = True
-        if event.get("DialStatus") == "RINGING" and dest.rang_at is None:
-            dest.rang_at = at
+        if event.get("DialStatus") == "RINGING":
+            self._rang(dest, at)
 
     def _on_dial_end(self, event: AmiEvent, at: datetime) -> None:
         self._channel(event, at)
@@ -324,7 +338,7 @@ class CallAssembler:
         status = event.get("DialStatus", "")
         if dest is None or not status:
             return
-        if dest.first_state != _RING:
+        if not _came_in(dest):
             # The DialBegin may have gone by before kolokol listened. (Not a channel that came in to the
             # PBX: a pickup's DialEnd names the picker, who dialled *8 itself.)
             dest.dialed = True
@@ -334,8 +348,7 @@ class CallAssembler:
             call.dial_results[dest.uniqueid] = status
         if status == "ANSWER" and all(leg is not dest for _, leg in call.answers):
             call.answers.append((at, dest))
-            if dest.rang_at is None:
-                dest.rang_at = at
+            self._rang(dest, at)
 
     def _on_bridge_enter(self, event: AmiEvent, at: datetime) -> None:
         channel = self._channel(event, at)
@@ -390,7 +403,8 @@ class CallAssembler:
         call = self._calls_of(anchor)
         call.transfers.append(Transfer(transferer.extension if transferer else None, dialled, "blind", at))
         # The number dialled may be a ring group or a queue: the phone that takes the call is the target.
-        call.pending_blind.append((len(call.transfers) - 1, dialled))
+        moved = frozenset(c.uniqueid for c in (transferer, transferee) if c is not None)
+        call.pending_blind.append(PendingBlind(len(call.transfers) - 1, dialled, self._seq, moved))
 
     def _on_attended_transfer(self, event: AmiEvent, at: datetime) -> None:
         if event.get("Result", "Success") != "Success":
@@ -525,15 +539,20 @@ class CallAssembler:
     def _resolve_blind(self, call: AssembledCall, phones: list[Channel]) -> None:
         """A blindly transferred caller is connected: the phone that took the call is the target."""
         still = []
-        for index, dialled in call.pending_blind:
-            transfer = call.transfers[index]
+        for pending in call.pending_blind:
+            transfer = call.transfers[pending.index]
             taker = next(
-                (p.extension for p in phones if p.extension and p.extension != transfer.from_ext), None
+                (
+                    p.extension
+                    for p in phones
+                    if p.extension and p.extension != transfer.from_ext and p.uniqueid not in pending.moved
+                ),
+                None,
             )
             if taker is None:
-                still.append((index, dialled))
+                still.append(pending)
             else:
-                call.transfers[index] = replace(transfer, to_ext=taker)
+                call.transfers[pending.index] = replace(transfer, to_ext=taker)
         call.pending_blind = still
 
     # -- live view --------------------------------------------------------------------------------------
@@ -597,6 +616,12 @@ class CallAssembler:
             )
             return []
         return [Interpretation(call, self._normalize, ended_at, timed_out).record()]
+
+
+def _came_in(channel: Channel) -> bool:
+    """The channel is a call that came in to the PBX (from the trunk, or a phone dialling): created ringing
+    at the PBX, as the first channel of its own call."""
+    return channel.first_state == _RING and channel.uniqueid == channel.first_linkedid
 
 
 def _linkedid_age(linkedid: str) -> tuple[float, int]:

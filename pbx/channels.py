@@ -139,9 +139,13 @@ class Channel:
     rang_at: datetime | None = None
     # The dial string this leg was dialled with ("+79161234567@trunk"), or "".
     dial_string: str = ""
-    # The ChannelState the channel was first seen in: Asterisk creates a call coming in in Ring ("4"),
-    # and a leg it places itself Down ("0"), before it dials or rings ("3", "5").
+    # The ChannelState the channel was first seen in: Asterisk creates a call coming in in Ring ("4")
+    # (chan_sip: Down, then at once Ring, read as Ring), and a leg it places itself Down ("0"), before it
+    # dials or rings ("3", "5").
     first_state: str = ""
+    # Position among the assembler's events when the phone first rang: which ring came after what (a
+    # transfer), also when a recording carries no times.
+    rang_seq: int = 0
     # The channel has talked to another real party through a bridge (Local channels followed).
     connected: bool = False
     hung_up_at: datetime | None = None

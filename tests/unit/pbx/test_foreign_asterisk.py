@@ -1,0 +1,229 @@
+"""Readings that went wrong on another company's Asterisk 13/16 traffic (chan_sip phones named by SIP
+accounts, a provider trunk, every phone reached through a Local channel, no Timestamp headers), each as a
+minimal hand-written event sequence in the shape those recordings have.
+
+chan_sip creates a call coming in Down and only then moves it to Ring; phones of a ring group or a queue
+show the group's number as their caller ID; recordings without timestamps give every event one time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from kolokol.phones import PhoneNormalizer
+from pbx.assembler import CallAssembler
+from pbx.call_record import PbxCallRecord
+from pbx.channels import ChannelClassifier
+from tests.support.scripted_pbx import Chan, ScriptedPbx
+
+CLASSIFIER = ChannelClassifier(
+    extensions={"150010001": "201", "150010002": "202", "150010003": "203"},
+    trunk_patterns=["voipgrid-siproute-.*"],
+)
+SYSTEM = "07b796be1962"
+CALLER = "+31260010001"
+DID = "+31150010001"
+
+
+def run(pbx: ScriptedPbx) -> PbxCallRecord:
+    assembler = CallAssembler(PhoneNormalizer("NL").e164, classifier=CLASSIFIER, settle_seconds=0)
+    received = datetime.fromtimestamp(pbx.now, tz=UTC)
+    records = [r for event in pbx.events for r in assembler.feed(event, received)]
+    records += assembler.flush()
+    assert len(records) == 1, records
+    return records[0]
+
+
+def unstamped() -> ScriptedPbx:
+    return ScriptedPbx(system=SYSTEM, stamped=False)
+
+
+def trunk_call(pbx: ScriptedPbx, caller: str = CALLER) -> Chan:
+    """chan_sip: the call from the provider is created Down, then rings at the PBX."""
+    trunk = pbx.new("SIP/voipgrid-siproute-docker", num=caller, cname="<unknown>", exten=DID, state="0")
+    pbx.state(trunk, "4")
+    return trunk
+
+
+def phone_call(pbx: ScriptedPbx, account: str, extension: str, dialled: str) -> Chan:
+    """A phone dials: its channel too is created Down, then rings at the PBX."""
+    phone = pbx.new(f"SIP/{account}", num=account, exten=dialled, state="0")
+    pbx.state(phone, "4")
+    phone.num = extension
+    pbx.emit("NewCallerid", phone.snapshot())
+    return phone
+
+
+def through_local(pbx: ScriptedPbx, caller: Chan, account: str, *, shown: str) -> tuple[Chan, Chan, Chan]:
+    """The platform reaches every phone through a Local channel: caller -> Local;1, Local;2 -> phone."""
+    one, two = pbx.local_pair(f"ID{account[-6:]}@osvpi_route_phoneaccount", linked=caller)
+    pbx.dial(caller, one, f"ID{account[-6:]}@osvpi_route_phoneaccount")
+    phone = pbx.new(f"SIP/{account}", linked=caller, num=shown, exten=shown)
+    pbx.dial(two, phone, f"{account}/{account}/172.20.0.13")
+    return one, two, phone
+
+
+def ring(pbx: ScriptedPbx, one: Chan, phone: Chan) -> None:
+    pbx.state(phone, "5")
+    pbx.state(one, "5")
+
+
+def answer(
+    pbx: ScriptedPbx, caller: Chan, one: Chan, two: Chan, phone: Chan, bridges: tuple[str, str]
+) -> None:
+    pbx.state(phone, "6")
+    pbx.dial_end(two, phone, "ANSWER")
+    pbx.state(one, "6")
+    pbx.dial_end(caller, one, "ANSWER")
+    pbx.state(caller, "6")
+    near, far = bridges
+    pbx.bridge(phone, near)
+    pbx.bridge(two, near)
+    pbx.bridge(one, far)
+    pbx.bridge(caller, far)
+
+
+def test_a_call_coming_in_down_then_ringing_is_inbound_and_a_hang_up_in_the_ivr_a_miss() -> None:
+    pbx = unstamped()
+    trunk = trunk_call(pbx)
+    pbx.state(trunk, "6")  # the dialplan answers (an IVR, a greeting)
+    pbx.hangup(trunk, "0")
+    call = run(pbx)
+    assert (call.direction, call.caller, call.called) == ("inbound", CALLER, DID)
+    assert (call.status, call.disposition, call.missed_where) == ("missed", "caller_hangup", "ivr")
+
+
+def test_a_call_coming_in_down_and_answered_through_a_local_channel_is_answered_by_the_phone() -> None:
+    pbx = unstamped()
+    trunk = trunk_call(pbx)
+    one, two, phone = through_local(pbx, trunk, "150010001", shown=DID)
+    ring(pbx, one, phone)
+    answer(pbx, trunk, one, two, phone, ("b1", "b2"))
+    pbx.hangup(two)
+    pbx.hangup(one)
+    pbx.hangup(phone)
+    pbx.hangup(trunk)
+    call = run(pbx)
+    assert (call.direction, call.caller, call.called) == ("inbound", CALLER, DID)
+    assert (call.status, call.answered_by, call.operator, call.rang) == ("answered", "201", "201", ("201",))
+
+
+def test_a_phone_picking_up_with_sip_replaces_is_no_phone_that_rang() -> None:
+    pbx = unstamped()
+    alice = phone_call(pbx, "150010001", "201", "202")
+    one, two, bob = through_local(pbx, alice, "150010002", shown="202")
+    ring(pbx, one, bob)
+    # 203 picks the call up: its own channel comes in (Down, Ring, Up), then the dial names it.
+    charlie = pbx.new("SIP/150010003", num="150010003", exten="201", state="0")
+    pbx.state(charlie, "4")
+    pbx.state(charlie, "6")
+    pbx.dial_end(two, bob, "CANCEL")
+    pbx.dial(two, charlie, "150010002/150010002/172.20.0.13")
+    pbx.hangup(bob, "0")
+    pbx.dial_end(two, charlie, "ANSWER")
+    pbx.state(one, "6")
+    pbx.dial_end(alice, one, "ANSWER")
+    pbx.state(alice, "6")
+    pbx.bridge(one, "b1")
+    pbx.bridge(alice, "b1")
+    pbx.bridge(charlie, "b2")
+    pbx.bridge(two, "b2")
+    for chan in (one, two, alice, charlie):
+        pbx.hangup(chan)
+    call = run(pbx)
+    assert (call.direction, call.caller, call.called, call.status) == ("internal", "201", "202", "answered")
+    assert call.rang == ("202",)
+
+
+def transferred_internal_call(pbx: ScriptedPbx) -> tuple[Chan, Chan]:
+    """201 calls 202, who answers; the Local channel between them is optimised away."""
+    alice = phone_call(pbx, "150010001", "201", "202")
+    one, two, bob = through_local(pbx, alice, "150010002", shown="202")
+    ring(pbx, one, bob)
+    answer(pbx, alice, one, two, bob, ("b1", "b2"))
+    pbx.unbridge(bob, "b1")
+    pbx.unbridge(one, "b2")
+    pbx.swap_into(bob, "b2", one)
+    pbx.unbridge(two, "b1")
+    pbx.hangup(one)
+    pbx.hangup(two)
+    return alice, bob
+
+
+def blind_transfer(pbx: ScriptedPbx, transferer: Chan, transferee: Chan, extension: str) -> None:
+    pbx.emit(
+        "BlindTransfer",
+        transferer.snapshot("Transferer"),
+        transferee.snapshot("Transferee"),
+        BridgeUniqueid="b2",
+        Extension=extension,
+        Context="osvpi_account_transfer",
+        IsExternal="Yes",
+        Result="Success",
+    )
+    pbx.unbridge(transferer, "b2")
+    pbx.hangup(transferer)
+    pbx.unbridge(transferee, "b2")
+
+
+def test_a_blind_transfer_between_phones_names_the_phone_that_took_the_call_not_the_one_moved() -> None:
+    pbx = unstamped()
+    alice, bob = transferred_internal_call(pbx)
+    blind_transfer(pbx, bob, alice, "203")  # 202 sends 201 on to 203
+    one, two, charlie = through_local(pbx, alice, "150010003", shown="203")
+    ring(pbx, one, charlie)
+    answer(pbx, alice, one, two, charlie, ("b3", "b4"))
+    for chan in (one, two, charlie, alice):
+        pbx.hangup(chan)
+    call = run(pbx)
+    assert [(t.from_ext, t.to_ext, t.kind) for t in call.transfers] == [("202", "203", "blind")]
+    assert call.rang == ("202", "203")
+
+
+def test_a_blind_transfer_nobody_took_names_the_number_dialled_without_timestamps() -> None:
+    pbx = unstamped()
+    alice, bob = transferred_internal_call(pbx)
+    blind_transfer(pbx, bob, alice, "203")
+    one, two, charlie = through_local(pbx, alice, "150010003", shown="203")
+    pbx.dial_end(two, charlie, "BUSY")  # 203 is unreachable: it never rings
+    pbx.hangup(charlie, "19")
+    pbx.hangup(two, "19")
+    pbx.dial_end(alice, one, "NOANSWER")
+    pbx.hangup(one, "19")
+    pbx.hangup(alice, "19")
+    call = run(pbx)
+    assert [(t.from_ext, t.to_ext, t.kind) for t in call.transfers] == [("202", "203", "blind")]
+    assert call.rang == ("202",)
+
+
+def test_an_internal_call_to_a_ring_group_is_to_the_number_dialled_and_busy_when_every_phone_declines() -> (
+    None
+):
+    pbx = unstamped()
+    alice = phone_call(pbx, "150010001", "201", "401")
+    legs = [through_local(pbx, alice, account, shown="401") for account in ("150010002", "150010003")]
+    for one, _two, phone in legs:
+        ring(pbx, one, phone)
+    # Both phones decline (486, 603); the Local channels report it as NOANSWER and BUSY.
+    for (one, two, phone), cause, local_status in zip(legs, ("17", "21"), ("BUSY", "NOANSWER"), strict=True):
+        pbx.dial_end(two, phone, "BUSY")
+        pbx.hangup(phone, cause)
+        pbx.hangup(two, cause)
+        pbx.dial_end(alice, one, local_status)
+        pbx.hangup(one, cause)
+    pbx.hangup(alice, "19")
+    call = run(pbx)
+    assert (call.direction, call.caller, call.called) == ("internal", "201", "401")
+    assert (call.status, call.disposition, call.rang) == ("unanswered", "busy", ("202", "203"))
+
+
+def test_a_withheld_number_the_provider_masks_is_an_anonymous_caller() -> None:
+    pbx = unstamped()
+    trunk = trunk_call(pbx, caller="+31260xxxxxx")
+    one, two, phone = through_local(pbx, trunk, "150010001", shown=DID)
+    ring(pbx, one, phone)
+    pbx.dial_end(trunk, one, "CANCEL")
+    for chan in (one, two, phone, trunk):
+        pbx.hangup(chan)
+    call = run(pbx)
+    assert (call.direction, call.status, call.caller) == ("inbound", "missed", "anonymous")
+    assert call.outside_number == "anonymous"
