@@ -13,6 +13,7 @@ from kolokol.feed.caller_cards import Card, CardBuilder
 from kolokol.feed.publisher import LiveFeed
 from pbx.live import LiveCall, LiveChange
 from softphone_ws.hub import FeedMessage, Hub, MessageType
+from tests.support.waiting import eventually
 
 AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 RINGING = LiveCall(
@@ -184,7 +185,8 @@ async def test_cards_of_different_calls_are_built_side_by_side() -> None:
     other = replace(RINGING, pbx_call_id="1.2")
     live.start()
     live.calls_changed([LiveChange("call.ringing", RINGING, AT), LiveChange("call.ringing", other, AT)])
-    await asyncio.sleep(0.01)
+    # Both builds are held until release: the second can only start if it does not wait for the first.
+    await eventually(lambda: len(started) == 2, "both cards being built at once")
     assert started == ["1.1", "1.2"]
     release.set()
     await live.drain()
