@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -36,12 +36,13 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import ColumnElement, Table, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from kolokol.calls.cloud_restore import open_calls_events
-from kolokol.calls.pipeline import CallPipeline
+from kolokol.calls.pipeline import CallPipeline, again_if_lost
 from kolokol.storage.batches import each_alone_on_failure
 from kolokol.storage.tables import CloudCall, WebhookEvent
+from kolokol.storage.thread_sessions import ThreadSessions
 from pbx.call_record import PbxCallRecord
 from pbx.live import LiveChange
 from pbx.webhooks.base import CloudEvent, WebhookAdapter
@@ -101,15 +102,22 @@ class WebhookIntake:
         self._stale_after = stale_after
         self._sweep_seconds = sweep_seconds
         self._max_batch = max_batch
-        # Builds hold the writer, so webhooks wait behind them: small builds keep answers fast, and the
-        # size doubles while a backlog lasts (so records keep up under load) and halves when it is gone.
+        # Builds on SQLite hold the writer, so webhooks wait behind them: small builds keep answers fast,
+        # and the size doubles while a backlog lasts (so records keep up under load) and halves when it
+        # is gone.
         self._build_min, self._build_max = build_batch
         self._build_batch = self._build_min
         self._clock = clock
         self._queue: asyncio.Queue[_Submission | _Sweep] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
-        # True while calls may be waiting to be built; starts True to pick up work left by a restart.
-        self._pending = True
+        # Stores and builds run whole in threads (one hop per transaction) where the database allows:
+        # one thread on SQLite (one writer at a time), a thread and connection each on PostgreSQL.
+        self._stores: ThreadSessions | None = None
+        self._builds: ThreadSessions | None = None
+        # Set while calls may be waiting to be built; set at first to pick up work left by a restart.
+        self._build_wanted = asyncio.Event()
+        self._build_wanted.set()
+        self._building = False
         self._last_build = 0.0
         self._idle = asyncio.Event()
         # Called (synchronously, so it must be cheap) with the live changes of each committed batch.
@@ -143,13 +151,25 @@ class WebhookIntake:
         await self._idle.wait()
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._write_forever()), asyncio.create_task(self._sweep_forever())]
+        self._stores = ThreadSessions.open(self._sessions, "kolokol-webhook-store")
+        self._builds = self._stores
+        tasks = [self._write_forever(), self._sweep_forever()]
+        if self._stores is not None and self._stores.dialect == "postgresql":
+            # PostgreSQL takes writers side by side: builds get a connection (and a thread) of their
+            # own, so webhooks are never answered late because a build was under way.
+            self._builds = ThreadSessions.open(self._sessions, "kolokol-webhook-build")
+            tasks.append(self._build_forever())
+        self._tasks = [asyncio.create_task(task) for task in tasks]
+
+    @property
+    def _builds_apart(self) -> bool:
+        return self._builds is not self._stores
 
     async def stop(self) -> None:
         """Store and build what was handed over, then stop."""
         if not self._tasks:
             return
-        writer, sweeper = self._tasks
+        writer, sweeper, *builder = self._tasks
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
@@ -158,10 +178,14 @@ class WebhookIntake:
         except TimeoutError:
             # The database is away: what is stored stays pending and is built after the next start.
             log.warning("stopping with webhook work unfinished")
-        writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await writer
+        for task in (writer, *builder):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         self._tasks = []
+        for threads in {id(t): t for t in (self._stores, self._builds) if t is not None}.values():
+            await asyncio.to_thread(threads.close)
+        self._stores = self._builds = None
 
     def _enqueue(self, job: _Submission | _Sweep) -> None:
         self._idle.clear()
@@ -173,11 +197,11 @@ class WebhookIntake:
         await self._restore_live()
         while True:
             overdue = time.monotonic() - self._last_build > _BUILD_AT_LEAST_EVERY
-            if self._pending and (self._queue.empty() or overdue):
-                await self._build_pending()
+            wanted = self._build_wanted.is_set() and not self._builds_apart
+            if wanted and (self._queue.empty() or overdue):
+                await self._build_round()
                 continue
-            if self._queue.empty():
-                self._idle.set()
+            self._check_idle()
             job = await self._queue.get()
             if isinstance(job, _Sweep):
                 await self._run_sweep(job)
@@ -212,11 +236,26 @@ class WebhookIntake:
         await each_alone_on_failure(batch, store, refuse)
 
     async def _store(self, batch: Sequence[_Submission]) -> Fresh:
-        async with self._sessions.begin() as session:
-            fresh = await self._insert_new(session, batch)
-            if fresh and await self._advance(session, fresh):
-                self._pending = True
+        stores = self._stores
+        if stores is not None:
+            fresh, to_build = await stores.run(lambda session: _store(session, batch))
+        else:
+            async with self._sessions.begin() as session:
+                fresh, to_build = await session.run_sync(_store, batch)
+        stored = sum(len(pairs) for pairs in fresh.values())
+        self.events_stored += stored
+        self.duplicates += sum(len(s.events) for s in batch) - stored
+        if to_build:
+            self._want_build()
         return fresh
+
+    def _want_build(self) -> None:
+        self._idle.clear()
+        self._build_wanted.set()
+
+    def _check_idle(self) -> None:
+        if self._queue.empty() and not self._build_wanted.is_set() and not self._building:
+            self._idle.set()
 
     def _tell_live(self, fresh: Fresh, now: datetime) -> None:
         """Hand over how a committed batch changed its calls, and close stale ones; never stops the writer."""
@@ -249,120 +288,44 @@ class WebhookIntake:
         if changes:
             self._on_live(changes)
 
-    async def _insert_new(self, session: AsyncSession, batch: Sequence[_Submission]) -> Fresh:
-        """Store the events not seen before; returns them grouped by call."""
-        candidates: dict[tuple[str, str], tuple[CloudEvent, datetime]] = {}
-        for submission in batch:
-            for event in submission.events:
-                candidates.setdefault(
-                    (submission.provider, event.dedupe_key), (event, submission.received_at)
-                )
-        rows = [
-            {
-                "provider": provider,
-                "call_id": event.call_id,
-                "dedupe_key": event.dedupe_key,
-                "kind": event.kind,
-                "final": event.final,
-                "occurred_at": event.occurred_at,
-                "received_at": received_at,
-                "data": dict(event.data),
-            }
-            for (provider, _), (event, received_at) in candidates.items()
-        ]
-        # One statement stores the new events and names them; a duplicate (already stored, or stored by
-        # another node a moment ago) is skipped by the unique key instead of failing the batch.
-        statement = _insert_for(session)(WebhookEvent).on_conflict_do_nothing(
-            index_elements=["provider", "dedupe_key"]
-        )
-        inserted = await session.execute(
-            statement.returning(WebhookEvent.provider, WebhookEvent.dedupe_key), rows
-        )
-        stored = {(provider, key) for provider, key in inserted.all()}
-        self.duplicates += sum(len(s.events) for s in batch) - len(stored)
-        self.events_stored += len(stored)
-        by_call: Fresh = {}
-        for key, pair in candidates.items():
-            if key in stored:
-                by_call.setdefault((key[0], pair[0].call_id), []).append(pair)
-        return by_call
-
-    async def _advance(self, session: AsyncSession, fresh: Fresh) -> bool:
-        """Move each touched call along in one upsert; returns whether any now needs building.
-
-        States: ``open`` (no final event yet), ``final`` (final event in, record not complete yet: some
-        providers need every leg), ``recorded``, ``timed_out`` (closed by the sweep). Every new event of
-        a call that is not ``open`` marks it pending, and bumps its revision so a build that read an
-        older revision does not clear the mark.
-        """
-        rows = [
-            {
-                "provider": provider,
-                "call_id": call_id,
-                "state": "final" if (final := any(event.final for event, _ in pairs)) else "open",
-                "pending": final,
-                "revision": 1,
-                "first_event_at": min(received for _, received in pairs),
-                "last_event_at": max(received for _, received in pairs),
-            }
-            for (provider, call_id), pairs in fresh.items()
-        ]
-        insert = _insert_for(session)(CloudCall)
-        later = func.greatest if _dialect(session) == "postgresql" else func.max
-        was_open = CloudCall.state == "open"
-        statement = insert.on_conflict_do_update(
-            index_elements=["provider", "call_id"],
-            set_={
-                "last_event_at": later(CloudCall.last_event_at, insert.excluded.last_event_at),
-                "state": case((was_open, insert.excluded.state), else_=CloudCall.state),
-                "pending": case((was_open, insert.excluded.pending), else_=True),
-                "revision": CloudCall.revision + 1,
-            },
-        ).returning(CloudCall.pending)
-        return any(pending for (pending,) in (await session.execute(statement, rows)).all())
-
     # ---- building records -----------------------------------------------------------------------
 
-    async def _build_pending(self) -> None:
+    async def _build_forever(self) -> None:
+        """Builds beside the stores (PostgreSQL): round after round while calls wait to be built."""
+        while True:
+            await self._build_wanted.wait()
+            self._building = True
+            try:
+                await self._build_round()
+            finally:
+                self._building = False
+            self._check_idle()
+
+    async def _build_round(self) -> None:
+        """Build the oldest pending calls; asks for another round while more may be waiting."""
+        self._build_wanted.clear()
         self._last_build = time.monotonic()
+        size = self._build_batch
         try:
-            async with self._sessions.begin() as session:
-                pending = [
-                    _PendingCall(*row)
-                    for row in (
-                        await session.execute(
-                            select(CloudCall.provider, CloudCall.call_id, CloudCall.state, CloudCall.revision)
-                            .where(CloudCall.pending, CloudCall.provider.in_(list(self._adapters)))
-                            .order_by(CloudCall.last_event_at)
-                            .limit(self._build_batch)
-                        )
-                    ).all()
-                ]
-            if len(pending) < self._build_batch:
-                self._pending = False
-                self._build_batch = max(self._build_min, self._build_batch // 2)
+            pending = await self._in_transaction(
+                lambda session: _pending_calls(session, self._adapters, size)
+            )
+            if len(pending) < size:
+                self._build_batch = max(self._build_min, size // 2)
             else:
-                self._build_batch = min(self._build_max, self._build_batch * 2)
+                self._build_batch = min(self._build_max, size * 2)
+                self._build_wanted.set()
             if pending:
                 await self._build_calls(pending)
         except Exception:
             # The database is away: the calls stay pending and are built on a later round.
             log.exception("cloud calls not built")
+            self._build_wanted.set()
             await asyncio.sleep(1.0)
 
     async def _build_calls(self, calls: Sequence[_PendingCall]) -> None:
-        async def assemble_and_record(
-            session: AsyncSession, some: Sequence[_PendingCall]
-        ) -> list[PbxCallRecord]:
-            records = await self._assemble(session, some)
-            records.sort(key=lambda r: r.ended_at)
-            await self._pipeline.record_in(session, records)
-            return records
-
         async def build(some: Sequence[_PendingCall]) -> None:
-            # The pipeline's transaction: run again if another writer (Asterisk, another node) opened a
-            # callback task for one of these numbers meanwhile.
-            records = await self._pipeline.transaction(lambda session: assemble_and_record(session, some))
+            records = await self._in_transaction(lambda session: self._build(session, some))
             self.calls_recorded += len(records)
             for record in records:
                 log.info(
@@ -382,12 +345,26 @@ class WebhookIntake:
                 exc_info=exc,
                 extra={"pbx": call.provider, "pbx_call_id": call.call_id},
             )
-            async with self._sessions.begin() as session:
-                await _clear_pending(session, [call], built=set())
+            await self._in_transaction(lambda session: _clear_pending(session, [call], built=set()))
 
         await each_alone_on_failure(calls, build, leave)
 
-    async def _assemble(self, session: AsyncSession, calls: Sequence[_PendingCall]) -> list[PbxCallRecord]:
+    async def _in_transaction(self, work: Callable[[Session], T]) -> T:
+        """A build transaction: whole in the build thread (one hop, ``kolokol.storage.thread_sessions``)
+        when the database allows one, and run again if another writer (Asterisk, another node) opened a
+        callback task for one of its numbers meanwhile (``again_if_lost``)."""
+        threads = self._builds
+        if threads is not None:
+            return await again_if_lost(lambda: threads.run(work))
+        return await self._pipeline.transaction(lambda session: session.run_sync(work))
+
+    def _build(self, session: Session, calls: Sequence[_PendingCall]) -> list[PbxCallRecord]:
+        records = self._assemble(session, calls)
+        records.sort(key=lambda r: r.ended_at)
+        self._pipeline.record_sync(session, records)
+        return records
+
+    def _assemble(self, session: Session, calls: Sequence[_PendingCall]) -> list[PbxCallRecord]:
         events: dict[tuple[str, str], list[CloudEvent]] = {(c.provider, c.call_id): [] for c in calls}
         keys = list(events)
         columns = (
@@ -400,7 +377,7 @@ class WebhookIntake:
             WebhookEvent.data,
         )
         for start in range(0, len(keys), _CHUNK):
-            rows = await session.execute(
+            rows = session.execute(
                 select(*columns).where(
                     _pairs_in(WebhookEvent.provider, WebhookEvent.call_id, keys[start : start + _CHUNK])
                 )
@@ -416,7 +393,7 @@ class WebhookIntake:
             if record is not None:
                 built.add((call.provider, call.call_id))
                 records.append(record)
-        await _clear_pending(session, calls, built)
+        _clear_pending(session, calls, built)
         return records
 
     # ---- the timeout sweep --------------------------------------------------------------------
@@ -444,20 +421,93 @@ class WebhookIntake:
             return
         if closed:
             log.warning("cloud calls closed without a final event", extra={"calls": closed})
-            self._pending = True
+            self._want_build()
         _settle(job.done, closed)
         self._tell_live({}, job.now)
 
 
-async def _clear_pending(
-    session: AsyncSession, calls: Sequence[_PendingCall], built: set[tuple[str, str]]
-) -> None:
+def _store(session: Session, batch: Sequence[_Submission]) -> tuple[Fresh, bool]:
+    """One store transaction: the new events, and whether some call now needs building."""
+    fresh = _insert_new(session, batch)
+    return fresh, bool(fresh) and _advance(session, fresh)
+
+
+def _insert_new(session: Session, batch: Sequence[_Submission]) -> Fresh:
+    """Store the events not seen before; returns them grouped by call."""
+    candidates: dict[tuple[str, str], tuple[CloudEvent, datetime]] = {}
+    for submission in batch:
+        for event in submission.events:
+            candidates.setdefault((submission.provider, event.dedupe_key), (event, submission.received_at))
+    rows = [
+        {
+            "provider": provider,
+            "call_id": event.call_id,
+            "dedupe_key": event.dedupe_key,
+            "kind": event.kind,
+            "final": event.final,
+            "occurred_at": event.occurred_at,
+            "received_at": received_at,
+            "data": dict(event.data),
+        }
+        for (provider, _), (event, received_at) in candidates.items()
+    ]
+    # One statement stores the new events and names them; a duplicate (already stored, or stored by
+    # another node a moment ago) is skipped by the unique key instead of failing the batch.
+    statement = _insert_for(session)(WebhookEvent).on_conflict_do_nothing(
+        index_elements=["provider", "dedupe_key"]
+    )
+    inserted = session.execute(statement.returning(WebhookEvent.provider, WebhookEvent.dedupe_key), rows)
+    stored = {(provider, key) for provider, key in inserted.all()}
+    by_call: Fresh = {}
+    for key, pair in candidates.items():
+        if key in stored:
+            by_call.setdefault((key[0], pair[0].call_id), []).append(pair)
+    return by_call
+
+
+def _advance(session: Session, fresh: Fresh) -> bool:
+    """Move each touched call along in one upsert; returns whether any now needs building.
+
+    States: ``open`` (no final event yet), ``final`` (final event in, record not complete yet: some
+    providers need every leg), ``recorded``, ``timed_out`` (closed by the sweep). Every new event of
+    a call that is not ``open`` marks it pending, and bumps its revision so a build that read an
+    older revision does not clear the mark.
+    """
+    rows = [
+        {
+            "provider": provider,
+            "call_id": call_id,
+            "state": "final" if (final := any(event.final for event, _ in pairs)) else "open",
+            "pending": final,
+            "revision": 1,
+            "first_event_at": min(received for _, received in pairs),
+            "last_event_at": max(received for _, received in pairs),
+        }
+        # In key order, as builds clear their marks: two writers locking the same calls never deadlock.
+        for (provider, call_id), pairs in sorted(fresh.items(), key=lambda item: item[0])
+    ]
+    insert = _insert_for(session)(CloudCall)
+    later = func.greatest if _dialect(session) == "postgresql" else func.max
+    was_open = CloudCall.state == "open"
+    statement = insert.on_conflict_do_update(
+        index_elements=["provider", "call_id"],
+        set_={
+            "last_event_at": later(CloudCall.last_event_at, insert.excluded.last_event_at),
+            "state": case((was_open, insert.excluded.state), else_=CloudCall.state),
+            "pending": case((was_open, insert.excluded.pending), else_=True),
+            "revision": CloudCall.revision + 1,
+        },
+    ).returning(CloudCall.pending)
+    return any(pending for (pending,) in session.execute(statement, rows).all())
+
+
+def _clear_pending(session: Session, calls: Sequence[_PendingCall], built: set[tuple[str, str]]) -> None:
     """Unmark the calls just built, unless an event came in since (their revision moved on)."""
     if not calls:
         return
     # Core, not the ORM: an executemany keyed by revision, which ORM bulk updates (by primary key) are not.
     table = cast(Table, CloudCall.__table__)
-    await session.execute(
+    session.execute(
         update(table)
         .where(
             table.c.provider == bindparam("p"),
@@ -472,16 +522,29 @@ async def _clear_pending(
                 "r": c.revision,
                 "s": "recorded" if (c.provider, c.call_id) in built else "final",
             }
-            for c in calls
+            for c in sorted(calls, key=lambda c: (c.provider, c.call_id))
         ],
     )
 
 
-def _dialect(session: AsyncSession) -> str:
+def _pending_calls(
+    session: Session, adapters: Mapping[str, WebhookAdapter], limit: int
+) -> list[_PendingCall]:
+    """The calls whose record must be (re)built, those whose last event came first."""
+    rows = session.execute(
+        select(CloudCall.provider, CloudCall.call_id, CloudCall.state, CloudCall.revision)
+        .where(CloudCall.pending, CloudCall.provider.in_(list(adapters)))
+        .order_by(CloudCall.last_event_at)
+        .limit(limit)
+    )
+    return [_PendingCall(*row) for row in rows.all()]
+
+
+def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def _insert_for(session: AsyncSession) -> Callable[..., Any]:
+def _insert_for(session: Session) -> Callable[..., Any]:
     """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
     return postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
 

@@ -22,6 +22,7 @@ from typing import TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from kolokol.storage.tables import Call, CallbackTask, ContactPhone, new_id
 from kolokol.tasks.rules import CloseReached, OpenOrUpdate, decide
@@ -57,33 +58,25 @@ class CallPipeline:
 
     async def transaction(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run ``work`` (which calls ``record_in``) in a transaction of its own, from the start again when
-        another writer won a race for the same callback task.
+        another writer won a race for the same callback task (``again_if_lost``)."""
 
-        The lost races: on PostgreSQL, the open task another writer inserted after this one read the
-        number's tasks (the unique index refuses the second), or a deadlock between two batches locking
-        the same numbers in different orders. On SQLite the transaction takes the write lock before it
-        reads, so writers queue and read each other's tasks; the index still refuses any second open task.
-        ``work`` must be safe to run again: each run gets a fresh session, and the failed run left nothing.
-        """
-        attempt = 1
-        while True:
-            try:
-                async with self._sessions.begin() as session:
-                    await _take_write_lock(session)
-                    return await work(session)
-            except DBAPIError as exc:
-                if attempt >= _ATTEMPTS or not lost_a_race(exc):
-                    raise
-                log.info(
-                    "another writer changed the same callback task; trying again", extra={"attempt": attempt}
-                )
-                attempt += 1
+        async def attempt() -> T:
+            async with self._sessions.begin() as session:
+                await _take_write_lock(session)
+                return await work(session)
+
+        return await again_if_lost(attempt)
 
     async def record_in(self, session: AsyncSession, records: Sequence[PbxCallRecord]) -> list[Call]:
+        return await session.run_sync(self.record_sync, records)
+
+    def record_sync(self, session: Session, records: Sequence[PbxCallRecord]) -> list[Call]:
+        """``record_in`` on a synchronous session: for work done whole in a thread
+        (``kolokol.storage.thread_sessions``), where a transaction is one hop instead of one per query."""
         if not records:
             return []
         batch = _Batch(session, records, self._lookback)
-        await batch.load()
+        batch.load()
         stored: list[Call] = []
         for record in records:
             existing = batch.existing.get((record.pbx, record.pbx_call_id))
@@ -103,7 +96,7 @@ class CallPipeline:
             call = batch.new_call(record)
             self._apply_task_rules(batch, call, record)
             stored.append(call)
-        await session.flush()
+        session.flush()
         return stored
 
     def _outcome_changed(self, batch: _Batch, call: Call, record: PbxCallRecord, *, was_missed: bool) -> None:
@@ -181,7 +174,7 @@ class _Batch:
     """Everything the rules need for a batch, read up front with one query per kind."""
 
     def __init__(
-        self, session: AsyncSession, records: Sequence[PbxCallRecord], lookback: timedelta | None
+        self, session: Session, records: Sequence[PbxCallRecord], lookback: timedelta | None
     ) -> None:
         self.session = session
         self.records = records
@@ -192,19 +185,19 @@ class _Batch:
         self.call_times: dict[str, list[datetime]] = {}
         self.open_tasks: dict[str, CallbackTask] = {}
 
-    async def load(self) -> None:
+    def load(self) -> None:
         session = self.session
         keys = {(r.pbx, r.pbx_call_id) for r in self.records}
         for pbx in {pbx for pbx, _ in keys}:
             ids = [cid for p, cid in keys if p == pbx]
             for call in (
-                await session.scalars(select(Call).where(Call.pbx == pbx, Call.pbx_call_id.in_(ids)))
+                session.scalars(select(Call).where(Call.pbx == pbx, Call.pbx_call_id.in_(ids)))
             ).all():
                 self.existing[(call.pbx, call.pbx_call_id)] = call
         if not self.numbers:
             return
         for number, contact_id in (
-            await session.execute(
+            session.execute(
                 select(ContactPhone.number, ContactPhone.contact_id)
                 .where(ContactPhone.number.in_(self.numbers))
                 .distinct()
@@ -220,12 +213,12 @@ class _Batch:
             since = min(r.started_at for r in self.records) - self.lookback
             earlier = select(Call.outside_number, Call.started_at).where(Call.started_at >= since)
         for caller_number, started_at in (
-            await session.execute(earlier.where(Call.outside_number.in_(self.numbers)))
+            session.execute(earlier.where(Call.outside_number.in_(self.numbers)))
         ).all():
             if caller_number is not None and started_at is not None:
                 self.call_times.setdefault(caller_number, []).append(_aware(started_at))
         for task in (
-            await session.scalars(
+            session.scalars(
                 select(CallbackTask)
                 .where(CallbackTask.number.in_(self.numbers), CallbackTask.status == "open")
                 .with_for_update()
@@ -252,6 +245,27 @@ class _Batch:
         since = started_at - self.lookback if self.lookback is not None else None
         times = self.call_times.get(number, [])
         return any(t < started_at and (since is None or t >= since) for t in times)
+
+
+async def again_if_lost(attempt: Callable[[], Awaitable[T]]) -> T:
+    """Run a transaction (``attempt``), from the start again when another writer won a race for the same
+    callback task.
+
+    The lost races: on PostgreSQL, the open task another writer inserted after this one read the number's
+    tasks (the unique index refuses the second), or a deadlock between two batches locking the same
+    numbers in different orders. On SQLite a writer takes the write lock before it reads, so writers queue
+    and read each other's tasks; the index still refuses any second open task. ``attempt`` must be safe to
+    run again: each run has a transaction of its own, and the failed run left nothing.
+    """
+    tries = 1
+    while True:
+        try:
+            return await attempt()
+        except DBAPIError as exc:
+            if tries >= _ATTEMPTS or not lost_a_race(exc):
+                raise
+            log.info("another writer changed the same callback task; trying again", extra={"attempt": tries})
+            tries += 1
 
 
 async def _take_write_lock(session: AsyncSession) -> None:

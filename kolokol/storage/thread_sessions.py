@@ -1,0 +1,70 @@
+"""Write transactions run whole in a thread of their own, for writers whose stalls others wait on.
+
+Through an async driver every statement is a trip through the event loop, and with aiosqlite three or
+four trips to its thread (cursor, execute, fetch, close): a transaction of ten statements waits forty times
+for a busy loop and a busy machine. Here a transaction is one function run in a dedicated thread on a
+synchronous engine to the same database: one hop there and one back, whatever it does.
+
+The sessions are the twin of the app's async ones: the same session class and ``info``, so that callback
+task changes are still announced once committed, with the listeners in ``info`` called on the event loop
+(never in the thread). On SQLite each transaction takes the write lock before it reads (``BEGIN
+IMMEDIATE``), as every writer does. An in-memory SQLite database cannot be reached from a second engine:
+``open`` then gives None and the caller stays on the async sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from kolokol.storage.engine import make_sync_engine
+
+T = TypeVar("T")
+
+
+class ThreadSessions:
+    def __init__(self, engine: Engine, sessions: async_sessionmaker[AsyncSession], name: str) -> None:
+        self._engine = engine
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._session_class: type[Session] = sessions.kw.get("sync_session_class") or Session
+        self._info: dict[str, Any] = dict(sessions.kw.get("info") or {})
+        self.dialect = engine.dialect.name
+        self._sqlite = self.dialect == "sqlite"
+
+    @classmethod
+    def open(cls, sessions: async_sessionmaker[AsyncSession], name: str) -> ThreadSessions | None:
+        bind = sessions.kw.get("bind")
+        if not isinstance(bind, AsyncEngine):
+            return None
+        engine = make_sync_engine(bind.url)
+        return cls(engine, sessions, name) if engine is not None else None
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """``work(session)`` in one transaction in the thread; returns its result once committed."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._transaction, loop, work)
+
+    def _transaction(self, loop: asyncio.AbstractEventLoop, work: Callable[[Session], T]) -> T:
+        info = {key: _on_loop(loop, value) if callable(value) else value for key, value in self._info.items()}
+        with self._session_class(self._engine, expire_on_commit=False, info=info) as session, session.begin():
+            if self._sqlite:
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+            return work(session)
+
+    def close(self) -> None:
+        """Wait for the transaction under way (blocking: call it in a thread), then let go of the database."""
+        self._executor.shutdown(wait=True)
+        self._engine.dispose()
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop, listener: Callable[..., Any]) -> Callable[..., None]:
+    def call(*args: Any) -> None:
+        loop.call_soon_threadsafe(listener, *args)
+
+    return call
