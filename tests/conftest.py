@@ -1,4 +1,5 @@
-"""Shared fixtures: a migrated database on SQLite and, when KOLOKOL_TEST_PG_URL is set, on PostgreSQL."""
+"""Shared fixtures: a migrated database on SQLite and, when KOLOKOL_TEST_PG_URL is set, on PostgreSQL; and
+``--shuffle SEED`` (tests/support/shuffle.py) to check that no test depends on the order."""
 
 from __future__ import annotations
 
@@ -11,7 +12,29 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kolokol.storage.engine import make_engine
 from kolokol.storage.migrate import upgrade
+from tests.support import shuffle
 from tests.support.databases import PG_URL, reset_if_postgres
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    shuffle.add_option(parser)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    seed = shuffle.chosen_seed(config)
+    return f"tests shuffled within each module: --shuffle {seed}" if seed else None
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    seed = shuffle.chosen_seed(config)
+    if seed:
+        terminalreporter.write_line(f"tests shuffled within each module: again with --shuffle {seed}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    seed = shuffle.chosen_seed(config)
+    if seed:
+        items[:] = shuffle.shuffled_within_modules(items, seed)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
