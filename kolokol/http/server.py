@@ -90,8 +90,9 @@ class JsonErrorsRequestHandler(RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> web.StreamResponse:
+        internal = status == 500 and exc is not None
         status = _status_for(status, exc)
-        if status >= 500 and exc is not None:
+        if internal:
             log.error("unhandled error", exc_info=exc)
         else:
             log.info(
