@@ -141,11 +141,13 @@ class Interpretation:
         return None
 
     def _outgoing_line(self, called: str) -> str | None:
-        """The clinic number shown to the patient: the caller ID the PBX put on the outgoing leg."""
+        """The clinic number shown to the patient: the caller ID the PBX put on the outgoing leg (chan_sip
+        shows it as the leg's connected line, the leg's own caller ID being the number dialled)."""
         for channel in [*self.trunks, self.origin]:
-            line = self.normalize(channel.caller_num)
-            if line and line != called:
-                return line
+            for number in (channel.caller_num, channel.connected_num if channel.kind == "trunk" else ""):
+                line = self.normalize(number)
+                if line and line != called:
+                    return line
         return None
 
     def _dialled_number(self) -> str:

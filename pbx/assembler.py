@@ -199,6 +199,9 @@ class CallAssembler:
         name = event.get(f"{prefix}CallerIDName")
         if name is not None:
             channel.caller_name = name
+        connected = event.get(f"{prefix}ConnectedLineNum")
+        if connected is not None:
+            channel.connected_num = connected
         exten = event.get(f"{prefix}Exten")
         if exten:
             channel.exten = exten

@@ -227,3 +227,24 @@ def test_a_withheld_number_the_provider_masks_is_an_anonymous_caller() -> None:
     call = run(pbx)
     assert (call.direction, call.status, call.caller) == ("inbound", "missed", "anonymous")
     assert call.outside_number == "anonymous"
+
+
+def test_an_outgoing_chan_sip_leg_shows_the_clinic_line_as_its_connected_line() -> None:
+    pbx = unstamped()
+    alice = phone_call(pbx, "150010001", "201", "+31260010001")
+    # chan_sip: the outgoing leg's caller ID is the number dialled; the line the clinic sends is its
+    # connected line.
+    line = pbx.new("SIP/voipgrid-siproute-docker", linked=alice, num="+31260010001", exten="+31260010001")
+    pbx.emit("NewConnectedLine", line.snapshot(), ConnectedLineNum="+31150010001")
+    pbx.dial(alice, line, "voipgrid-siproute-docker/+31260010001")
+    pbx.state(line, "5")
+    pbx.state(line, "6")
+    pbx.dial_end(alice, line, "ANSWER")
+    pbx.state(alice, "6")
+    pbx.bridge(alice, "b1")
+    pbx.bridge(line, "b1")
+    pbx.hangup(line)
+    pbx.hangup(alice)
+    call = run(pbx)
+    assert (call.direction, call.caller, call.called) == ("outbound", "+31150010001", "+31260010001")
+    assert (call.status, call.operator) == ("answered", "201")
