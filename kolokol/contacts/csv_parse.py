@@ -127,7 +127,17 @@ def parse_contacts_csv(data: bytes) -> ContactsCsv:
         delimiter = _detect_delimiter(lines[first])
         skip_until = first
 
-    rows = _rows(text, delimiter)
+    # Cells as long as the file: the csv module's own limit (128 KiB) would make one oversized cell
+    # fail the whole file instead of its row (the contact limits refuse the row).
+    previous = csv.field_size_limit()
+    csv.field_size_limit(max(previous, len(text) + 1))
+    try:
+        return _parse_rows(_rows(text, delimiter), skip_until)
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _parse_rows(rows: Iterator[tuple[int, list[str]]], skip_until: int) -> ContactsCsv:
     header: list[str] | None = None
     header_line = 0
     for line, cells in rows:
