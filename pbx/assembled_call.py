@@ -32,9 +32,10 @@ _FAILED_DIAL = frozenset({"CHANUNAVAIL", "CONGESTION"})
 
 
 @dataclass(frozen=True, slots=True)
-class PendingBlind:
-    """A blind transfer whose target is still being reached: the phone that takes the call names it (the
-    number dialled may be a ring group or a queue, which is no phone)."""
+class PendingTarget:
+    """A transfer whose target is still being reached: the phone that takes the call names it. A blind
+    transfer to a number that may be a ring group or a queue (no phone), or a "blonde" one into a ring
+    group whose phones all still ring."""
 
     index: int  # in AssembledCall.transfers
     dialled: str | None
@@ -58,7 +59,7 @@ class AssembledCall:
     operator: str | None = None
     connected_at: datetime | None = None  # first time two real parties talked (outbound/internal)
     transfers: list[Transfer] = field(default_factory=list)
-    pending_blind: list[PendingBlind] = field(default_factory=list)
+    pending_blind: list[PendingTarget] = field(default_factory=list)
     queue_joined: bool = False
     queue_name: str | None = None
     # The call began with a leg dialled by nobody (AMI Originate: click-to-call, click-to-dial).

@@ -21,7 +21,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-from pbx.assembled_call import AssembledCall, Interpretation, NumberNormalizer, PendingBlind
+from pbx.assembled_call import AssembledCall, Interpretation, NumberNormalizer, PendingTarget
 from pbx.call_record import PbxCallRecord, Transfer
 from pbx.channels import Channel, ChannelClassifier, local_pair_key
 from pbx.live import LiveCall, LiveChange, change_kind
@@ -407,7 +407,7 @@ class CallAssembler:
         call.transfers.append(Transfer(transferer.extension if transferer else None, dialled, "blind", at))
         # The number dialled may be a ring group or a queue: the phone that takes the call is the target.
         moved = frozenset(c.uniqueid for c in (transferer, transferee) if c is not None)
-        call.pending_blind.append(PendingBlind(len(call.transfers) - 1, dialled, self._seq, moved))
+        call.pending_blind.append(PendingTarget(len(call.transfers) - 1, dialled, self._seq, moved))
 
     def _on_attended_transfer(self, event: AmiEvent, at: datetime) -> None:
         if event.get("Result", "Success") != "Success":
@@ -425,9 +425,18 @@ class CallAssembler:
         if target is not None:
             self._merge(self._calls_of(target), call)
         to_ext = target.extension if target is not None and target.kind == "phone" else None
+        unsettled = False
         if to_ext is None:
-            to_ext = self._attended_target(call, event, first, second, transferee)
+            to_ext, unsettled = self._attended_target(call, event, first, second, transferee)
         from_ext = first.extension if first is not None else (second.extension if second else None)
+        if unsettled:
+            # A "blonde" transfer into a ring group: several phones still ring and any may take the
+            # caller. Until one does, the transfer is to the number the transferer dialled.
+            dialled = (second.first_exten if second is not None else "") or None
+            call.transfers.append(Transfer(from_ext, dialled or to_ext, "attended", at))
+            moved = frozenset(c.uniqueid for c in (first, second, transferee) if c is not None)
+            call.pending_blind.append(PendingTarget(len(call.transfers) - 1, dialled, self._seq, moved))
+            return
         call.transfers.append(Transfer(from_ext, to_ext, "attended", at))
 
     def _attended_target(
@@ -437,9 +446,10 @@ class CallAssembler:
         first: Channel | None,
         second: Channel | None,
         transferee: Channel | None,
-    ) -> str | None:
+    ) -> tuple[str | None, bool]:
         """The phone an attended transfer handed the caller to, when the event does not name it (Asterisk
-        13/16 have no TransferTarget fields; newer ones may name a Local channel).
+        13/16 have no TransferTarget fields; newer ones may name a Local channel), and whether that is
+        still open: several phones ring for it and the one that answers will be the target.
 
         The target is the transferer's party in the second call: a phone of the call the second
         transferer was born in, best one sitting in the bridge the caller moves to, else one still
@@ -469,7 +479,7 @@ class CallAssembler:
             born_there = [c for c in candidates if c.first_linkedid == second.first_linkedid]
             candidates = born_there or candidates
         if not candidates:
-            return None
+            return None, False
         best = max(
             candidates,
             key=lambda c: (
@@ -480,7 +490,9 @@ class CallAssembler:
                 c.order,
             ),
         )
-        return best.extension
+        ringing = [c for c in candidates if c.alive and c.bridge is None and c.rang_at is not None]
+        unsettled = best.uniqueid not in bridged and best.bridge is None and len(ringing) > 1
+        return best.extension, unsettled
 
     # -- who talks to whom --------------------------------------------------------------------------
 

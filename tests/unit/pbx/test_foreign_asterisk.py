@@ -248,3 +248,83 @@ def test_an_outgoing_chan_sip_leg_shows_the_clinic_line_as_its_connected_line() 
     call = run(pbx)
     assert (call.direction, call.caller, call.called) == ("outbound", "+31150010001", "+31260010001")
     assert (call.status, call.operator) == ("answered", "201")
+
+
+def test_a_blonde_transfer_to_a_ring_group_names_the_phone_that_answers() -> None:
+    pbx = unstamped()
+    trunk = trunk_call(pbx)
+    one, two, first = through_local(pbx, trunk, "150010001", shown=DID)
+    ring(pbx, one, first)
+    answer(pbx, trunk, one, two, first, ("b1", "b2"))
+    # 201 calls the ring group 401 on its second line; 202 and 203 ring.
+    second = phone_call(pbx, "150010001", "201", "401")
+    legs = [through_local(pbx, second, account, shown="401") for account in ("150010002", "150010003")]
+    for leg_one, _leg_two, phone in legs:
+        ring(pbx, leg_one, phone)
+    # 201 hangs up while they ring (Asterisk 13: DestType App, no TransferTarget fields); the caller takes
+    # over the dial.
+    pbx.emit(
+        "AttendedTransfer",
+        first.snapshot("OrigTransferer"),
+        second.snapshot("SecondTransferer"),
+        trunk.snapshot("Transferee"),
+        Result="Success",
+        DestType="App",
+        DestApp="Dial",
+        OrigBridgeUniqueid="b1",
+    )
+    pbx.unbridge(first, "b1")
+    pbx.hangup(first)
+    pbx.hangup(second)
+    (one202, two202, phone202), (one203, two203, phone203) = legs
+    pbx.state(phone202, "6")
+    pbx.dial_end(two202, phone202, "ANSWER")
+    pbx.dial_end(trunk, one203, "CANCEL")
+    pbx.dial_end(two203, phone203, "CANCEL")
+    for chan in (phone203, two203, one203):
+        pbx.hangup(chan, "26")
+    pbx.state(one202, "6")
+    pbx.dial_end(trunk, one202, "ANSWER")
+    pbx.bridge(phone202, "b3")
+    pbx.bridge(two202, "b3")
+    pbx.bridge(one202, "b4")
+    pbx.bridge(trunk, "b4")
+    for chan in (one202, two202, phone202, trunk):
+        pbx.hangup(chan)
+    call = run(pbx)
+    assert [(t.from_ext, t.to_ext, t.kind) for t in call.transfers] == [("201", "202", "attended")]
+    assert (call.answered_by, call.operator, call.rang) == ("201", "202", ("201", "202", "203"))
+
+
+def test_a_blonde_transfer_to_a_ring_group_nobody_answers_names_the_number_dialled() -> None:
+    pbx = unstamped()
+    trunk = trunk_call(pbx)
+    one, two, first = through_local(pbx, trunk, "150010001", shown=DID)
+    ring(pbx, one, first)
+    answer(pbx, trunk, one, two, first, ("b1", "b2"))
+    second = phone_call(pbx, "150010001", "201", "401")
+    legs = [through_local(pbx, second, account, shown="401") for account in ("150010002", "150010003")]
+    for leg_one, _leg_two, phone in legs:
+        ring(pbx, leg_one, phone)
+    pbx.emit(
+        "AttendedTransfer",
+        first.snapshot("OrigTransferer"),
+        second.snapshot("SecondTransferer"),
+        trunk.snapshot("Transferee"),
+        Result="Success",
+        DestType="App",
+        DestApp="Dial",
+        OrigBridgeUniqueid="b1",
+    )
+    pbx.unbridge(first, "b1")
+    pbx.hangup(first)
+    pbx.hangup(second)
+    for leg_one, leg_two, phone in legs:
+        pbx.dial_end(leg_two, phone, "NOANSWER")
+        pbx.hangup(phone, "19")
+        pbx.hangup(leg_two, "19")
+        pbx.dial_end(trunk, leg_one, "NOANSWER")
+        pbx.hangup(leg_one, "19")
+    pbx.hangup(trunk)
+    call = run(pbx)
+    assert [(t.from_ext, t.to_ext, t.kind) for t in call.transfers] == [("201", "401", "attended")]
