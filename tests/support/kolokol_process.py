@@ -32,16 +32,23 @@ DEADLINE = 60.0  # seconds: only a bound for a broken run, never a timing assert
 Json = dict[str, Any]
 
 
-def wait_for(check: Callable[[], T | None], what: str, timeout: float = DEADLINE) -> T:
-    """Poll until `check` returns something truthy; fail after `timeout` seconds naming what it waited for."""
+def wait_for(
+    check: Callable[[], T | None],
+    what: str,
+    timeout: float = DEADLINE,
+    explain: Callable[[], str] | None = None,
+    every: float = 0.05,
+) -> T:
+    """Poll until `check` returns something truthy; fail after `timeout` seconds naming what it waited for
+    (and what `explain` says of the state it gave up in)."""
     deadline = time.monotonic() + timeout
     while True:
         result = check()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.05)
+            raise AssertionError(f"gave up waiting for {what}" + (f":\n{explain()}" if explain else ""))
+        time.sleep(every)
 
 
 class Kolokol:

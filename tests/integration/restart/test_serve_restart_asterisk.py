@@ -81,7 +81,7 @@ def pbx(asterisk: None) -> Iterator[h.AmiClient]:
         ami.wait_no_channels(30)
 
 
-def call_in(stack: ExitStack, who: tuple[str, str, str], did: str, port: int) -> None:
+def call_in(stack: ExitStack, who: tuple[str, str, str], did: str, port: int) -> h.Sipp:
     """A patient calls the clinic's number from the provider's trunk (each caller on a port of its own)."""
     number, name, _ = who
     uac = h.run_sipp(
@@ -99,20 +99,29 @@ def call_in(stack: ExitStack, who: tuple[str, str, str], did: str, port: int) ->
         log_name=f"uac-{number}",
     )
     stack.callback(uac.stop)
+    return uac
 
 
-def ringing(ami: h.AmiClient, endpoint: str, calls: int = 1) -> bool:
-    return (
-        len(
-            [
-                c
-                for c in ami.channels()
-                if c.get("Channel", "").startswith(f"PJSIP/{endpoint}-")
-                and c.get("ChannelStateDesc") == "Ringing"
-            ]
-        )
-        == calls
-    )
+def on_the_pbx(ami: h.AmiClient, callers: list[h.Sipp]) -> str:
+    """What Asterisk and the callers' SIPp say, for a test that gave up waiting on them."""
+    channels = [f"{c.get('Channel')} {c.get('ChannelStateDesc')} {c.get('Linkedid')}" for c in ami.channels()]
+    return "\n".join(["channels:", *channels, *(f"{uac.cmd}:\n{uac.output()[-1500:]}" for uac in callers)])
+
+
+def ringing(ami: h.AmiClient) -> dict[str, int]:
+    """How many calls ring each phone now."""
+    phones: dict[str, int] = {}
+    for channel in ami.channels():
+        name = channel.get("Channel", "")
+        if name.startswith("PJSIP/") and channel.get("ChannelStateDesc") == "Ringing":
+            endpoint = name[len("PJSIP/") :].rpartition("-")[0]
+            phones[endpoint] = phones.get(endpoint, 0) + 1
+    return phones
+
+
+def wait_ringing(ami: h.AmiClient, callers: list[h.Sipp], what: str, **phones: int) -> None:
+    wanted = {extension.removeprefix("p"): calls for extension, calls in phones.items()}
+    wait_for(lambda: ringing(ami) == wanted, what, explain=lambda: on_the_pbx(ami, callers), every=0.2)
 
 
 def hang_up_caller(ami: h.AmiClient, pbx_call_id: str) -> None:
@@ -202,13 +211,12 @@ def test_asterisk_calls_ringing_across_a_restart_come_back_and_are_recorded_as_w
             kolokol.add_contact(f"p-{n}", contact, f"+{number}")
         console = kolokol.feed()
 
-        call_in(stack, A, h.DID_RINGALL, 5061)
-        call_in(stack, B, h.DID_103, 5062)
-        call_in(stack, D, h.DID_103, 5064)
-        wait_for(
-            lambda: ringing(ami, "101") and ringing(ami, "102") and ringing(ami, "103", calls=2),
-            "A, B and D ringing",
-        )
+        callers = [
+            call_in(stack, A, h.DID_RINGALL, 5061),
+            call_in(stack, B, h.DID_103, 5062),
+            call_in(stack, D, h.DID_103, 5064),
+        ]
+        wait_ringing(ami, callers, "A, B and D ringing", p101=1, p102=1, p103=2)
         before = screens_show(kolokol, A, B, D)
         a_id, b_id, d_id = (before[f"+{who[0]}"]["call"]["pbx_call_id"] for who in (A, B, D))
 
@@ -220,9 +228,9 @@ def test_asterisk_calls_ringing_across_a_restart_come_back_and_are_recorded_as_w
         assert not [m for m in console.messages if m["type"] == "call.ended"], "a restart ends no call"
         # While kolokol is down, D gives up and C calls 103.
         hang_up_caller(ami, d_id)
-        wait_for(lambda: ringing(ami, "103", calls=1), "D gone")
-        call_in(stack, C, h.DID_103, 5063)
-        wait_for(lambda: ringing(ami, "103", calls=2), "C ringing")
+        wait_ringing(ami, callers, "D gone", p101=1, p102=1, p103=1)
+        callers.append(call_in(stack, C, h.DID_103, 5063))
+        wait_ringing(ami, callers, "C ringing", p101=1, p102=1, p103=2)
         kolokol.start()
 
         after = screens_show(kolokol, A, B, C)
