@@ -54,11 +54,12 @@ async def clinic(db_url: str, aiohttp_client: ClientMaker) -> Clinic:
     app, http = await start_app(db_url, aiohttp_client, Clock(datetime.now(UTC)))
     async with app[SESSIONS].begin() as session:
         bearer = await create_token(session, name="Ольга", role="manager")
-        # A 500-character name (the column's limit), 40 fields of 50 KB and a lone surrogate in a field
-        # (JSON columns keep it as an escape), on the caller's number; and a harmless family member.
+        # A 500-character name (the column's limit), 40 fields of 3,000 characters (about what the
+        # database holds since migration 0005) and a lone surrogate in a field (JSON columns keep it as
+        # an escape), on the caller's number; and a harmless family member.
         for n, (name, fields) in enumerate(
             [
-                ("Я" * 500, {f"поле {i}": "ж" * 50_000 for i in range(40)}),
+                ("Я" * 500, {f"поле {i}": "ж" * 3_000 for i in range(40)}),
                 ("Миша Петров", {"notes": "Боится\ud800 уколов"}),
             ]
         ):
