@@ -315,7 +315,14 @@ def _sync_scenarios() -> None:
     dest = chroot_path() / CHROOT_SIPP_DIR.lstrip("/")
     dest.mkdir(parents=True, exist_ok=True)
     for f in SIPP_DIR.glob("*.xml"):
-        shutil.copyfile(f, dest / f.name)
+        target = dest / f.name
+        content = f.read_bytes()
+        if target.exists() and target.read_bytes() == content:
+            continue
+        # Atomically: a SIPp started a moment ago may be reading the file right now.
+        partial = target.with_name(f".{f.name}.{os.getpid()}.{threading.get_ident()}")
+        partial.write_bytes(content)
+        os.replace(partial, target)
 
 
 class Sipp:
