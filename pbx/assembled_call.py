@@ -277,7 +277,11 @@ class Interpretation:
         call = self.call
         # The phones' and lines' own legs tell what happened; a Local channel in front of a leg only
         # relays it, sometimes reworded (a phone declining as BUSY reaches the caller as NOANSWER).
-        real = {uid: status for uid, status in call.dial_results.items() if uid not in self._local_ids}
+        real = {
+            uid: self._leg_result(uid, status)
+            for uid, status in call.dial_results.items()
+            if uid not in self._local_ids
+        }
         results = set((real or call.dial_results).values())
         causes = {c.cause for c in self.channels if c is not self.origin and c.kind != "local"}
         if direction == "inbound" and call.queue_joined:
@@ -291,7 +295,9 @@ class Interpretation:
             # the operator's phone was the one that did not.
             outside = [c for c in self.trunks if c.dialed]
             outside_results = {
-                call.dial_results[c.uniqueid] for c in outside if c.uniqueid in call.dial_results
+                self._leg_result(c.uniqueid, call.dial_results[c.uniqueid])
+                for c in outside
+                if c.uniqueid in call.dial_results
             }
             if outside_results and "ANSWER" not in outside_results:
                 results = outside_results
@@ -315,6 +321,18 @@ class Interpretation:
         if direction == "inbound":
             return "caller_hangup"
         return "failed" if not self.call.rang and not self.trunks else "caller_hangup"
+
+    def _leg_result(self, uniqueid: str, status: str) -> str:
+        """A leg's DialStatus read with the leg's own hangup cause: Dial reports a line that refused the
+        number at once (SIP 404, cause 1 "unallocated number") or a busy one only as NOANSWER."""
+        leg = self.call.channels.get(uniqueid)
+        if status != "NOANSWER" or leg is None:
+            return status
+        if leg.cause in _FAILED_CAUSES:
+            return "CHANUNAVAIL"
+        if leg.cause in _BUSY_CAUSES:
+            return "BUSY"
+        return status
 
 
 _DIALABLE = re.compile(r"\+?[0-9*#]+")

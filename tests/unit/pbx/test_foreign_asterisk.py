@@ -250,6 +250,21 @@ def test_an_outgoing_chan_sip_leg_shows_the_clinic_line_as_its_connected_line() 
     assert (call.status, call.operator) == ("answered", "201")
 
 
+def test_a_number_the_provider_refuses_at_once_is_a_failed_call_not_one_nobody_answered() -> None:
+    pbx = unstamped()
+    alice = phone_call(pbx, "150010001", "201", "+31501234567")
+    line = pbx.new("PJSIP/voipgrid-siproute-172_20_0_114", linked=alice, num="+31501234567", exten="s")
+    pbx.emit("NewConnectedLine", line.snapshot(), ConnectedLineNum="+31150010001")
+    pbx.dial(alice, line, "+31501234567@voipgrid-siproute-172_20_0_114")
+    # SIP 404 before any ringing: Dial reports NOANSWER, the leg itself hangs up "unallocated number".
+    pbx.dial_end(alice, line, "NOANSWER")
+    pbx.hangup(line, cause="1")
+    pbx.hangup(alice)
+    call = run(pbx)
+    assert (call.direction, call.called, call.operator) == ("outbound", "+31501234567", "201")
+    assert (call.status, call.disposition) == ("unanswered", "failed")
+
+
 def test_a_blonde_transfer_to_a_ring_group_names_the_phone_that_answers() -> None:
     pbx = unstamped()
     trunk = trunk_call(pbx)
