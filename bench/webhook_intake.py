@@ -321,7 +321,7 @@ async def run_backend(name: str, db_url: str, args: argparse.Namespace, tmp: Pat
         await saturate(base, warm, 16)
         for repeat in range(args.repeat):
             capacity = 0.0
-            for concurrency in args.concurrency:
+            for concurrency in [] if args.rate else args.concurrency:
                 prefix = f"r{repeat}-flat-out-{concurrency}"
                 traffic, expected = build_traffic(args.calls, args.duplicates, prefix=prefix)
                 requests = sum(map(len, traffic))
@@ -329,7 +329,8 @@ async def run_backend(name: str, db_url: str, args: argparse.Namespace, tmp: Pat
                 report(f"flat out, {concurrency} connections", requests, results)
                 await check(db_url, prefix, args.calls, expected)
                 capacity = max(capacity, requests / results[0])
-            rate = args.share * capacity
+            rate = args.rate or args.share * capacity
+            capacity = capacity or rate / args.share
             prefix = f"r{repeat}-paced"
             traffic, expected = build_traffic(args.calls, args.duplicates, prefix=prefix)
             results = await paced(base, traffic, rate)
@@ -368,6 +369,12 @@ async def main() -> None:
         "--share", type=float, default=0.5, help="the paced rate as a share of the flat-out rate measured"
     )
     parser.add_argument("--repeat", type=int, default=1, help="measure this many times per database")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="pace at this many requests/s instead (no flat-out runs): to compare two versions alike",
+    )
     parser.add_argument(
         "--duplicates", type=float, default=0.1, help="share of requests delivered twice at once"
     )

@@ -26,17 +26,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Executable, Table, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from kolokol.calls.cloud_restore import open_calls_events
 from kolokol.calls.pipeline import CallPipeline, again_if_lost
@@ -118,6 +119,8 @@ class WebhookIntake:
         self._build_wanted = asyncio.Event()
         self._build_wanted.set()
         self._building = False
+        # The writer waits for work (the live calls restored, everything handed over stored).
+        self._writer_waiting = False
         self._last_build = 0.0
         self._idle = asyncio.Event()
         # Called (synchronously, so it must be cheap) with the live changes of each committed batch.
@@ -201,8 +204,10 @@ class WebhookIntake:
             if wanted and (self._queue.empty() or overdue):
                 await self._build_round()
                 continue
+            self._writer_waiting = True
             self._check_idle()
             job = await self._queue.get()
+            self._writer_waiting = False
             if isinstance(job, _Sweep):
                 await self._run_sweep(job)
                 continue
@@ -254,7 +259,8 @@ class WebhookIntake:
         self._build_wanted.set()
 
     def _check_idle(self) -> None:
-        if self._queue.empty() and not self._build_wanted.is_set() and not self._building:
+        waiting = self._writer_waiting and self._queue.empty()
+        if waiting and not self._build_wanted.is_set() and not self._building:
             self._idle.set()
 
     def _tell_live(self, fresh: Fresh, now: datetime) -> None:
@@ -307,36 +313,43 @@ class WebhookIntake:
         self._last_build = time.monotonic()
         size = self._build_batch
         try:
-            pending = await self._in_transaction(
-                lambda session: _pending_calls(session, self._adapters, size)
-            )
-            if len(pending) < size:
-                self._build_batch = max(self._build_min, size // 2)
-            else:
-                self._build_batch = min(self._build_max, size * 2)
-                self._build_wanted.set()
-            if pending:
+            try:
+                # The usual round: one transaction finds the pending calls and records them.
+                pending, records = await self._in_transaction(lambda session: self._build_next(session, size))
+                self._recorded(records)
+            except Exception:
+                # A call that cannot be built, or the database is away: the calls one by one (below).
+                providers = list(self._adapters)
+                pending = await self._in_transaction(lambda session: _pending_calls(session, providers, size))
                 await self._build_calls(pending)
         except Exception:
             # The database is away: the calls stay pending and are built on a later round.
             log.exception("cloud calls not built")
             self._build_wanted.set()
             await asyncio.sleep(1.0)
+            return
+        if len(pending) < size:
+            self._build_batch = max(self._build_min, size // 2)
+        else:
+            self._build_batch = min(self._build_max, size * 2)
+            self._build_wanted.set()
+
+    def _recorded(self, records: Sequence[PbxCallRecord]) -> None:
+        self.calls_recorded += len(records)
+        for record in records:
+            log.info(
+                "cloud call recorded",
+                extra={
+                    "pbx": record.pbx,
+                    "pbx_call_id": record.pbx_call_id,
+                    "status": record.status,
+                    "closed_by_timeout": record.closed_by_timeout,
+                },
+            )
 
     async def _build_calls(self, calls: Sequence[_PendingCall]) -> None:
         async def build(some: Sequence[_PendingCall]) -> None:
-            records = await self._in_transaction(lambda session: self._build(session, some))
-            self.calls_recorded += len(records)
-            for record in records:
-                log.info(
-                    "cloud call recorded",
-                    extra={
-                        "pbx": record.pbx,
-                        "pbx_call_id": record.pbx_call_id,
-                        "status": record.status,
-                        "closed_by_timeout": record.closed_by_timeout,
-                    },
-                )
+            self._recorded(await self._in_transaction(lambda session: self._build(session, some)))
 
         async def leave(call: _PendingCall, exc: Exception) -> None:
             # Its events stay in the inbox; the call is rebuilt when the next event for it arrives.
@@ -358,6 +371,10 @@ class WebhookIntake:
             return await again_if_lost(lambda: threads.run(work))
         return await self._pipeline.transaction(lambda session: session.run_sync(work))
 
+    def _build_next(self, session: Session, size: int) -> tuple[list[_PendingCall], list[PbxCallRecord]]:
+        pending = _pending_calls(session, list(self._adapters), size)
+        return pending, self._build(session, pending) if pending else []
+
     def _build(self, session: Session, calls: Sequence[_PendingCall]) -> list[PbxCallRecord]:
         records = self._assemble(session, calls)
         records.sort(key=lambda r: r.ended_at)
@@ -366,24 +383,19 @@ class WebhookIntake:
 
     def _assemble(self, session: Session, calls: Sequence[_PendingCall]) -> list[PbxCallRecord]:
         events: dict[tuple[str, str], list[CloudEvent]] = {(c.provider, c.call_id): [] for c in calls}
-        keys = list(events)
-        columns = (
-            WebhookEvent.provider,
-            WebhookEvent.call_id,
-            WebhookEvent.dedupe_key,
-            WebhookEvent.kind,
-            WebhookEvent.final,
-            WebhookEvent.occurred_at,
-            WebhookEvent.data,
-        )
-        for start in range(0, len(keys), _CHUNK):
-            rows = session.execute(
-                select(*columns).where(
-                    _pairs_in(WebhookEvent.provider, WebhookEvent.call_id, keys[start : start + _CHUNK])
+        by_provider: dict[str, list[str]] = {}
+        for provider, call_id in events:
+            by_provider.setdefault(provider, []).append(call_id)
+        connection = session.connection()
+        for provider, call_ids in by_provider.items():
+            for start in range(0, len(call_ids), _CHUNK):
+                rows = connection.execute(
+                    _EVENTS_OF, {"provider": provider, "ids": call_ids[start : start + _CHUNK]}
                 )
-            )
-            for provider, call_id, key, kind, final, occurred_at, data in rows.all():
-                events[(provider, call_id)].append(CloudEvent(call_id, key, kind, final, occurred_at, data))
+                for call_id, key, kind, final, occurred_at, data in rows.all():
+                    events[(provider, call_id)].append(
+                        CloudEvent(call_id, key, kind, final, occurred_at, data)
+                    )
         records = []
         built: set[tuple[str, str]] = set()
         for call in calls:
@@ -453,10 +465,7 @@ def _insert_new(session: Session, batch: Sequence[_Submission]) -> Fresh:
     ]
     # One statement stores the new events and names them; a duplicate (already stored, or stored by
     # another node a moment ago) is skipped by the unique key instead of failing the batch.
-    statement = _insert_for(session)(WebhookEvent).on_conflict_do_nothing(
-        index_elements=["provider", "dedupe_key"]
-    )
-    inserted = session.execute(statement.returning(WebhookEvent.provider, WebhookEvent.dedupe_key), rows)
+    inserted = session.connection().execute(_store_statements(_dialect(session)).events, rows)
     stored = {(provider, key) for provider, key in inserted.all()}
     by_call: Fresh = {}
     for key, pair in candidates.items():
@@ -486,35 +495,48 @@ def _advance(session: Session, fresh: Fresh) -> bool:
         # In key order, as builds clear their marks: two writers locking the same calls never deadlock.
         for (provider, call_id), pairs in sorted(fresh.items(), key=lambda item: item[0])
     ]
-    insert = _insert_for(session)(CloudCall)
-    later = func.greatest if _dialect(session) == "postgresql" else func.max
-    was_open = CloudCall.state == "open"
-    statement = insert.on_conflict_do_update(
+    advanced = session.connection().execute(_store_statements(_dialect(session)).advance, rows)
+    return any(pending for (pending,) in advanced.all())
+
+
+@dataclass(frozen=True, slots=True)
+class _StoreStatements:
+    events: Executable
+    advance: Executable
+
+
+@functools.cache
+def _store_statements(dialect: str) -> _StoreStatements:
+    """The two statements of every store, built once per dialect: Core on the tables, so a store pays
+    for neither building them nor the ORM's bulk machinery (the store is on every webhook's path)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    events, calls = cast(Table, WebhookEvent.__table__), cast(Table, CloudCall.__table__)
+    new_events = (
+        insert(events)
+        .on_conflict_do_nothing(index_elements=["provider", "dedupe_key"])
+        .returning(events.c.provider, events.c.dedupe_key)
+    )
+    touched = insert(calls)
+    later = func.greatest if dialect == "postgresql" else func.max
+    was_open = calls.c.state == "open"
+    advance = touched.on_conflict_do_update(
         index_elements=["provider", "call_id"],
         set_={
-            "last_event_at": later(CloudCall.last_event_at, insert.excluded.last_event_at),
-            "state": case((was_open, insert.excluded.state), else_=CloudCall.state),
-            "pending": case((was_open, insert.excluded.pending), else_=True),
-            "revision": CloudCall.revision + 1,
+            "last_event_at": later(calls.c.last_event_at, touched.excluded.last_event_at),
+            "state": case((was_open, touched.excluded.state), else_=calls.c.state),
+            "pending": case((was_open, touched.excluded.pending), else_=True),
+            "revision": calls.c.revision + 1,
         },
-    ).returning(CloudCall.pending)
-    return any(pending for (pending,) in session.execute(statement, rows).all())
+    ).returning(calls.c.pending)
+    return _StoreStatements(new_events, advance)
 
 
 def _clear_pending(session: Session, calls: Sequence[_PendingCall], built: set[tuple[str, str]]) -> None:
     """Unmark the calls just built, unless an event came in since (their revision moved on)."""
     if not calls:
         return
-    # Core, not the ORM: an executemany keyed by revision, which ORM bulk updates (by primary key) are not.
-    table = cast(Table, CloudCall.__table__)
-    session.execute(
-        update(table)
-        .where(
-            table.c.provider == bindparam("p"),
-            table.c.call_id == bindparam("c"),
-            table.c.revision == bindparam("r"),
-        )
-        .values(pending=False, state=case((table.c.state == "final", bindparam("s")), else_=table.c.state)),
+    session.connection().execute(
+        _CLEAR_PENDING,
         [
             {
                 "p": c.provider,
@@ -527,16 +549,9 @@ def _clear_pending(session: Session, calls: Sequence[_PendingCall], built: set[t
     )
 
 
-def _pending_calls(
-    session: Session, adapters: Mapping[str, WebhookAdapter], limit: int
-) -> list[_PendingCall]:
+def _pending_calls(session: Session, providers: Sequence[str], limit: int) -> list[_PendingCall]:
     """The calls whose record must be (re)built, those whose last event came first."""
-    rows = session.execute(
-        select(CloudCall.provider, CloudCall.call_id, CloudCall.state, CloudCall.revision)
-        .where(CloudCall.pending, CloudCall.provider.in_(list(adapters)))
-        .order_by(CloudCall.last_event_at)
-        .limit(limit)
-    )
+    rows = session.connection().execute(_PENDING_CALLS, {"providers": list(providers), "limit": limit})
     return [_PendingCall(*row) for row in rows.all()]
 
 
@@ -544,20 +559,38 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def _insert_for(session: Session) -> Callable[..., Any]:
-    """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
-    return postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
-
-
-def _pairs_in(
-    provider: InstrumentedAttribute[str], key: InstrumentedAttribute[str], pairs: Sequence[tuple[str, str]]
-) -> ColumnElement[bool]:
-    """``(provider, key) IN pairs`` spelled so both databases use the index: SQLite scans the whole
-    table for a row-value IN, but searches the index for ``provider = ? AND key IN (...)``."""
-    grouped: dict[str, list[str]] = {}
-    for name, value in pairs:
-        grouped.setdefault(name, []).append(value)
-    return or_(*(and_(provider == name, key.in_(values)) for name, values in grouped.items()))
+# The statements of every build, built once (Core on the tables: no ORM machinery on the hot path).
+_CLOUD_CALLS = cast(Table, CloudCall.__table__)
+_INBOX = cast(Table, WebhookEvent.__table__)
+_PENDING_CALLS = (
+    select(_CLOUD_CALLS.c.provider, _CLOUD_CALLS.c.call_id, _CLOUD_CALLS.c.state, _CLOUD_CALLS.c.revision)
+    .where(_CLOUD_CALLS.c.pending, _CLOUD_CALLS.c.provider.in_(bindparam("providers", expanding=True)))
+    .order_by(_CLOUD_CALLS.c.last_event_at)
+    .limit(bindparam("limit"))
+)
+# ``provider = ? AND call_id IN (...)``: both databases search the index with it (SQLite scans the whole
+# table for a row-value ``(provider, call_id) IN (...)``).
+_EVENTS_OF = select(
+    _INBOX.c.call_id,
+    _INBOX.c.dedupe_key,
+    _INBOX.c.kind,
+    _INBOX.c.final,
+    _INBOX.c.occurred_at,
+    _INBOX.c.data,
+).where(_INBOX.c.provider == bindparam("provider"), _INBOX.c.call_id.in_(bindparam("ids", expanding=True)))
+# An executemany keyed by revision, which ORM bulk updates (by primary key) are not.
+_CLEAR_PENDING = (
+    update(_CLOUD_CALLS)
+    .where(
+        _CLOUD_CALLS.c.provider == bindparam("p"),
+        _CLOUD_CALLS.c.call_id == bindparam("c"),
+        _CLOUD_CALLS.c.revision == bindparam("r"),
+    )
+    .values(
+        pending=False,
+        state=case((_CLOUD_CALLS.c.state == "final", bindparam("s")), else_=_CLOUD_CALLS.c.state),
+    )
+)
 
 
 def _settle(future: asyncio.Future[T], outcome: T | BaseException) -> None:

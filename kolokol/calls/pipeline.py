@@ -17,9 +17,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import BindParameter, bindparam, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
@@ -170,6 +170,32 @@ class CallPipeline:
             del batch.open_tasks[decision.number]
 
 
+# The batch's queries, built once: every build pays for running them, not for building them.
+_NUMBERS: BindParameter[Any] = bindparam("numbers", expanding=True)
+_STORED_CALLS = select(Call).where(
+    Call.pbx == bindparam("pbx"), Call.pbx_call_id.in_(bindparam("ids", expanding=True))
+)
+_CONTACTS_OF = (
+    select(ContactPhone.number, ContactPhone.contact_id)
+    .where(ContactPhone.number.in_(_NUMBERS))
+    .distinct()
+    .order_by(ContactPhone.number, ContactPhone.contact_id)
+)
+_FIRST_CALLS = (
+    select(Call.outside_number, func.min(Call.started_at))
+    .where(Call.outside_number.in_(_NUMBERS))
+    .group_by(Call.outside_number)
+)
+_CALLS_SINCE = select(Call.outside_number, Call.started_at).where(
+    Call.started_at >= bindparam("since", type_=Call.started_at.type), Call.outside_number.in_(_NUMBERS)
+)
+_OPEN_TASKS = (
+    select(CallbackTask)
+    .where(CallbackTask.number.in_(_NUMBERS), CallbackTask.status == "open")
+    .with_for_update()
+)
+
+
 class _Batch:
     """Everything the rules need for a batch, read up front with one query per kind."""
 
@@ -190,40 +216,26 @@ class _Batch:
         keys = {(r.pbx, r.pbx_call_id) for r in self.records}
         for pbx in {pbx for pbx, _ in keys}:
             ids = [cid for p, cid in keys if p == pbx]
-            for call in (
-                session.scalars(select(Call).where(Call.pbx == pbx, Call.pbx_call_id.in_(ids)))
-            ).all():
+            for call in session.scalars(_STORED_CALLS, {"pbx": pbx, "ids": ids}).all():
                 self.existing[(call.pbx, call.pbx_call_id)] = call
         if not self.numbers:
             return
-        for number, contact_id in (
-            session.execute(
-                select(ContactPhone.number, ContactPhone.contact_id)
-                .where(ContactPhone.number.in_(self.numbers))
-                .distinct()
-                .order_by(ContactPhone.number, ContactPhone.contact_id)
-            )
-        ).all():
+        numbers = {"numbers": self.numbers}
+        # Plain rows come through the connection (Core), entities through the session.
+        connection = session.connection()
+        for number, contact_id in connection.execute(_CONTACTS_OF, numbers).all():
             self.contacts.setdefault(number, []).append(contact_id)
         if self.lookback is None:
             # The earliest stored call per number answers "first time?" for every call after it.
-            earlier = select(Call.outside_number, func.min(Call.started_at)).group_by(Call.outside_number)
+            earlier = connection.execute(_FIRST_CALLS, numbers)
         else:
             # Only calls inside the look-back window of some call of the batch matter.
             since = min(r.started_at for r in self.records) - self.lookback
-            earlier = select(Call.outside_number, Call.started_at).where(Call.started_at >= since)
-        for caller_number, started_at in (
-            session.execute(earlier.where(Call.outside_number.in_(self.numbers)))
-        ).all():
+            earlier = connection.execute(_CALLS_SINCE, {**numbers, "since": since})
+        for caller_number, started_at in earlier.all():
             if caller_number is not None and started_at is not None:
                 self.call_times.setdefault(caller_number, []).append(_aware(started_at))
-        for task in (
-            session.scalars(
-                select(CallbackTask)
-                .where(CallbackTask.number.in_(self.numbers), CallbackTask.status == "open")
-                .with_for_update()
-            )
-        ).all():
+        for task in session.scalars(_OPEN_TASKS, numbers).all():
             self.open_tasks[task.number] = task
 
     def new_call(self, record: PbxCallRecord) -> Call:
