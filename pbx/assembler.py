@@ -23,7 +23,7 @@ from functools import lru_cache
 
 from pbx.assembled_call import AssembledCall, Interpretation, NumberNormalizer, PendingTarget
 from pbx.call_record import PbxCallRecord, Transfer
-from pbx.channels import Channel, ChannelClassifier, local_pair_key
+from pbx.channels import UNKNOWN_NAMES, Channel, ChannelClassifier, local_pair_key
 from pbx.live import LiveCall, LiveChange, change_kind
 from pbx.live_view import DIAL_PROGRESS, live_view
 
@@ -200,7 +200,9 @@ class CallAssembler:
         if name is not None:
             channel.caller_name = name
         connected = event.get(f"{prefix}ConnectedLineNum")
-        if connected is not None:
+        if connected is not None and channel.connected_num.lower() in UNKNOWN_NAMES:
+            # The first one shown: on an outgoing leg, the line the PBX sent with the call; a transfer
+            # later shows the leg the phone it was put through to.
             channel.connected_num = connected
         exten = event.get(f"{prefix}Exten")
         if exten:

@@ -126,8 +126,9 @@ class Channel:
     order: int = 0
     caller_num: str = ""
     caller_name: str = ""
-    # The other party as Asterisk shows it to this channel (ConnectedLineNum): on an outgoing leg of
-    # chan_sip, the caller ID the clinic sends, while its CallerIDNum is the number dialled.
+    # The other party as Asterisk first showed it to this channel (ConnectedLineNum): on an outgoing leg
+    # of chan_sip, the caller ID the clinic sends, while its CallerIDNum is the number dialled (after a
+    # transfer Asterisk shows the phone the leg was put through to instead; the first one is kept).
     connected_num: str = ""
     exten: str = ""
     first_exten: str = ""

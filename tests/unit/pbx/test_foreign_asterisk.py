@@ -250,6 +250,27 @@ def test_an_outgoing_chan_sip_leg_shows_the_clinic_line_as_its_connected_line() 
     assert (call.status, call.operator) == ("answered", "201")
 
 
+def test_the_clinic_line_stays_the_one_sent_when_a_transfer_changes_the_outgoing_legs_connected_line() -> (
+    None
+):
+    pbx = unstamped()
+    alice = phone_call(pbx, "150010001", "201", "+31260010001")
+    line = pbx.new("SIP/voipgrid-siproute-docker", linked=alice, num="+31260010001", exten="+31260010001")
+    pbx.emit("NewConnectedLine", line.snapshot(), ConnectedLineNum="+31150010001")
+    pbx.dial(alice, line, "voipgrid-siproute-docker/+31260010001")
+    pbx.state(line, "6")
+    pbx.dial_end(alice, line, "ANSWER")
+    pbx.state(alice, "6")
+    pbx.bridge(alice, "b1")
+    pbx.bridge(line, "b1")
+    # An attended transfer put the patient through to 203: Asterisk now shows the leg 203.
+    pbx.emit("NewConnectedLine", line.snapshot(), ConnectedLineNum="203")
+    pbx.hangup(line)
+    pbx.hangup(alice)
+    call = run(pbx)
+    assert (call.direction, call.caller, call.called) == ("outbound", "+31150010001", "+31260010001")
+
+
 def test_a_number_the_provider_refuses_at_once_is_a_failed_call_not_one_nobody_answered() -> None:
     pbx = unstamped()
     alice = phone_call(pbx, "150010001", "201", "+31501234567")
