@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import socket
 
 TEST_SECRET = "s3cret"
 BANNER = b"Asterisk Call Manager/9.0.0\r\n"
@@ -40,11 +41,25 @@ class FakeAmi:
         self.logins = 0
         self.port = 0
         self._server: asyncio.Server | None = None
+        self._reserved: socket.socket | None = None
         self._writers: list[asyncio.StreamWriter] = []
         self._handlers: set[asyncio.Task[None]] = set()
 
+    def reserve(self) -> int:
+        """Take a port now without listening on it: connections are refused until `start`, and no other
+        process can take the port meanwhile."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        self._reserved = sock
+        self.port = sock.getsockname()[1]
+        return self.port
+
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        if self._reserved is not None:
+            sock, self._reserved = self._reserved, None
+            self._server = await asyncio.start_server(self._serve, sock=sock)
+        else:
+            self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:

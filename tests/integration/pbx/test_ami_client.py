@@ -262,11 +262,11 @@ async def test_bad_secret_is_logged_and_retried(
     assert "wrong-secret" not in caplog.text
 
 
-async def test_connection_refused_retries_until_server_appears(recorder: Recorder) -> None:
+async def test_connection_refused_retries_until_server_appears(
+    recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
     fake = FakeAmi()
-    await fake.start()
-    port = fake.port
-    await fake.stop()
+    port = fake.reserve()
     client = AmiClient(
         host="127.0.0.1",
         port=port,
@@ -277,9 +277,11 @@ async def test_connection_refused_retries_until_server_appears(recorder: Recorde
         backoff_initial=0.01,
         backoff_max=0.05,
     )
+    caplog.set_level(logging.WARNING, logger="kolokol.ami")
     await client.start()
     try:
-        await asyncio.sleep(0.1)
+        # Refused, and tried again, before anything listens.
+        await eventually(lambda: sum("connect to" in r.getMessage() for r in caplog.records) >= 2)
         assert not client.logged_in
         await fake.start()
         await logged_in(client, recorder)
