@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 
+from tests.support.environment import kolokol_environment
 from tests.support.paths import REPO
 from tests.support.serving import serving
 from tests.support.waiting import wait_until
@@ -30,12 +30,9 @@ def kolokol(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.
 
 
 def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KOLOKOL_")}
-    # Its own home: a kolokol.toml kept in the checkout must not configure the tests.
-    env["KOLOKOL_HOME"] = str(tmp_path)
-    env["KOLOKOL_DATABASE__URL"] = f"sqlite+aiosqlite:///{tmp_path / 'k.sqlite3'}"
-    env.update(extra)
-    return env
+    return kolokol_environment(
+        tmp_path, KOLOKOL_DATABASE__URL=f"sqlite+aiosqlite:///{tmp_path / 'k.sqlite3'}", **extra
+    )
 
 
 def get(url: str, token: str | None = None) -> tuple[int, dict[str, object]]:

@@ -8,7 +8,6 @@ by a thread, as a console would. Every wait is for a condition, with a deadline 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import psutil
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from tests.support.environment import kolokol_environment
 from tests.support.paths import REPO
 
 T = TypeVar("T")
@@ -63,7 +63,7 @@ class Kolokol:
         self.token = self.cli("token", "create", "--role", "manager", "--name", "Restart test").strip()
 
     def _env(self) -> dict[str, str]:
-        return {k: v for k, v in os.environ.items() if not k.startswith("KOLOKOL_")}
+        return kolokol_environment(self.workdir)
 
     def cli(self, *args: str) -> str:
         result = subprocess.run(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +24,7 @@ from kolokol.auth.tokens import issue_token
 from kolokol.auth.users import set_extensions, set_password, set_role
 from kolokol.settings import Settings
 from softphone_ws.close_codes import FeedClose
+from tests.support.environment import kolokol_environment
 from tests.support.feed_server import WAIT, close_code, receive
 from tests.support.logins import Client, ClientMaker, Clock, add_user, log_in, start_app
 from tests.support.paths import REPO
@@ -62,8 +62,7 @@ async def refused_with(url: str) -> int:
 
 async def kolokol_cli(db_url: str, *args: str) -> str:
     """The real command, in its own process (as an administrator runs it beside `kolokol serve`)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KOLOKOL_")}
-    env["KOLOKOL_DATABASE__URL"] = db_url
+    env = kolokol_environment(KOLOKOL_DATABASE__URL=db_url)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -3,7 +3,6 @@ the REST API then says to a revoked or expired token (issue 9, part 10)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -18,13 +17,13 @@ from kolokol.app_keys import CLOCK
 from kolokol.settings import Settings
 from kolokol.storage.engine import make_sessionmaker
 from kolokol.storage.tables import ApiToken
+from tests.support.environment import kolokol_environment
 from tests.support.logins import ClientMaker, Clock
 from tests.support.paths import REPO
 
 
 def token_cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KOLOKOL_")}
-    env["KOLOKOL_DATABASE__URL"] = db_url
+    env = kolokol_environment(KOLOKOL_DATABASE__URL=db_url)
     return subprocess.run(
         [sys.executable, "-m", "kolokol", "token", *args],
         capture_output=True,

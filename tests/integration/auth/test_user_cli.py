@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -10,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kolokol.auth.users import authenticate
 from kolokol.storage.engine import make_sessionmaker
+from tests.support.environment import kolokol_environment
 from tests.support.logins import T0
 from tests.support.paths import REPO
 
@@ -18,8 +18,7 @@ ROOT = REPO
 
 class Cli:
     def __init__(self, db_url: str) -> None:
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("KOLOKOL_")}
-        self.env["KOLOKOL_DATABASE__URL"] = db_url
+        self.env = kolokol_environment(KOLOKOL_DATABASE__URL=db_url)
 
     def __call__(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         return subprocess.run(
