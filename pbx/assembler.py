@@ -427,6 +427,15 @@ class CallAssembler:
         if target is not None:
             self._merge(self._calls_of(target), call)
         to_ext = target.extension if target is not None and target.kind == "phone" else None
+        if (
+            target is not None
+            and transferee is not None
+            and transferee.kind == "phone"
+            and target.first_linkedid == call.call_id != transferee.first_linkedid
+        ):
+            # The phone joined two calls that had both come to it, and Asterisk names this call's own
+            # party as the target: to this call, the phone of the other call is the one handed over.
+            to_ext = transferee.extension
         unsettled = False
         if to_ext is None:
             to_ext, unsettled = self._attended_target(call, event, first, second, transferee)

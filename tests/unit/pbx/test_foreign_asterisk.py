@@ -271,6 +271,41 @@ def test_the_clinic_line_stays_the_one_sent_when_a_transfer_changes_the_outgoing
     assert (call.direction, call.caller, call.called) == ("outbound", "+31150010001", "+31260010001")
 
 
+def test_a_phone_joining_two_calls_that_came_to_it_hands_the_first_caller_to_the_second() -> None:
+    pbx = unstamped()
+    # 202 calls 201, then 203 calls 201; 201 joins them. Asterisk moves 203 into 202's call and names
+    # 202 the transfer target, 203 the transferee.
+    bob = phone_call(pbx, "150010002", "202", "201")
+    one, two, alice = through_local(pbx, bob, "150010001", shown="201")
+    ring(pbx, one, alice)
+    answer(pbx, bob, one, two, alice, ("b1", "b2"))
+    carol = phone_call(pbx, "150010003", "203", "201")
+    one2, two2, alice2 = through_local(pbx, carol, "150010001", shown="201")
+    ring(pbx, one2, alice2)
+    answer(pbx, carol, one2, two2, alice2, ("b3", "b4"))
+    pbx.unbridge(carol, "b4")
+    pbx.unbridge(alice, "b1")
+    pbx.relink(carol, bob.linkedid)
+    pbx.swap_into(carol, "b1", alice)
+    pbx.emit(
+        "AttendedTransfer",
+        alice2.snapshot("OrigTransferer"),
+        alice.snapshot("SecondTransferer"),
+        bob.snapshot("TransferTarget"),
+        carol.snapshot("Transferee"),
+        Result="Success",
+        DestType="Bridge",
+        DestBridgeUniqueid="b1",
+        OrigBridgeUniqueid="b3",
+        SecondBridgeUniqueid="b1",
+    )
+    for chan in (alice2, alice, carol, bob):
+        pbx.hangup(chan)
+    call = run(pbx)
+    assert (call.direction, call.caller, call.called) == ("internal", "202", "201")
+    assert [(t.from_ext, t.to_ext, t.kind) for t in call.transfers] == [("201", "203", "attended")]
+
+
 def test_a_number_the_provider_refuses_at_once_is_a_failed_call_not_one_nobody_answered() -> None:
     pbx = unstamped()
     alice = phone_call(pbx, "150010001", "201", "+31501234567")
