@@ -15,17 +15,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from kolokol.auth.cli_support import CommandError, table, with_database
-from kolokol.settings import Settings
+from kolokol.auth.roles import USER_ROLES
+from kolokol.settings import LANGUAGES, Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     Sessions = async_sessionmaker[AsyncSession]
-
-# The same as kolokol.auth.users.USER_ROLES (a test keeps them equal); repeated so that building the
-# command line does not import the database layer.
-ROLE_CHOICES = ("admin", "manager", "marketer", "operator")
-LANGUAGE_CHOICES = ("ru", "en")
 
 
 def add_user_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -33,12 +29,12 @@ def add_user_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     commands = user.add_subparsers(dest="user_command", required=True)
     create = commands.add_parser("create", parents=[common], help="create a user (asks for the password)")
     create.add_argument("--username", required=True)
-    create.add_argument("--role", required=True, choices=ROLE_CHOICES)
+    create.add_argument("--role", required=True, choices=USER_ROLES)
     create.add_argument("--name", help="the name shown in the console (default: the username)")
     create.add_argument(
         "--extension", action="append", default=[], metavar="EXT", help="a phone this user answers (repeat)"
     )
-    create.add_argument("--language", choices=LANGUAGE_CHOICES, help="the user's page language")
+    create.add_argument("--language", choices=LANGUAGES, help="the user's page language")
     create.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     passwd = commands.add_parser(
         "passwd", parents=[common], help="set a new password (ends the user's logins)"
@@ -55,7 +51,7 @@ def add_user_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     extensions.add_argument("extensions", nargs="*", metavar="EXT")
     role = commands.add_parser("set-role", parents=[common], help="change a user's role")
     role.add_argument("username")
-    role.add_argument("role", choices=ROLE_CHOICES)
+    role.add_argument("role", choices=USER_ROLES)
 
 
 def _read_password(from_stdin: bool, stdin: TextIO) -> str:

@@ -8,8 +8,6 @@ import pytest
 
 from kolokol.auth.form_body import safe_next
 from kolokol.auth.login_html import login_page, message_page
-from kolokol.auth.user_cli import LANGUAGE_CHOICES, ROLE_CHOICES
-from kolokol.auth.users import USER_ROLES
 from kolokol.web.i18n import LANGUAGES, MESSAGES
 
 
@@ -88,8 +86,3 @@ def test_message_pages_escape_and_offer_a_way_on() -> None:
         logout_csrf='"x"',
     )
     assert "Нет доступа" in page and 'href="/console"' in page and 'value="&quot;x&quot;"' in page
-
-
-def test_the_command_line_offers_exactly_the_user_roles_and_languages() -> None:
-    assert ROLE_CHOICES == USER_ROLES
-    assert LANGUAGE_CHOICES == LANGUAGES
