@@ -26,16 +26,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
+import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Executable, Table, bindparam, case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Executable, Table, bindparam, case, func, select, text, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -43,7 +43,7 @@ from kolokol.calls.cloud_restore import open_calls_events
 from kolokol.calls.pipeline import CallPipeline, again_if_lost
 from kolokol.storage.batches import each_alone_on_failure
 from kolokol.storage.tables import CloudCall, WebhookEvent
-from kolokol.storage.thread_sessions import ThreadSessions
+from kolokol.storage.thread_sessions import ThreadSessions, bound_dialect
 from pbx.call_record import PbxCallRecord
 from pbx.live import LiveChange
 from pbx.webhooks.base import CloudEvent, WebhookAdapter
@@ -154,14 +154,17 @@ class WebhookIntake:
         await self._idle.wait()
 
     def start(self) -> None:
-        self._stores = ThreadSessions.open(self._sessions, "kolokol-webhook-store")
-        self._builds = self._stores
         tasks = [self._write_forever(), self._sweep_forever()]
-        if self._stores is not None and self._stores.dialect == "postgresql":
+        if bound_dialect(self._sessions) == "postgresql":
             # PostgreSQL takes writers side by side: builds get a connection (and a thread) of their
-            # own, so webhooks are never answered late because a build was under way.
+            # own, so webhooks are never answered late because a build was under way; a store there is
+            # one statement (``_store_in_one_statement``), which commits on its own.
+            self._stores = ThreadSessions.open(self._sessions, "kolokol-webhook-store", autocommit=True)
             self._builds = ThreadSessions.open(self._sessions, "kolokol-webhook-build")
             tasks.append(self._build_forever())
+        else:
+            # SQLite has one writer at a time: stores and builds share a thread, builds between stores.
+            self._stores = self._builds = ThreadSessions.open(self._sessions, "kolokol-webhook-writer")
         self._tasks = [asyncio.create_task(task) for task in tasks]
 
     @property
@@ -376,12 +379,18 @@ class WebhookIntake:
         return pending, self._build(session, pending) if pending else []
 
     def _build(self, session: Session, calls: Sequence[_PendingCall]) -> list[PbxCallRecord]:
-        records = self._assemble(session, calls)
-        records.sort(key=lambda r: r.ended_at)
+        built = self._assemble(session, calls)
+        records = sorted(built.values(), key=lambda r: r.ended_at)
         self._pipeline.record_sync(session, records)
+        # Last, just before the commit: the marks' rows stay locked only that long, and a webhook for
+        # one of these calls (stored beside the build, on PostgreSQL) waits for no more than that.
+        _clear_pending(session, calls, set(built))
         return records
 
-    def _assemble(self, session: Session, calls: Sequence[_PendingCall]) -> list[PbxCallRecord]:
+    def _assemble(
+        self, session: Session, calls: Sequence[_PendingCall]
+    ) -> dict[tuple[str, str], PbxCallRecord]:
+        """Each call rebuilt from all of its stored events (a call not complete yet is left out)."""
         events: dict[tuple[str, str], list[CloudEvent]] = {(c.provider, c.call_id): [] for c in calls}
         by_provider: dict[str, list[str]] = {}
         for provider, call_id in events:
@@ -396,16 +405,13 @@ class WebhookIntake:
                     events[(provider, call_id)].append(
                         CloudEvent(call_id, key, kind, final, occurred_at, data)
                     )
-        records = []
-        built: set[tuple[str, str]] = set()
+        records: dict[tuple[str, str], PbxCallRecord] = {}
         for call in calls:
             record = self._adapters[call.provider].assemble(
                 call.call_id, events[(call.provider, call.call_id)], timed_out=call.state == "timed_out"
             )
             if record is not None:
-                built.add((call.provider, call.call_id))
-                records.append(record)
-        _clear_pending(session, calls, built)
+                records[(call.provider, call.call_id)] = record
         return records
 
     # ---- the timeout sweep --------------------------------------------------------------------
@@ -439,17 +445,33 @@ class WebhookIntake:
 
 
 def _store(session: Session, batch: Sequence[_Submission]) -> tuple[Fresh, bool]:
-    """One store transaction: the new events, and whether some call now needs building."""
-    fresh = _insert_new(session, batch)
-    return fresh, bool(fresh) and _advance(session, fresh)
-
-
-def _insert_new(session: Session, batch: Sequence[_Submission]) -> Fresh:
-    """Store the events not seen before; returns them grouped by call."""
+    """One store: the new events, and whether some call now needs building."""
     candidates: dict[tuple[str, str], tuple[CloudEvent, datetime]] = {}
     for submission in batch:
         for event in submission.events:
             candidates.setdefault((submission.provider, event.dedupe_key), (event, submission.received_at))
+    if _dialect(session) == "postgresql":
+        stored, to_build = _store_in_one_statement(session, candidates)
+        return _by_call(candidates, stored), to_build
+    fresh = _by_call(candidates, _insert_new(session, candidates))
+    return fresh, bool(fresh) and _advance(session, fresh)
+
+
+def _by_call(
+    candidates: Mapping[tuple[str, str], tuple[CloudEvent, datetime]], stored: set[tuple[str, str]]
+) -> Fresh:
+    """The events just stored (not seen before), grouped by call."""
+    by_call: Fresh = {}
+    for key, pair in candidates.items():
+        if key in stored:
+            by_call.setdefault((key[0], pair[0].call_id), []).append(pair)
+    return by_call
+
+
+def _insert_new(
+    session: Session, candidates: Mapping[tuple[str, str], tuple[CloudEvent, datetime]]
+) -> set[tuple[str, str]]:
+    """Store the events not seen before; returns their keys."""
     rows = [
         {
             "provider": provider,
@@ -465,13 +487,8 @@ def _insert_new(session: Session, batch: Sequence[_Submission]) -> Fresh:
     ]
     # One statement stores the new events and names them; a duplicate (already stored, or stored by
     # another node a moment ago) is skipped by the unique key instead of failing the batch.
-    inserted = session.connection().execute(_store_statements(_dialect(session)).events, rows)
-    stored = {(provider, key) for provider, key in inserted.all()}
-    by_call: Fresh = {}
-    for key, pair in candidates.items():
-        if key in stored:
-            by_call.setdefault((key[0], pair[0].call_id), []).append(pair)
-    return by_call
+    inserted = session.connection().execute(_SQLITE_STORE.events, rows)
+    return {(provider, key) for provider, key in inserted.all()}
 
 
 def _advance(session: Session, fresh: Fresh) -> bool:
@@ -495,7 +512,7 @@ def _advance(session: Session, fresh: Fresh) -> bool:
         # In key order, as builds clear their marks: two writers locking the same calls never deadlock.
         for (provider, call_id), pairs in sorted(fresh.items(), key=lambda item: item[0])
     ]
-    advanced = session.connection().execute(_store_statements(_dialect(session)).advance, rows)
+    advanced = session.connection().execute(_SQLITE_STORE.advance, rows)
     return any(pending for (pending,) in advanced.all())
 
 
@@ -505,30 +522,97 @@ class _StoreStatements:
     advance: Executable
 
 
-@functools.cache
-def _store_statements(dialect: str) -> _StoreStatements:
-    """The two statements of every store, built once per dialect: Core on the tables, so a store pays
-    for neither building them nor the ORM's bulk machinery (the store is on every webhook's path)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+def _sqlite_store() -> _StoreStatements:
+    """SQLite's two statements of every store, built once: Core on the tables, so a store pays for
+    neither building them nor the ORM's bulk machinery (the store is on every webhook's path)."""
     events, calls = cast(Table, WebhookEvent.__table__), cast(Table, CloudCall.__table__)
     new_events = (
-        insert(events)
+        sqlite.insert(events)
         .on_conflict_do_nothing(index_elements=["provider", "dedupe_key"])
         .returning(events.c.provider, events.c.dedupe_key)
     )
-    touched = insert(calls)
-    later = func.greatest if dialect == "postgresql" else func.max
+    touched = sqlite.insert(calls)
     was_open = calls.c.state == "open"
     advance = touched.on_conflict_do_update(
         index_elements=["provider", "call_id"],
         set_={
-            "last_event_at": later(calls.c.last_event_at, touched.excluded.last_event_at),
+            "last_event_at": func.max(calls.c.last_event_at, touched.excluded.last_event_at),
             "state": case((was_open, touched.excluded.state), else_=calls.c.state),
             "pending": case((was_open, touched.excluded.pending), else_=True),
             "revision": calls.c.revision + 1,
         },
     ).returning(calls.c.pending)
     return _StoreStatements(new_events, advance)
+
+
+_SQLITE_STORE = _sqlite_store()
+
+# PostgreSQL stores in one statement, run on its own (autocommit): one round trip per store instead of
+# four (BEGIN, the events, the calls, COMMIT). The events come as arrays (one statement text whatever
+# their number); the calls are moved along from the events just inserted, in key order (as builds clear
+# their marks: two writers locking the same calls never deadlock), with the same rules as SQLite's upsert.
+_PG_STORE = text("""
+WITH new AS (
+    INSERT INTO webhook_events (provider, call_id, dedupe_key, kind, final, occurred_at, received_at, data)
+    SELECT provider, call_id, dedupe_key, kind, final, occurred_at, received_at, CAST(data AS json)
+    FROM unnest(
+        CAST(:provider AS text[]), CAST(:call_id AS text[]), CAST(:dedupe_key AS text[]),
+        CAST(:kind AS text[]), CAST(:final AS boolean[]), CAST(:occurred_at AS timestamptz[]),
+        CAST(:received_at AS timestamptz[]), CAST(:data AS text[])
+    ) AS e(provider, call_id, dedupe_key, kind, final, occurred_at, received_at, data)
+    ON CONFLICT (provider, dedupe_key) DO NOTHING
+    RETURNING provider, call_id, dedupe_key, final, received_at
+), touched AS (
+    INSERT INTO cloud_calls AS c (provider, call_id, state, pending, revision, first_event_at, last_event_at)
+    SELECT provider, call_id, CASE WHEN bool_or(final) THEN 'final' ELSE 'open' END, bool_or(final), 1,
+           min(received_at), max(received_at)
+    FROM new GROUP BY provider, call_id ORDER BY provider, call_id
+    ON CONFLICT (provider, call_id) DO UPDATE SET
+        last_event_at = greatest(c.last_event_at, excluded.last_event_at),
+        state = CASE WHEN c.state = 'open' THEN excluded.state ELSE c.state END,
+        pending = CASE WHEN c.state = 'open' THEN excluded.pending ELSE true END,
+        revision = c.revision + 1
+    RETURNING pending
+)
+SELECT provider, dedupe_key, CAST(NULL AS boolean) FROM new
+UNION ALL
+SELECT NULL, NULL, pending FROM touched
+""")
+
+
+def _store_in_one_statement(
+    session: Session, candidates: Mapping[tuple[str, str], tuple[CloudEvent, datetime]]
+) -> tuple[set[tuple[str, str]], bool]:
+    """PostgreSQL's store: the keys of the events not seen before, and whether a call needs building."""
+    columns: dict[str, list[Any]] = {
+        name: []
+        for name in (
+            "provider",
+            "call_id",
+            "dedupe_key",
+            "kind",
+            "final",
+            "occurred_at",
+            "received_at",
+            "data",
+        )
+    }
+    for (provider, _), (event, received_at) in candidates.items():
+        columns["provider"].append(provider)
+        columns["call_id"].append(event.call_id)
+        columns["dedupe_key"].append(event.dedupe_key)
+        columns["kind"].append(event.kind)
+        columns["final"].append(event.final)
+        columns["occurred_at"].append(event.occurred_at)
+        columns["received_at"].append(received_at)
+        columns["data"].append(json.dumps(dict(event.data)))
+    stored: set[tuple[str, str]] = set()
+    to_build = False
+    for provider, key, pending in session.connection().execute(_PG_STORE, columns).all():
+        if provider is not None:
+            stored.add((provider, key))
+        to_build = to_build or bool(pending)
+    return stored, to_build
 
 
 def _clear_pending(session: Session, calls: Sequence[_PendingCall], built: set[tuple[str, str]]) -> None:

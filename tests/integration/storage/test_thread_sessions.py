@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
@@ -98,3 +98,26 @@ async def test_an_in_memory_database_has_no_second_engine() -> None:
         assert ThreadSessions.open(make_sessionmaker(engine), "test-writer") is None
     finally:
         await engine.dispose()
+
+
+async def test_after_the_database_dropped_its_connection_the_next_transaction_gets_a_new_one(
+    engine: AsyncEngine, db_url: str
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a SQLite file has no server to drop a connection")
+    threads = ThreadSessions.open(make_sessionmaker(engine), "test-writer")
+    assert threads is not None
+
+    def backend(session: Session) -> int:
+        return int(session.scalar(text("SELECT pg_backend_pid()")) or 0)
+
+    try:
+        first = await threads.run(backend)
+        async with engine.connect() as conn:
+            # Waits (up to 5 s) until the backend is gone.
+            await conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": first})
+        with pytest.raises(OperationalError):
+            await threads.run(backend)
+        assert await threads.run(backend) not in (0, first)
+    finally:
+        await asyncio.to_thread(threads.close)
