@@ -4,36 +4,19 @@ answered call closes it), and live, as the feed publishes them."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from pbx.call_record import PbxCallRecord
 from pbx.live import LiveCall
+from tests.support.call_records import T0, missed
 
 PATIENT = "+79161234567"
 CLINIC_LINE = "+74951110001"
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 def missed_call(n: int, *, minutes: float = 0, number: str = PATIENT) -> PbxCallRecord:
-    start = T0 + timedelta(minutes=minutes)
-    return PbxCallRecord(
-        pbx="asterisk",
-        pbx_call_id=f"task.{n}",
-        direction="inbound",
-        caller=number,
-        caller_name=None,
-        called=CLINIC_LINE,
-        status="missed",
-        disposition="caller_hangup",
-        missed_where="ringing",
-        operator=None,
-        answered_by=None,
-        rang=("101", "102"),
-        transfers=(),
-        started_at=start,
-        answered_at=None,
-        ended_at=start + timedelta(seconds=20),
-    )
+    # Ids of their own: these calls may share a database with call_records' ones.
+    return replace(missed(n, number, minutes), pbx_call_id=f"task.{n}")
 
 
 def answered_call(n: int, *, minutes: float = 0, number: str = PATIENT, by: str = "102") -> PbxCallRecord:
