@@ -54,6 +54,10 @@ T = TypeVar("T")
 _CHUNK = 400
 # Building runs in the gaps between store batches, but at least this often under a steady stream.
 _BUILD_AT_LEAST_EVERY = 0.25
+# While webhooks keep coming, a build round that holds the writer (SQLite) should last about this long
+# at most: webhooks arriving meanwhile wait for it. The round's size follows how long rounds take.
+_BUILD_STALL = 0.010
+_TRAFFIC_RECENT = 1.0
 
 
 class IntakeUnavailable(RuntimeError):
@@ -92,7 +96,7 @@ class WebhookIntake:
         stale_after: timedelta,
         sweep_seconds: float = 30.0,
         max_batch: int = 500,
-        build_batch: tuple[int, int] = (8, 200),
+        build_batch: tuple[int, int] = (1, 200),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_live: Callable[[Sequence[LiveChange]], None] | None = None,
         max_live_calls: int = 10_000,
@@ -103,11 +107,13 @@ class WebhookIntake:
         self._stale_after = stale_after
         self._sweep_seconds = sweep_seconds
         self._max_batch = max_batch
-        # Builds on SQLite hold the writer, so webhooks wait behind them: small builds keep answers fast,
-        # and the size doubles while a backlog lasts (so records keep up under load) and halves when it
+        # Builds on SQLite hold the writer, so webhooks wait behind them: while webhooks come, a round is
+        # as big as fits in _BUILD_STALL; otherwise (a backlog after a burst, builds beside the stores on
+        # PostgreSQL) the size doubles while the backlog lasts, so records catch up, and halves when it
         # is gone.
         self._build_min, self._build_max = build_batch
-        self._build_batch = self._build_min
+        self._build_batch = max(self._build_min, min(8, self._build_max))
+        self._last_store = 0.0
         self._clock = clock
         self._queue: asyncio.Queue[_Submission | _Sweep] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -250,6 +256,7 @@ class WebhookIntake:
         else:
             async with self._sessions.begin() as session:
                 fresh, to_build = await session.run_sync(_store, batch)
+        self._last_store = time.monotonic()
         stored = sum(len(pairs) for pairs in fresh.values())
         self.events_stored += stored
         self.duplicates += sum(len(s.events) for s in batch) - stored
@@ -313,7 +320,7 @@ class WebhookIntake:
     async def _build_round(self) -> None:
         """Build the oldest pending calls; asks for another round while more may be waiting."""
         self._build_wanted.clear()
-        self._last_build = time.monotonic()
+        started = self._last_build = time.monotonic()
         size = self._build_batch
         try:
             try:
@@ -331,11 +338,17 @@ class WebhookIntake:
             self._build_wanted.set()
             await asyncio.sleep(1.0)
             return
-        if len(pending) < size:
-            self._build_batch = max(self._build_min, size // 2)
-        else:
-            self._build_batch = min(self._build_max, size * 2)
+        finished = time.monotonic()
+        more = len(pending) >= size
+        if more:
             self._build_wanted.set()
+        held_up_webhooks = not self._builds_apart and finished - self._last_store < _TRAFFIC_RECENT
+        if held_up_webhooks and finished - started > _BUILD_STALL:
+            self._build_batch = max(self._build_min, size // 2)
+        elif more:
+            self._build_batch = min(self._build_max, size * 2)
+        else:
+            self._build_batch = max(self._build_min, size // 2)
 
     def _recorded(self, records: Sequence[PbxCallRecord]) -> None:
         self.calls_recorded += len(records)
