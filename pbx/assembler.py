@@ -36,6 +36,9 @@ _DOWN = "0"
 _RING = "4"  # ChannelState of a call coming in to the PBX (from the trunk, or dialled on a phone)
 _RINGING = "5"  # ChannelState: the far end alerts (SIP 180); "4" (Ring) is a caller's own channel
 _UP = "6"
+# Event times outside these bounds are not believed (the arrival time is used instead).
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST_AHEAD = timedelta(days=1)
 # Channels of finished calls remembered so that a straggler event cannot start a phantom call.
 _FINISHED_MEMORY = 50_000
 
@@ -111,7 +114,7 @@ class CallAssembler:
     def feed(self, event: AmiEvent, received_at: datetime) -> list[PbxCallRecord]:
         """Apply one event; return the calls that are now finished."""
         self._seq += 1
-        stamped = _event_time(event)
+        stamped = _event_time(event, received_at)
         if stamped is not None:
             self._skew = stamped - received_at
         at = stamped or received_at + self._skew
@@ -659,11 +662,15 @@ def _linkedid_age(linkedid: str) -> tuple[float, int]:
         return float("inf"), 0
 
 
-def _event_time(event: AmiEvent) -> datetime | None:
+def _event_time(event: AmiEvent, received_at: datetime) -> datetime | None:
+    """The event's own time, unless it cannot be true: before 2000 or a day ahead of its arrival is a PBX
+    clock gone wrong (or garbage), and would put the call at the top of the call log for centuries."""
     stamp = event.get("Timestamp")
     if stamp:
         try:
-            return datetime.fromtimestamp(float(stamp), tz=UTC)
+            moment = datetime.fromtimestamp(float(stamp), tz=UTC)
         except (ValueError, OverflowError, OSError):
-            pass
+            return None
+        if _EARLIEST <= moment <= received_at + _LATEST_AHEAD:
+            return moment
     return None

@@ -372,3 +372,25 @@ def test_a_pbx_clock_hours_off_neither_closes_calls_early_nor_keeps_them_open() 
         assert assembler.feed(event, ours) == []
     assert assembler.tick(ours + timedelta(seconds=1)) == [], "not before the settle time"
     assert len(assembler.tick(ours + timedelta(seconds=2.5))) == 1
+
+
+@pytest.mark.parametrize("year", [3000, 1970])
+def test_a_pbx_clock_gone_wrong_does_not_date_the_call(year: int) -> None:
+    # The PBX stamps its events in the year 3000 (or 1970); they arrive now. The call is dated by its
+    # arrival (not put at the top of the call log for centuries), and read as usual.
+    arrived = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+    shift = datetime(year, 1, 1, tzinfo=UTC).timestamp() - ScriptedPbx().now
+    pbx = ScriptedPbx()
+    caller = pbx.inbound()
+    pbx.ring(caller, "101")
+    pbx.wait(20)
+    pbx.hangup(caller)
+    assembler = CallAssembler(PhoneNormalizer().e164, settle_seconds=0)
+    records: list[PbxCallRecord] = []
+    for event in pbx.events:
+        wrong = {**event, "Timestamp": f"{float(event['Timestamp']) + shift:.6f}"}
+        records.extend(assembler.feed(wrong, arrived))
+    records.extend(assembler.flush())
+    call = only(records)
+    assert call.started_at == arrived
+    assert (call.status, call.missed_where) == ("missed", "ringing")
