@@ -22,8 +22,9 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from pbx.assembled_call import AssembledCall, Interpretation, NumberNormalizer, PendingTarget
+from pbx.bridges import Bridges
 from pbx.call_record import PbxCallRecord, Transfer
-from pbx.channels import UNKNOWN_NAMES, Channel, ChannelClassifier, local_pair_key
+from pbx.channels import UNKNOWN_NAMES, Channel, ChannelClassifier
 from pbx.live import LiveCall, LiveChange, change_kind
 from pbx.live_view import DIAL_PROGRESS, live_view
 
@@ -70,7 +71,7 @@ class CallAssembler:
         self._stale = timedelta(seconds=stale_after_seconds)
         self._channels: dict[str, Channel] = {}
         self._calls: dict[str, AssembledCall] = {}
-        self._bridges: dict[str, set[str]] = {}
+        self._bridges = Bridges(self._channels)
         self._finished: OrderedDict[str, None] = OrderedDict()
         # The PBX's clock (event Timestamps) minus ours: settle and stale times are measured on the PBX's
         # clock, so a PBX whose clock is off does not close calls early or keep them open.
@@ -277,21 +278,12 @@ class CallAssembler:
             return
         channel.hung_up_at = at
         channel.cause = cause
-        self._leave_bridge(channel)
+        self._bridges.leave(channel)
         call = self._calls_of(channel)
         if all(not c.alive for c in call.channels.values()):
             call.ended_at = at
         if self._live:
             self._touched[call.call_id] = None
-
-    def _leave_bridge(self, channel: Channel) -> None:
-        if channel.bridge is not None:
-            members = self._bridges.get(channel.bridge)
-            if members is not None:
-                members.discard(channel.uniqueid)
-                if not members:
-                    del self._bridges[channel.bridge]
-            channel.bridge = None
 
     # -- event handlers -----------------------------------------------------------------------------
 
@@ -363,15 +355,13 @@ class CallAssembler:
         bridge = event.get("BridgeUniqueid", "")
         if channel is None or not bridge or event.get("BridgeTechnology") == "holding_bridge":
             return
-        self._leave_bridge(channel)
-        channel.bridge = bridge
-        self._bridges.setdefault(bridge, set()).add(channel.uniqueid)
+        self._bridges.enter(channel, bridge)
         self._connected(channel, at)
 
     def _on_bridge_leave(self, event: AmiEvent, at: datetime) -> None:
         channel = self._channel(event, at)
         if channel is not None and channel.bridge == event.get("BridgeUniqueid"):
-            self._leave_bridge(channel)
+            self._bridges.leave(channel)
 
     def _on_hangup(self, event: AmiEvent, at: datetime) -> None:
         channel = self._channel(event, at)
@@ -479,7 +469,7 @@ class CallAssembler:
         bridged: set[str] = set()
         for bridge in (event.get("DestBridgeUniqueid", ""), event.get("SecondBridgeUniqueid", "")):
             if bridge:
-                bridged |= self._parties(bridge)
+                bridged |= self._bridges.parties(bridge)
         candidates = [
             c
             for c in call.channels.values()
@@ -510,35 +500,9 @@ class CallAssembler:
 
     # -- who talks to whom --------------------------------------------------------------------------
 
-    def _parties(self, bridge: str) -> set[str]:
-        """Real channels connected through this bridge, following Local ;1/;2 pairs to their far side."""
-        seen_bridges: set[str] = set()
-        parties: set[str] = set()
-        pending = [bridge]
-        while pending:
-            current = pending.pop()
-            if current in seen_bridges:
-                continue
-            seen_bridges.add(current)
-            for uniqueid in self._bridges.get(current, ()):
-                channel = self._channels[uniqueid]
-                if channel.kind != "local":
-                    parties.add(uniqueid)
-                    continue
-                key = local_pair_key(channel.name)
-                for other in self._channels.values():
-                    if (
-                        other is not channel
-                        and other.alive
-                        and other.bridge
-                        and local_pair_key(other.name) == key
-                    ):
-                        pending.append(other.bridge)
-        return parties
-
     def _connected(self, channel: Channel, at: datetime) -> None:
         assert channel.bridge is not None
-        parties = [self._channels[u] for u in self._parties(channel.bridge)]
+        parties = [self._channels[u] for u in self._bridges.parties(channel.bridge)]
         if len(parties) < 2:
             return
         # Channels of different calls now share a bridge (a pickup, a transfer): one call from now on.
@@ -606,7 +570,7 @@ class CallAssembler:
         self._live_changes.append(LiveChange("call.ended", view, at))
 
     def _live_view(self, call: AssembledCall) -> LiveCall | None:
-        return live_view(call, self._normalize, lambda bridge: len(self._parties(bridge)) >= 2)
+        return live_view(call, self._normalize, lambda bridge: len(self._bridges.parties(bridge)) >= 2)
 
     # -- finishing ------------------------------------------------------------------------------------
 
@@ -630,7 +594,7 @@ class CallAssembler:
         for uniqueid in call.channels:
             channel = self._channels.pop(uniqueid, None)
             if channel is not None:
-                self._leave_bridge(channel)
+                self._bridges.leave(channel)
             self._finished[uniqueid] = None
         while len(self._finished) > _FINISHED_MEMORY:
             self._finished.popitem(last=False)

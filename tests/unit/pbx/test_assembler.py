@@ -136,10 +136,8 @@ def test_queue_answered_through_local_channels() -> None:
     caller = pbx.inbound(did="74951110002")
     pbx.state(caller, "6")
     pbx.emit("QueueCallerJoin", caller.snapshot(), Queue="reception", Position="1")
-    wire1 = pbx.new("Local/101@agents", linked=caller)
-    wire1.name = "Local/101@agents-00000001;1"
-    wire2 = pbx.new("Local/101@agents", linked=caller)
-    wire2.name = "Local/101@agents-00000001;2"
+    # A queue member defined as Local/101@agents: two ends of one wire, as Asterisk names them.
+    wire1, wire2 = pbx.local_pair("101@agents", linked=caller)
     pbx.dial(caller, wire1)
     phone = pbx.ring(wire2, "101")
     pbx.wait(5)
