@@ -40,10 +40,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from kolokol.calls.cloud_restore import open_calls_events
-from kolokol.calls.pipeline import CallPipeline, again_if_lost
+from kolokol.calls.pipeline import CallPipeline
 from kolokol.storage.batches import each_alone_on_failure
 from kolokol.storage.tables import CloudCall, WebhookEvent
 from kolokol.storage.thread_sessions import ThreadSessions, bound_dialect
+from kolokol.storage.write_lock import again_if_lost
 from pbx.call_record import PbxCallRecord
 from pbx.live import LiveChange
 from pbx.webhooks.base import CloudEvent, WebhookAdapter
@@ -381,7 +382,7 @@ class WebhookIntake:
     async def _in_transaction(self, work: Callable[[Session], T]) -> T:
         """A build transaction: whole in the build thread (one hop, ``kolokol.storage.thread_sessions``)
         when the database allows one, and run again if another writer (Asterisk, another node) opened a
-        callback task for one of its numbers meanwhile (``again_if_lost``)."""
+        callback task for one of its numbers meanwhile (``kolokol.storage.write_lock``)."""
         threads = self._builds
         if threads is not None:
             return await again_if_lost(lambda: threads.run(work))

@@ -20,21 +20,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import BindParameter, bindparam, func, select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from kolokol.storage.tables import Call, CallbackTask, ContactPhone, new_id
+from kolokol.storage.write_lock import write_transaction
 from kolokol.tasks.rules import CloseReached, OpenOrUpdate, decide
 from kolokol.times import iso
 from pbx.call_record import PbxCallRecord
 
 log = logging.getLogger("kolokol.calls")
 T = TypeVar("T")
-
-# A lost race is retried; this many lost in a row means something else is wrong.
-_ATTEMPTS = 5
-OPEN_TASK_INDEX = "uq_callback_tasks_open_number"
 
 
 class CallPipeline:
@@ -57,15 +53,10 @@ class CallPipeline:
         return await self.transaction(lambda session: self.record_in(session, records))
 
     async def transaction(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """Run ``work`` (which calls ``record_in``) in a transaction of its own, from the start again when
-        another writer won a race for the same callback task (``again_if_lost``)."""
-
-        async def attempt() -> T:
-            async with self._sessions.begin() as session:
-                await _take_write_lock(session)
-                return await work(session)
-
-        return await again_if_lost(attempt)
+        """Run ``work`` (which calls ``record_in``) in a transaction of its own that holds the write lock
+        from the start, from the start again when another writer won a race for the same callback task
+        (``kolokol.storage.write_lock``)."""
+        return await write_transaction(self._sessions, work)
 
     async def record_in(self, session: AsyncSession, records: Sequence[PbxCallRecord]) -> list[Call]:
         return await session.run_sync(self.record_sync, records)
@@ -257,52 +248,6 @@ class _Batch:
         since = started_at - self.lookback if self.lookback is not None else None
         times = self.call_times.get(number, [])
         return any(t < started_at and (since is None or t >= since) for t in times)
-
-
-async def again_if_lost(attempt: Callable[[], Awaitable[T]]) -> T:
-    """Run a transaction (``attempt``), from the start again when another writer won a race for the same
-    callback task.
-
-    The lost races: on PostgreSQL, the open task another writer inserted after this one read the number's
-    tasks (the unique index refuses the second), or a deadlock between two batches locking the same
-    numbers in different orders. On SQLite a writer takes the write lock before it reads, so writers queue
-    and read each other's tasks; the index still refuses any second open task. ``attempt`` must be safe to
-    run again: each run has a transaction of its own, and the failed run left nothing.
-    """
-    tries = 1
-    while True:
-        try:
-            return await attempt()
-        except DBAPIError as exc:
-            if tries >= _ATTEMPTS or not lost_a_race(exc):
-                raise
-            log.info("another writer changed the same callback task; trying again", extra={"attempt": tries})
-            tries += 1
-
-
-async def _take_write_lock(session: AsyncSession) -> None:
-    """On SQLite, start with the write lock (``BEGIN IMMEDIATE``) so the reads are of the state written on.
-
-    pysqlite would begin the transaction only at the first write, leaving the reads before it outside:
-    two writers could then both read a task's count and both write it plus one. PostgreSQL locks the open
-    tasks it reads instead (``FOR UPDATE``).
-    """
-    connection = await session.connection()
-    if connection.dialect.name == "sqlite":
-        await connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def lost_a_race(exc: DBAPIError) -> bool:
-    """Whether a failed transaction lost to another writer, so running it again will succeed."""
-    orig = exc.orig
-    sqlstate = getattr(orig, "sqlstate", None)
-    if sqlstate is not None:  # PostgreSQL
-        if sqlstate in ("40P01", "40001"):  # deadlock detected, serialization failure
-            return True
-        constraint = getattr(getattr(orig, "diag", None), "constraint_name", None)
-        return sqlstate == "23505" and constraint == OPEN_TASK_INDEX
-    # SQLite names the columns, not the index; no other unique key of callback_tasks is on the number.
-    return "UNIQUE constraint failed: callback_tasks.number" in str(orig)
 
 
 def _aware(moment: datetime) -> datetime:

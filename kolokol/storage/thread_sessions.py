@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from kolokol.storage.engine import make_sync_engine
+from kolokol.storage.write_lock import take_write_lock_sync
 
 T = TypeVar("T")
 log = logging.getLogger("kolokol.storage")
@@ -90,8 +91,8 @@ class ThreadSessions:
                 connection = self._connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         info = {key: _on_loop(loop, value) if callable(value) else value for key, value in self._info.items()}
         with self._session_class(connection, expire_on_commit=False, info=info) as session, session.begin():
-            if self._sqlite and not self._autocommit:
-                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+            if not self._autocommit:
+                take_write_lock_sync(session.connection())
             return work(session)
 
     def close(self) -> None:

@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.util import await_only
 
 from kolokol.calls.cloud_intake import WebhookIntake
-from kolokol.calls.pipeline import CallPipeline, lost_a_race
+from kolokol.calls.pipeline import CallPipeline
 from kolokol.phones import PhoneNormalizer
 from kolokol.storage.engine import make_engine, make_sessionmaker
 from kolokol.storage.tables import Call, CallbackTask, new_id
+from kolokol.storage.write_lock import lost_to_another_writer
 from pbx.call_record import PbxCallRecord
 from pbx.webhooks.base import WebhookRequest
 from pbx.webhooks.generic import Generic
@@ -213,7 +214,7 @@ async def test_the_database_refuses_a_second_open_task_for_a_number(engine: Asyn
     with pytest.raises(IntegrityError) as refused:
         async with sessions.begin() as session:
             await session.execute(insert(CallbackTask), [row("open")])
-    assert lost_a_race(refused.value), "the pipeline must tell this refusal from other errors"
+    assert lost_to_another_writer(refused.value), "the pipeline must tell this refusal from other errors"
 
     first = row("done")
     async with sessions.begin() as session:
@@ -221,4 +222,6 @@ async def test_the_database_refuses_a_second_open_task_for_a_number(engine: Asyn
     with pytest.raises(IntegrityError) as duplicate_id:
         async with sessions.begin() as session:
             await session.execute(insert(CallbackTask), [{**row("done"), "id": first["id"]}])
-    assert not lost_a_race(duplicate_id.value), "an error that a second run would repeat is not retried"
+    assert not lost_to_another_writer(duplicate_id.value), (
+        "an error that a second run would repeat is not retried"
+    )
