@@ -23,6 +23,7 @@ from sqlalchemy import BindParameter, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from kolokol.calls.record_fit import fitted_record
 from kolokol.storage.tables import Call, CallbackTask, ContactPhone, new_id
 from kolokol.storage.write_lock import write_transaction
 from kolokol.tasks.rules import CloseReached, OpenOrUpdate, decide
@@ -66,6 +67,8 @@ class CallPipeline:
         (``kolokol.storage.thread_sessions``), where a transaction is one hop instead of one per query."""
         if not records:
             return []
+        # Whatever the PBX sent, the call log holds it (the one place records are fitted).
+        records = [fitted_record(record) for record in records]
         batch = _Batch(session, records, self._lookback)
         batch.load()
         stored: list[Call] = []

@@ -31,7 +31,8 @@ JSON = "application/json"
 MAX_FORM_FIELDS = 200
 
 # What the inbox and the call log hold (kolokol.storage.tables): an event that does not fit is refused
-# with 400, a record is fitted (tests keep these equal to the columns).
+# with 400, a live call is fitted, a record is fitted by the call pipeline (tests keep these equal to the
+# columns).
 MAX_CALL_ID_CHARS = 200
 MAX_DEDUPE_KEY_CHARS = 400
 MAX_KIND_CHARS = 40
@@ -413,28 +414,21 @@ class CallFacts:
         status, disposition, missed_where = outcome(
             self.direction, answered, self.unanswered, self.missed_where or "ringing"
         )
-        # Events stored before the entries checked their text and sizes (or a provider field that
-        # no entry check names) must still make a record the call log can hold.
-        ext = MAX_EXTENSION_CHARS
+        # The call pipeline fits every record to the call log's columns (kolokol.calls.record_fit).
         return PbxCallRecord(
             pbx=self.pbx,
             pbx_call_id=self.call_id,
             direction=self.direction,
-            caller=fitted(self.caller, MAX_NUMBER_CHARS),
-            caller_name=fitted(self.caller_name, MAX_CALLER_NAME_CHARS) or None,
-            called=fitted(self.called, MAX_NUMBER_CHARS),
+            caller=self.caller,
+            caller_name=self.caller_name or None,
+            called=self.called,
             status=status,
             disposition=disposition,
             missed_where=missed_where,
-            operator=fitted(self.operator, ext) or None,
-            answered_by=fitted(self.answered_by, ext) or None
-            if self.direction == "inbound" and answered
-            else None,
-            rang=tuple(unique(fitted(r, ext) for r in self.rang)),
-            transfers=tuple(
-                replace(t, from_ext=fitted(t.from_ext, ext) or None, to_ext=fitted(t.to_ext, ext) or None)
-                for t in self.transfers
-            ),
+            operator=self.operator or None,
+            answered_by=self.answered_by or None if self.direction == "inbound" and answered else None,
+            rang=tuple(unique(self.rang)),
+            transfers=tuple(self.transfers),
             started_at=started,
             answered_at=answered_at,
             ended_at=ended,
