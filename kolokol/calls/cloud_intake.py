@@ -19,7 +19,8 @@ Calls whose final event never comes are closed by a sweep after ``calls.stale_af
 With ``on_live``, each committed batch also tells the operators' screens how its calls changed
 (``pbx.webhooks.live_calls``: from memory, without a database read on the request's path). After a start,
 the calls still in progress are read back from the inbox first (``kolokol.calls.cloud_restore``), before
-any new event is stored, so the screens show them as before and their next event updates them.
+any new event is stored, so the screens show them as before and their next event updates them; calls
+that ended shortly before are remembered as ended, so a late event of one does not show it again.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from kolokol.calls.cloud_restore import open_calls_events
+from kolokol.calls.cloud_restore import open_calls_events, recently_ended
 from kolokol.calls.pipeline import CallPipeline
 from kolokol.storage.batches import each_alone_on_failure
 from kolokol.storage.tables import CloudCall, WebhookEvent
@@ -286,15 +287,20 @@ class WebhookIntake:
             log.exception("live call changes not handed over")
 
     async def _restore_live(self) -> None:
-        """The calls in progress when kolokol stopped, back on the screens from their stored events."""
+        """The calls in progress when kolokol stopped, back on the screens from their stored events; the
+        calls that ended shortly before, remembered as ended (a late event of one pops no card)."""
         if self._live is None or self._on_live is None:
             return
-        now = self._clock()
+        since = self._clock() - self._stale_after
         try:
             async with self._sessions() as session:
                 stored = await open_calls_events(
-                    session, self._adapters, heard_since=now - self._stale_after, limit=self._max_live_calls
+                    session, self._adapters, heard_since=since, limit=self._max_live_calls
                 )
+                ended = await recently_ended(
+                    session, self._adapters, heard_since=since, limit=self._live.max_ended
+                )
+            self._live.remember_ended(ended)
             changes = self._live.restore(stored)
         except Exception:
             # The database is away: those calls show again with their next event, as a new call each.

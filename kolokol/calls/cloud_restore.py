@@ -6,6 +6,9 @@ with their caller, contacts and line, and the next event of each is an update of
 of that one event. Only calls that are open and not stale (their last event came within
 ``calls.stale_after_seconds``: the sweep closes the others) are read, newest first and at most as many as
 the live calls held in memory, so a start after a long outage reads no more than that.
+
+The calls that ended within that window come back too, as ended (``recently_ended``): a late or
+re-delivered event of a call recorded just before the restart must not pop its card again.
 """
 
 from __future__ import annotations
@@ -69,3 +72,25 @@ async def open_calls_events(
                 event = CloudEvent(call_id, key, kind, final, occurred_at, data)
                 stored[(provider, call_id)].append((event, received_at))
     return stored
+
+
+async def recently_ended(
+    session: AsyncSession, providers: Collection[str], *, heard_since: datetime, limit: int
+) -> list[tuple[tuple[str, str], datetime]]:
+    """The calls that ended (final event in, recorded or closed by the sweep) and were last heard of
+    since then, each with when: the newest ``limit`` of them, oldest first."""
+    if not providers or limit <= 0:
+        return []
+    rows = (
+        await session.execute(
+            select(CloudCall.provider, CloudCall.call_id, CloudCall.last_event_at)
+            .where(
+                CloudCall.state != "open",
+                CloudCall.last_event_at >= heard_since,
+                CloudCall.provider.in_(list(providers)),
+            )
+            .order_by(CloudCall.last_event_at.desc())
+            .limit(limit)
+        )
+    ).all()
+    return [((provider, call_id), last_event_at) for provider, call_id, last_event_at in reversed(rows)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -83,6 +83,13 @@ class LiveCalls:
         newest = sorted(latest, key=latest.__getitem__)[-self._max_calls :]
         return self.add({key: stored[key] for key in newest})
 
+    def remember_ended(self, ended: Sequence[tuple[tuple[str, str], datetime]]) -> None:
+        """After a start: calls that ended before it (oldest first, each with when), so that a late or
+        re-delivered event of one of them does not pop its card again."""
+        for key, at in ended:
+            if key not in self._calls:
+                self._remember(key, at)
+
     def expire(self, now: datetime) -> list[LiveChange]:
         """Let go of calls whose events stopped ``stale_after`` ago (a lost final event)."""
         cutoff = now - self._stale_after
@@ -95,6 +102,17 @@ class LiveCalls:
         while self._ended and next(iter(self._ended.values())) < cutoff:
             self._ended.popitem(last=False)
         return changes
+
+    def _remember(self, key: tuple[str, str], at: datetime) -> None:
+        self._ended[key] = at
+        self._ended.move_to_end(key)
+        while len(self._ended) > self.max_ended:
+            self._ended.popitem(last=False)
+
+    @property
+    def max_ended(self) -> int:
+        """How many ended calls are remembered at most."""
+        return 4 * self._max_calls
 
     def _update(self, key: tuple[str, str], call: _Tracked, at: datetime) -> list[LiveChange]:
         events = list(call.events.values())
@@ -117,10 +135,7 @@ class LiveCalls:
 
     def _drop(self, key: tuple[str, str], ended_at: datetime, at: datetime) -> list[LiveChange]:
         call = self._calls.pop(key)
-        self._ended[key] = at
-        self._ended.move_to_end(key)
-        while len(self._ended) > 4 * self._max_calls:
-            self._ended.popitem(last=False)
+        self._remember(key, at)
         shown = call.shown
         if shown is None or shown.state == "ended":
             return []

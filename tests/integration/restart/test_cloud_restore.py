@@ -116,3 +116,19 @@ async def test_a_start_after_thousands_of_calls_went_stale_restores_only_the_new
     await second.settle()
     assert sorted(screens.calls()) == [f"LIVE{n}" for n in range(3, 8)]
     await second.stop()
+
+
+async def test_a_late_event_of_a_call_recorded_just_before_the_restart_pops_no_card(
+    engine: AsyncEngine,
+) -> None:
+    await store(engine, {"ENDED": (cloud(inbound_missed("ENDED")), NOW - timedelta(minutes=1))})
+    late_leg = cloud([leg("ENDED", "ENDED-D", 1, 31, "Appeared", "abonent", to={"extension": "103"})])
+
+    screens = Screens()
+    second = intake(engine, screens, now=NOW)
+    second.start()
+    await second.settle()
+    await second.submit("mango_office", late_leg, NOW)
+    await second.settle()
+    assert screens.changes == [], "the call ended before the restart: no card for it"
+    await second.stop()

@@ -76,3 +76,28 @@ def test_a_restored_call_whose_events_stopped_is_closed_after_stale_after() -> N
     assert live.expire(NOW + timedelta(hours=4) - timedelta(seconds=1)) == []
     [closed] = live.expire(NOW + timedelta(hours=4, seconds=1))
     assert (closed.kind, closed.call.rang) == ("call.ended", ("101", "102"))
+
+
+def test_a_late_event_of_a_call_that_ended_before_the_start_pops_no_card() -> None:
+    late = stored(answered_by_101("R1"), NOW + timedelta(minutes=1))
+    assert kinds(tracker().add(late)) == ["call.ringing"], "forgotten, the late event is a new call"
+
+    live = tracker()
+    live.remember_ended([(("mango_office", "R1"), NOW)])
+    assert live.add(late) == []
+    assert len(live) == 0
+
+
+def test_ended_calls_are_remembered_within_bounds_and_forgotten_after_stale_after() -> None:
+    live = tracker(max_calls=2)
+    ended = [(("mango_office", f"E{n}"), NOW + timedelta(minutes=n)) for n in range(10)]
+    live.remember_ended(ended)
+    assert live.max_ended == 8
+    # The two oldest were let go: their late events are new calls again; the newest are not.
+    assert kinds(live.add(stored(answered_by_101("E1"), NOW + timedelta(minutes=20)))) == ["call.ringing"]
+    assert live.add(stored(answered_by_101("E9"), NOW + timedelta(minutes=20))) == []
+
+    live.expire(NOW + timedelta(hours=4, minutes=10))
+    assert kinds(live.add(stored(answered_by_101("E9"), NOW + timedelta(hours=4, minutes=10)))) == [
+        "call.ringing"
+    ]
