@@ -8,6 +8,7 @@ from kolokol.auth.api_guard import PRINCIPAL, requires
 from kolokol.auth.roles import EVERYONE
 from kolokol.auth.session_cookie import resolved_session
 from kolokol.calls.availability import click_to_call_ready
+from kolokol.http.json_response import json_response
 
 routes = web.RouteTableDef()
 
@@ -17,7 +18,7 @@ routes = web.RouteTableDef()
 async def me(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     live = resolved_session(request) if principal.via == "session" else None
-    return web.json_response(
+    return json_response(
         {
             "username": principal.name,
             "display_name": principal.display_name,

@@ -11,6 +11,7 @@ from kolokol.auth.roles import READ_CALLS
 from kolokol.calls.record_json import calls_json
 from kolokol.http import query
 from kolokol.http.errors import ApiError
+from kolokol.http.json_response import json_response
 from kolokol.storage.tables import Call
 
 routes = web.RouteTableDef()
@@ -52,7 +53,7 @@ async def list_calls(request: web.Request) -> web.Response:
             await session.scalars(stmt.order_by(Call.started_at.desc(), Call.id).limit(limit).offset(offset))
         ).all()
         items = await calls_json(session, rows)
-    return web.json_response({"items": items, "total": total, "limit": limit, "offset": offset})
+    return json_response({"items": items, "total": total, "limit": limit, "offset": offset})
 
 
 @routes.get("/api/calls/{call_id}")
@@ -64,4 +65,4 @@ async def get_call(request: web.Request) -> web.Response:
         if call is None:
             raise ApiError(404, "no-such-call", "no call with this id", {"id": call_id[:64]})
         [item] = await calls_json(session, [call])
-    return web.json_response(item)
+    return json_response(item)

@@ -9,6 +9,7 @@ from kolokol.auth.api_guard import PRINCIPAL, requires
 from kolokol.auth.roles import ORIGINATE_FROM_ANY_PHONE
 from kolokol.calls.click_to_call import AlreadyCalling, OriginateRefused, PbxUnavailable
 from kolokol.http.errors import ApiError, json_body
+from kolokol.http.json_response import json_response
 
 # Integrations (a CRM's "call" button) may ring any phone; operators only their own.
 PLACE_CALLS = frozenset({"admin", "manager", "operator", "integration"})
@@ -57,4 +58,4 @@ async def originate(request: web.Request) -> web.Response:
         raise ApiError(503, "pbx-unavailable", f"Asterisk cannot place the call now: {exc}") from exc
     except OriginateRefused as exc:
         raise ApiError(502, "originate-refused", f"Asterisk refused the call: {exc}") from exc
-    return web.json_response({"extension": extension, "number": number, "status": "requested"}, status=202)
+    return json_response({"extension": extension, "number": number, "status": "requested"}, status=202)

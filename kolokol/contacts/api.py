@@ -16,6 +16,7 @@ from kolokol.contacts.store import ContactRejected, UpsertResult, contacts_by_nu
 from kolokol.contacts.views import contact_json
 from kolokol.http import query
 from kolokol.http.errors import ApiError, json_body
+from kolokol.http.json_response import json_response
 from kolokol.storage.tables import Contact
 from kolokol.storage.write_lock import write_transaction
 
@@ -70,7 +71,7 @@ async def _upsert(request: web.Request, external_id: str) -> web.Response:
     except ContactRejected as exc:
         details = {"field": exc.field} if exc.field else {}
         raise ApiError(400, "invalid-field", exc.message, details) from exc
-    return web.json_response(
+    return json_response(
         {"contact": item, "created": result.created, "rejected_phones": list(result.rejected_phones)},
         status=201 if result.created else 200,
     )
@@ -85,7 +86,7 @@ async def get_contact(request: web.Request) -> web.Response:
         )
         if contact is None:
             raise ApiError(404, "no-such-contact", "no contact with this external id")
-        return web.json_response(contact_json(contact))
+        return json_response(contact_json(contact))
 
 
 @routes.get("/api/contacts")
@@ -99,4 +100,4 @@ async def find_contacts(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid-parameter", "phone is not a phone number", {"parameter": "phone"})
     async with request.app[SESSIONS]() as session:
         found = await contacts_by_number(session, number)
-        return web.json_response({"items": [contact_json(c) for c in found]})
+        return json_response({"items": [contact_json(c) for c in found]})

@@ -16,6 +16,7 @@ from kolokol.auth.api_guard import PRINCIPAL, requires
 from kolokol.auth.roles import CONSOLE_ROLES
 from kolokol.calls.availability import click_to_call_ready
 from kolokol.feed.live_json import live_call_json
+from kolokol.http.json_response import json_response
 from kolokol.storage.tables import User
 
 # Who may watch calls as they happen: the people on the feed.
@@ -43,7 +44,7 @@ async def live_calls(request: web.Request) -> web.Response:
     # supervisor's board with its idle phones too), not bare extensions.
     body["extensions"] = await _phones_of_active_users(request)
     body["click_to_call"] = click_to_call_ready(request.app)
-    return web.json_response(body)
+    return json_response(body)
 
 
 async def _phones_of_active_users(request: web.Request) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from kolokol.auth.api_guard import PRINCIPAL, requires
 from kolokol.auth.feed_grants import credential_of
 from kolokol.auth.roles import CONSOLE_ROLES
 from kolokol.http.errors import ApiError
+from kolokol.http.json_response import json_response
 from softphone_ws import feed_tokens
 
 routes = web.RouteTableDef()
@@ -84,6 +85,6 @@ async def feed_token(request: web.Request) -> web.Response:
         # The feed closes when this login or API token ends, and refuses the token from then on.
         credential=credential_of(principal),
     )
-    return web.json_response(
+    return json_response(
         {"token": token, "expires_in": settings.token_ttl_seconds, "url": feed_url(request, token)}
     )

@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from kolokol.http.body import BodyRefused, ClientGone, read_body
+from kolokol.http.json_response import json_response
 from pbx.untrusted import Unusable, load_json
 
 log = logging.getLogger("kolokol.http")
@@ -30,7 +31,7 @@ def error_response(
     status: int, slug: str, message: str, details: dict[str, Any] | None = None
 ) -> web.Response:
     body = {"error": slug, "message": message, "details": details or {}}
-    return web.json_response(body, status=status)
+    return json_response(body, status=status)
 
 
 _HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large", 400: "bad-request"}

@@ -8,10 +8,11 @@ from sqlalchemy import text
 
 from kolokol.app_keys import AMI, SESSIONS
 from kolokol.http.errors import error_response
+from kolokol.http.json_response import json_response
 
 
 async def healthz(_request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 async def readyz(request: web.Request) -> web.Response:
@@ -28,7 +29,7 @@ async def readyz(request: web.Request) -> web.Response:
         components["ami"] = ami.logged_in
     if not all(components.values()):
         return error_response(503, "not-ready", "a component is not ready", {"components": components})
-    return web.json_response({"status": "ready", "components": components})
+    return json_response({"status": "ready", "components": components})
 
 
 def setup(app: web.Application) -> None:

@@ -21,6 +21,7 @@ from kolokol.auth.api_guard import PRINCIPAL, requires
 from kolokol.auth.roles import SUPERVISOR_ROLES, WORK_TASKS
 from kolokol.http import query
 from kolokol.http.errors import ApiError, json_body
+from kolokol.http.json_response import json_response
 from kolokol.storage.tables import CallbackTask
 from kolokol.tasks import actions
 from kolokol.tasks.actions import RESOLUTIONS
@@ -61,12 +62,12 @@ async def list_tasks(request: web.Request) -> web.Response:
             )
         ).all()
         items = await task_views(session, [task_json(t) for t in rows], _in_call(request))
-    return web.json_response({"items": items, "total": total, "limit": limit, "offset": offset})
+    return json_response({"items": items, "total": total, "limit": limit, "offset": offset})
 
 
 async def _view(request: web.Request, session: AsyncSession, task: CallbackTask) -> web.Response:
     [view] = await task_views(session, [task_json(task)], _in_call(request))
-    return web.json_response(view)
+    return json_response(view)
 
 
 def _no_such_task(task_id: str) -> ApiError:

@@ -149,6 +149,12 @@ async def test_contacts_upsert_and_lookup_by_any_spelling(api: Api) -> None:
     assert body["contact"]["phones"] == ["+79161234567"]
     status, body = await api.call("PUT", "/api/contacts/crm-42", json={"name": "Анна Смирнова", "phones": []})
     assert status == 200 and body["contact"]["phones"] == []
+    async with api.client.get(
+        "/api/contacts/crm-42", headers={"Authorization": f"Bearer {api.tokens['admin']}"}
+    ) as resp:
+        raw = await resp.read()
+    assert "Анна Смирнова".encode() in raw and b"\\u04" not in raw, "names readable as they are, in UTF-8"
+    assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
     status, body = await api.call("PUT", "/api/contacts/crm-42", json={"name": 5})
     assert (status, body["error"]) == (400, "invalid-field")
     async with api.client.put(
