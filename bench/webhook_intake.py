@@ -9,6 +9,10 @@ Bodies are signed before the clock starts. Per database, and --repeat times:
 - paced: requests leave on a fixed schedule at --share of that capacity (half by default), whatever the
   answers, latency counted from when each was due (so stalls show in full). Pacing follows the machine:
   a slower machine is loaded as hard, relative to what it can take, as a faster one.
+- the floor: each paced run again, at its rate, against a server in its own process that reads each
+  webhook and answers 200 at once (--no-floor skips it): what the client, aiohttp and the two shared
+  cores cost, measured in the same run, so kolokol's own share of the latency can be read off.
+The load keeps its own collector out of the measured runs (the requests signed in advance are frozen).
 Prints requests/s and p50/p99 latency on SQLite (and on PostgreSQL when --pg-url or KOLOKOL_TEST_PG_URL
 is given), the capacity, the paced rate and their ratio, the medians over the repeats, and checks the
 stored calls: every call once, none lost, none duplicated, each with the status its events describe.
@@ -16,13 +20,14 @@ Targets: paced at half the flat-out rate, p99 < 50 ms on SQLite and PostgreSQL (
 duplicated call.
 
     .venv/bin/python bench/webhook_intake.py [--calls 3000] [--share 0.5] [--concurrency 16 32]
-                                             [--repeat 3] [--pg-url URL]
+                                             [--repeat 3] [--pg-url URL] [--no-floor]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import hashlib
 import json
 import os
@@ -181,11 +186,32 @@ def start_server(db_url: str, port: int, log_path: Path) -> subprocess.Popen[byt
     )
 
 
+def start_floor_server(port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    """The bench's floor: a server in its own process that reads each webhook and answers 200 at once,
+    storing nothing. The same paced run against it is what the client, aiohttp and the shared cores cost."""
+    log = log_path.open("wb")
+    command = [sys.executable, str(Path(__file__).resolve()), "--answer-only", str(port)]
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def answer_only(port: int) -> None:
+    from aiohttp import web
+
+    async def ok(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_get("/readyz", ok)
+    app.router.add_post("/webhooks/mango_office/{tail:.*}", ok)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
 async def wait_ready(base: str, server: subprocess.Popen[bytes]) -> None:
     async with aiohttp.ClientSession() as session:
         for _ in range(300):
             if server.poll() is not None:
-                raise SystemExit("kolokol serve exited during start-up")
+                raise SystemExit("the server exited during start-up")
             try:
                 async with session.get(f"{base}/readyz") as resp:
                     if resp.status == 200:
@@ -193,7 +219,7 @@ async def wait_ready(base: str, server: subprocess.Popen[bytes]) -> None:
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.1)
-    raise SystemExit("kolokol serve did not become ready")
+    raise SystemExit("the server did not become ready")
 
 
 Results = tuple[float, list[float], Counter[int]]
@@ -215,8 +241,17 @@ async def _send(
     latencies.append(time.perf_counter() - since)
 
 
+def _client_out_of_the_way() -> None:
+    # The load's own heap (every request signed in advance) must not be walked by its collector in the
+    # middle of a run: a full collection of it stalls the sender for up to ~100 ms, which reads as the
+    # server's latency. Frozen, the collector skips it (it is freed as usual once the run drops it).
+    gc.collect()
+    gc.freeze()
+
+
 async def saturate(base: str, rounds: list[list[Request]], concurrency: int) -> Results:
     """Closed loop: ``concurrency`` senders, each sending its next request as soon as the last is answered."""
+    _client_out_of_the_way()
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     queue = iter(rounds)
@@ -235,6 +270,7 @@ async def saturate(base: str, rounds: list[list[Request]], concurrency: int) -> 
 async def paced(base: str, rounds: list[list[Request]], rate: float) -> Results:
     """Open loop: requests leave on a fixed schedule whatever the answers; latency counts from the moment
     a request was due, so a server that falls behind cannot hide it (no coordinated omission)."""
+    _client_out_of_the_way()
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     tasks: list[asyncio.Task[None]] = []
@@ -306,6 +342,25 @@ class Round:
     capacity: float
     paced_rate: float
     paced: Results
+    floor: Results | None = None
+
+
+async def measure_floor(rounds: list[Round], args: argparse.Namespace, tmp: Path) -> None:
+    """Each round's paced run again, at its rate, against the floor server."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start_floor_server(port, tmp / "floor.log")
+    try:
+        await wait_ready(base, server)
+        warm, _ = build_traffic(200, 0.0, prefix="warm")
+        await saturate(base, warm, 16)
+        for number, done in enumerate(rounds):
+            traffic, _ = build_traffic(args.calls, args.duplicates, prefix=f"floor{number}")
+            done.floor = await paced(base, traffic, done.paced_rate)
+            report(f"floor, paced at {done.paced_rate:.0f}", sum(map(len, traffic)), done.floor)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 async def run_backend(name: str, db_url: str, args: argparse.Namespace, tmp: Path) -> list[Round]:
@@ -357,6 +412,16 @@ def summarize(name: str, rounds: list[Round]) -> None:
         f" paced at {median([r.paced_rate for r in rounds]):.0f} requests/s: p50 {p50:.1f} ms,"
         f" p99 {median(p99s):.1f} ms (each run: {', '.join(f'{v:.1f}' for v in p99s)}; target < 50 ms)"
     )
+    floors = [r.floor for r in rounds if r.floor]
+    if floors:
+        floor_p99s = [1000 * percentile(f[1], 0.99) for f in floors]
+        floor_p50 = median([1000 * statistics.median(f[1]) for f in floors])
+        print(
+            f"  bench floor (same paced runs, a server answering at once): p50"
+            f" {floor_p50:.1f} ms, p99 {median(floor_p99s):.1f}"
+            f" ms (each run: {', '.join(f'{v:.1f}' for v in floor_p99s)}); kolokol's p99 over the floor's:"
+            f" {median(p99s) - median(floor_p99s):.1f} ms"
+        )
 
 
 async def main() -> None:
@@ -380,6 +445,9 @@ async def main() -> None:
     )
     parser.add_argument("--pg-url", default=os.environ.get("KOLOKOL_TEST_PG_URL", ""))
     parser.add_argument("--no-sqlite", action="store_true", help="measure PostgreSQL only")
+    parser.add_argument(
+        "--no-floor", action="store_true", help="skip the paced runs against a server that answers at once"
+    )
     args = parser.parse_args()
     print(
         f"{args.calls} Mango calls per run (about 5 requests each), {args.duplicates:.0%} of requests"
@@ -391,6 +459,8 @@ async def main() -> None:
         if not args.no_sqlite:
             sqlite_url = f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
             summaries.append(("SQLite", await run_backend("SQLite", sqlite_url, args, Path(tmp))))
+            if not args.no_floor:
+                await measure_floor(summaries[-1][1], args, Path(tmp))
         if args.pg_url:
             from sqlalchemy import text
 
@@ -400,10 +470,15 @@ async def main() -> None:
                 await conn.execute(text("CREATE SCHEMA public"))
             await engine.dispose()
             summaries.append(("PostgreSQL", await run_backend("PostgreSQL", args.pg_url, args, Path(tmp))))
+            if not args.no_floor:
+                await measure_floor(summaries[-1][1], args, Path(tmp))
     for name, rounds in summaries:
         summarize(name, rounds)
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.argv[1:2] == ["--answer-only"]:
+        answer_only(int(sys.argv[2]))
+    else:
+        asyncio.run(main())
