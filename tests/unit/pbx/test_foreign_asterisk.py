@@ -321,19 +321,21 @@ def test_a_number_the_provider_refuses_at_once_is_a_failed_call_not_one_nobody_a
     assert (call.status, call.disposition) == ("unanswered", "failed")
 
 
-def test_a_blonde_transfer_to_a_ring_group_names_the_phone_that_answers() -> None:
-    pbx = unstamped()
+Legs = list[tuple[Chan, Chan, Chan]]
+
+
+def blonde_transfer_to_ring_group(pbx: ScriptedPbx) -> tuple[Chan, Legs]:
+    """201 answers an outside call, calls the ring group 401 on its second line (202 and 203 ring through
+    Local channels) and hangs up while they ring: the caller takes over the dial."""
     trunk = trunk_call(pbx)
     one, two, first = through_local(pbx, trunk, "150010001", shown=DID)
     ring(pbx, one, first)
     answer(pbx, trunk, one, two, first, ("b1", "b2"))
-    # 201 calls the ring group 401 on its second line; 202 and 203 ring.
     second = phone_call(pbx, "150010001", "201", "401")
     legs = [through_local(pbx, second, account, shown="401") for account in ("150010002", "150010003")]
     for leg_one, _leg_two, phone in legs:
         ring(pbx, leg_one, phone)
-    # 201 hangs up while they ring (Asterisk 13: DestType App, no TransferTarget fields); the caller takes
-    # over the dial.
+    # Asterisk 13: DestType App, no TransferTarget fields.
     pbx.emit(
         "AttendedTransfer",
         first.snapshot("OrigTransferer"),
@@ -347,6 +349,12 @@ def test_a_blonde_transfer_to_a_ring_group_names_the_phone_that_answers() -> Non
     pbx.unbridge(first, "b1")
     pbx.hangup(first)
     pbx.hangup(second)
+    return trunk, legs
+
+
+def test_a_blonde_transfer_to_a_ring_group_names_the_phone_that_answers() -> None:
+    pbx = unstamped()
+    trunk, legs = blonde_transfer_to_ring_group(pbx)
     (one202, two202, phone202), (one203, two203, phone203) = legs
     pbx.state(phone202, "6")
     pbx.dial_end(two202, phone202, "ANSWER")
@@ -369,27 +377,7 @@ def test_a_blonde_transfer_to_a_ring_group_names_the_phone_that_answers() -> Non
 
 def test_a_blonde_transfer_to_a_ring_group_nobody_answers_names_the_number_dialled() -> None:
     pbx = unstamped()
-    trunk = trunk_call(pbx)
-    one, two, first = through_local(pbx, trunk, "150010001", shown=DID)
-    ring(pbx, one, first)
-    answer(pbx, trunk, one, two, first, ("b1", "b2"))
-    second = phone_call(pbx, "150010001", "201", "401")
-    legs = [through_local(pbx, second, account, shown="401") for account in ("150010002", "150010003")]
-    for leg_one, _leg_two, phone in legs:
-        ring(pbx, leg_one, phone)
-    pbx.emit(
-        "AttendedTransfer",
-        first.snapshot("OrigTransferer"),
-        second.snapshot("SecondTransferer"),
-        trunk.snapshot("Transferee"),
-        Result="Success",
-        DestType="App",
-        DestApp="Dial",
-        OrigBridgeUniqueid="b1",
-    )
-    pbx.unbridge(first, "b1")
-    pbx.hangup(first)
-    pbx.hangup(second)
+    trunk, legs = blonde_transfer_to_ring_group(pbx)
     for leg_one, leg_two, phone in legs:
         pbx.dial_end(leg_two, phone, "NOANSWER")
         pbx.hangup(phone, "19")
