@@ -51,6 +51,14 @@ def repaired(text: str) -> str:
     return text.replace("\x00", REPLACEMENT)
 
 
+def fitted(text: str | None, limit: int) -> str:
+    """Text as a column of ``limit`` characters holds it: valid (repaired), cut to end in "…"."""
+    if not text:
+        return ""
+    text = repaired(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def ascii_digits(text: str, max_digits: int = 18) -> bool:
     """Whether `text` is 1..max_digits ASCII digits: what ``int()`` may be given.
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable
 from typing import cast
 
 from sqlalchemy import String, Table
 
 from kolokol.storage.tables import Call
 from pbx.call_record import PbxCallRecord, Transfer
-from pbx.untrusted import repaired
+from pbx.untrusted import fitted, repaired
+from pbx.webhooks.base import unique
 
 ELLIPSIS = "…"
 _DIGEST_CHARS = 16
@@ -42,21 +42,22 @@ EXTENSION_CHARS = _length("operator")  # operator, answered_by, rang, transfers
 
 def fitted_record(record: PbxCallRecord) -> PbxCallRecord:
     """The record as the call log can hold it (the same record when it already fits)."""
-    rang = _unique(_text(r, EXTENSION_CHARS) for r in record.rang)
+    # Two long names may be cut to one.
+    rang = tuple(unique(fitted(r, EXTENSION_CHARS) for r in record.rang))
     transfers = tuple(_transfer(t) for t in record.transfers)
-    fitted = dataclasses.replace(
+    result = dataclasses.replace(
         record,
         pbx_call_id=fitted_key(record.pbx_call_id, CALL_ID_CHARS),
         caller=_number(record.caller),
-        caller_name=_text(record.caller_name, NAME_CHARS) or None,
+        caller_name=fitted(record.caller_name, NAME_CHARS) or None,
         called=_number(record.called),
-        operator=_text(record.operator, EXTENSION_CHARS) or None,
-        answered_by=_text(record.answered_by, EXTENSION_CHARS) or None,
+        operator=fitted(record.operator, EXTENSION_CHARS) or None,
+        answered_by=fitted(record.answered_by, EXTENSION_CHARS) or None,
         rang=rang,
         transfers=transfers,
         recording_file=repaired(record.recording_file) if record.recording_file else record.recording_file,
     )
-    return record if fitted == record else fitted
+    return record if result == record else result
 
 
 def fitted_key(value: str, limit: int) -> str:
@@ -70,24 +71,12 @@ def fitted_key(value: str, limit: int) -> str:
 
 def _number(value: str) -> str:
     limit = PHONE_NUMBER_CHARS if value.startswith("+") else NUMBER_CHARS
-    return _text(value, limit)
-
-
-def _text(value: str | None, limit: int) -> str:
-    if not value:
-        return ""
-    value = repaired(value)
-    return value if len(value) <= limit else value[: limit - 1] + ELLIPSIS
+    return fitted(value, limit)
 
 
 def _transfer(transfer: Transfer) -> Transfer:
     return dataclasses.replace(
         transfer,
-        from_ext=_text(transfer.from_ext, EXTENSION_CHARS) or None,
-        to_ext=_text(transfer.to_ext, EXTENSION_CHARS) or None,
+        from_ext=fitted(transfer.from_ext, EXTENSION_CHARS) or None,
+        to_ext=fitted(transfer.to_ext, EXTENSION_CHARS) or None,
     )
-
-
-def _unique(items: Iterable[str]) -> tuple[str, ...]:
-    """First occurrences in order, empties dropped (two long names may be cut to one)."""
-    return tuple(dict.fromkeys(item for item in items if item))

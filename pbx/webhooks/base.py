@@ -20,7 +20,7 @@ from urllib.parse import unquote_plus
 
 from pbx.call_record import Direction, Disposition, MissedWhere, PbxCallRecord, Transfer, outcome
 from pbx.live import LiveCall, LiveState
-from pbx.untrusted import Unusable, invalid_text, load_json, repaired, text_problem
+from pbx.untrusted import Unusable, fitted, invalid_text, load_json, text_problem
 
 # Turns whatever a PBX sends as a number into E.164, or None for extensions and garbage.
 ToE164 = Callable[[str | None], str | None]
@@ -366,14 +366,6 @@ def storable(events: Sequence[CloudEvent], received_at: datetime) -> tuple[Cloud
             event = replace(event, dedupe_key=f"sha256:{digest}")
         checked.append(event)
     return tuple(checked)
-
-
-def fitted(text: str | None, limit: int) -> str:
-    """Text as a record column holds it: valid (repaired), at most `limit` characters."""
-    if not text:
-        return ""
-    text = repaired(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # ---- building the record --------------------------------------------------------------------------
