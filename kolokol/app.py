@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from calltracking import setup as calltracking
 from kolokol.app_keys import CLOCK, PHONES, SETTINGS
 from kolokol.auth import setup as auth
 from kolokol.calls import setup as calls
@@ -54,6 +55,7 @@ def make_app(settings: Settings) -> web.Application:
     feed.setup(app)
     calls.setup(app)
     tasks.setup(app)
+    calltracking.setup(app)
     contacts.setup(app)
     auth.setup(app)
     pages.setup(app)

@@ -312,6 +312,28 @@ class ConsoleSettings(_Section):
     task_warning_minutes: int = Field(5, ge=0, le=24 * 60)
 
 
+class TrackingSettings(_Section):
+    """Call tracking (calltracking/). Numbers, sites and pools live in the database, not here."""
+
+    # Reports count days and months in the clinic's time zone.
+    timezone: str = "Europe/Moscow"
+    # A "target call" (a real inquiry) talked at least this long.
+    target_call_seconds: int = Field(60, ge=0, le=3600)
+    # Pool sizing aims at this share of visitors shown the fallback number (Erlang-B).
+    overflow_target: float = Field(0.01, gt=0, lt=0.5)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
 class LogSettings(_Section):
     level: str = "INFO"
     format: str = Field("auto", pattern="^(auto|json|console)$")
@@ -329,6 +351,7 @@ class Settings(_Section):
     console: ConsoleSettings = ConsoleSettings()
     # Clinic numbers (any spelling, keyed as written) -> their name and branch, shown on caller cards.
     lines: dict[str, LineSettings] = Field(default_factory=dict)
+    tracking: TrackingSettings = TrackingSettings()
     log: LogSettings = LogSettings()
 
     @model_validator(mode="after")

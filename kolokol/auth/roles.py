@@ -17,3 +17,7 @@ WRITE_CONTACTS = WORK_TASKS
 EVERYONE = READ_CALLS
 # Click-to-call from any extension: supervisors and the CRM; operators only from their own phones.
 ORIGINATE_FROM_ANY_PHONE = SUPERVISOR_ROLES | {"integration"}
+# Call tracking: numbers, sites and pools, costs (marketers set them up).
+MANAGE_TRACKING = frozenset({"admin", "marketer"})
+# Call tracking's reports, pool health and ad-platform exports.
+READ_TRACKING = frozenset({"admin", "manager", "marketer"})

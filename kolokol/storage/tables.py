@@ -9,10 +9,12 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -112,6 +114,23 @@ class Call(Base):
     first_time_caller: Mapped[bool] = mapped_column(default=False)
     contact_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     callback_task_id: Mapped[str | None] = mapped_column(ForeignKey("callback_tasks.id"))
+    # Attribution (calltracking): the whole `source` object as the contract shows it, null until the
+    # call is attributed; and the fields reports group by, copied out of it into columns (migration 0008).
+    source: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    attr_kind: Mapped[str | None] = mapped_column(String(10))
+    attr_channel: Mapped[str | None] = mapped_column(String(20))
+    attr_source: Mapped[str | None] = mapped_column(String(200))
+    attr_medium: Mapped[str | None] = mapped_column(String(200))
+    attr_campaign: Mapped[str | None] = mapped_column(String(500))
+    attr_content: Mapped[str | None] = mapped_column(String(500))
+    attr_term: Mapped[str | None] = mapped_column(String(500))
+    attr_landing_page: Mapped[str | None] = mapped_column(String(1000))
+    attr_tracking_number: Mapped[str | None] = mapped_column(String(40))
+    attr_site: Mapped[str | None] = mapped_column(String(64))
+    attr_pool: Mapped[str | None] = mapped_column(String(100))
+    attr_branch: Mapped[str | None] = mapped_column(String(100))
+    attr_session: Mapped[str | None] = mapped_column(String(32), index=True)
+    attr_confidence: Mapped[float | None] = mapped_column(Float)
     # Only so the unit of work inserts a new task before the call pointing at it; never loaded.
     callback_task: Mapped[CallbackTask | None] = relationship(lazy="raise")
 
@@ -241,3 +260,147 @@ class WebSession(Base):
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(200))
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+
+# --- Call tracking (calltracking/, migration 0008) -------------------------------------------------
+
+
+class TrackingNumber(Base):
+    """A static tracking number: every call to it comes from one source (a billboard, a leaflet…)."""
+
+    __tablename__ = "tracking_numbers"
+    number: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    branch: Mapped[str | None] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(20), default="offline")
+    source: Mapped[str | None] = mapped_column(String(200))
+    medium: Mapped[str | None] = mapped_column(String(200))
+    campaign: Mapped[str | None] = mapped_column(String(500))
+    content: Mapped[str | None] = mapped_column(String(500))
+    term: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class TrackingSite(Base):
+    """A website that asks for numbers: who may ask (origins) and how long a lease lives."""
+
+    __tablename__ = "tracking_sites"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    hold_seconds: Mapped[int] = mapped_column(Integer)
+    heartbeat_seconds: Mapped[int] = mapped_column(Integer)
+    # A lease ends this long after it began however often the page heartbeats (a tab left open for a week
+    # must not keep a pool number).
+    max_lease_seconds: Mapped[int] = mapped_column(Integer)
+    # Numbers shown by source alone, without a session (visitors without consent): [{"number",
+    # "replaces": [...], "match": {"channel", "source", "medium", "campaign"}}].
+    source_numbers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class TrackingPool(Base):
+    """A site's pool of numbers standing in for clinic numbers (per branch or channel)."""
+
+    __tablename__ = "tracking_pools"
+    __table_args__ = (UniqueConstraint("site_id", "name", name="uq_tracking_pools_site_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("tracking_sites.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    branch: Mapped[str | None] = mapped_column(String(100))
+    replaces: Mapped[list[str]] = mapped_column(JSON, default=list)
+    fallback: Mapped[str | None] = mapped_column(String(40))
+    # Leases only for visitors of this channel ("paid", …); null: every visitor.
+    channel: Mapped[str | None] = mapped_column(String(20))
+    # A pool left out of its site's latest settings: kept (its leases explain calls), never leased again.
+    retired_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class PoolNumber(Base):
+    """A pool number and who holds it now. The row is what a lease locks (FOR UPDATE SKIP LOCKED)."""
+
+    __tablename__ = "pool_numbers"
+    __table_args__ = (Index("ix_pool_numbers_pool_leased_until", "pool_id", "leased_until"),)
+    number: Mapped[str] = mapped_column(String(40), primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("tracking_pools.id"))
+    # "active", "quarantined" (out of rotation, e.g. spam callers found it) or "retired" (removed).
+    state: Mapped[str] = mapped_column(String(12), default="active")
+    state_reason: Mapped[str | None] = mapped_column(String(200))
+    state_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    session_id: Mapped[str | None] = mapped_column(String(32))
+    lease_id: Mapped[int | None] = mapped_column(Integer)
+    # The current lease's end; a number is free when this is null or past.
+    leased_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # When its last lease ended or began: the number free the longest goes out first.
+    last_leased_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class VisitorSession(Base):
+    """A website visitor, with the source taken once when the session opened."""
+
+    __tablename__ = "visitor_sessions"
+    __table_args__ = (Index("ix_visitor_sessions_site_created", "site_id", "created_at"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    site_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    consent: Mapped[bool] = mapped_column(default=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str | None] = mapped_column(String(200))
+    medium: Mapped[str | None] = mapped_column(String(200))
+    campaign: Mapped[str | None] = mapped_column(String(500))
+    content: Mapped[str | None] = mapped_column(String(500))
+    term: Mapped[str | None] = mapped_column(String(500))
+    landing_page: Mapped[str | None] = mapped_column(String(1000))
+    referrer: Mapped[str | None] = mapped_column(String(1000))
+    gclid: Mapped[str | None] = mapped_column(String(200))
+    yclid: Mapped[str | None] = mapped_column(String(200))
+    fbclid: Mapped[str | None] = mapped_column(String(200))
+    ga_client_id: Mapped[str | None] = mapped_column(String(100))
+    ym_client_id: Mapped[str | None] = mapped_column(String(100))
+    # The visitor's address, to rate-limit and to tell bots (never shown to marketers).
+    address: Mapped[str | None] = mapped_column(String(64))
+
+
+class Lease(Base):
+    """Lease history: which session held which number, when. Calls are attributed from it."""
+
+    __tablename__ = "leases"
+    __table_args__ = (
+        Index("ix_leases_number_started", "number", "started_at"),
+        Index("ix_leases_pool_started", "pool_id", "started_at"),
+        Index("ix_leases_session", "session_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pool_id: Mapped[int] = mapped_column(Integer)
+    # The pool number, or the pool's fallback when every number was taken (overflow).
+    number: Mapped[str] = mapped_column(String(40))
+    session_id: Mapped[str] = mapped_column(String(32))
+    overflow: Mapped[bool] = mapped_column(default=False)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The first heartbeat: a page that never heartbeats (a bot) holds its number only briefly.
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class TrackingCost(Base):
+    """What a source cost in a month (entered or imported), for cost per call."""
+
+    __tablename__ = "tracking_costs"
+    __table_args__ = (
+        UniqueConstraint("month", "channel", "source", "medium", "campaign", name="uq_tracking_costs_key"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    month: Mapped[str] = mapped_column(String(7))  # "2026-11"
+    # "" where a cost is not split that finely (unique constraints treat NULLs as distinct).
+    channel: Mapped[str] = mapped_column(String(20), default="")
+    source: Mapped[str] = mapped_column(String(200), default="")
+    medium: Mapped[str] = mapped_column(String(200), default="")
+    campaign: Mapped[str] = mapped_column(String(500), default="")
+    amount: Mapped[Any] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3), default="RUB")
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
