@@ -47,6 +47,21 @@ export function cardMode(call) {
   return 'other';
 }
 
+// Below this confidence the card says "probable source" (calltracking's attribution scores every call).
+const PROBABLE_BELOW = 0.6;
+const CHANNELS = new Set(['paid', 'organic', 'referral', 'social', 'email', 'direct', 'offline', 'other']);
+
+/**
+ * Where the call came from, as the card shows it: the source and campaign, or the channel when the
+ * visit named no source ("search", "direct visit"); nothing for a number kolokol does not track.
+ */
+export function sourceLabel(source) {
+  if (!source || typeof source !== 'object' || source.kind === 'direct') return '';
+  const named = [source.source, source.campaign].filter((part) => typeof part === 'string' && part).join(' · ');
+  if (named) return named;
+  return CHANNELS.has(source.channel) ? t(`channel.${source.channel}`) : '';
+}
+
 function safeUrl(url) {
   return typeof url === 'string' && /^https?:\/\//i.test(url) ? url : null;
 }
@@ -206,10 +221,12 @@ export class CallCard {
       const missed = tasks.reduce((sum, task) => sum + (task.missed_calls || 1), 0);
       this.facts.append(h('span', { class: 'badge badge-task' }, icon('phone-missed'), tn('console.card.open_task', missed)));
     }
-    const source = card.source && typeof card.source === 'object' ? card.source : null;
-    if (source && (source.source || source.campaign)) {
-      const text = [source.source, source.campaign].filter(Boolean).join(' · ');
-      this.facts.append(h('span', { class: 'badge badge-source' }, icon('target'), t('console.card.source', { source: text })));
+    const sourceText = sourceLabel(card.source);
+    if (sourceText) {
+      const probable = card.source.ambiguous || card.source.confidence < PROBABLE_BELOW;
+      const badge = h('span', { class: 'badge badge-source' }, icon('target'), t(probable ? 'console.card.source_probable' : 'console.card.source', { source: sourceText }));
+      if (Array.isArray(card.source.reasons)) badge.title = card.source.reasons.join(', ');
+      this.facts.append(badge);
     }
     this.renderContacts();
     this.renderActions(call);
