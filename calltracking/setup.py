@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from calltracking import health_api, report_api, snippet_http
+
 
 def setup(app: web.Application) -> None:
     """After the database: the public endpoints and the marketers' REST API."""
-    del app
+    snippet_http.setup(app)
+    app.router.add_routes(health_api.routes)
+    app.router.add_routes(report_api.routes)
