@@ -7,6 +7,7 @@ languages (a test checks it), so a missing translation is a failed test, not a b
 from __future__ import annotations
 
 from kolokol.settings import LANGUAGES
+from kolokol.web.i18n_marketer import MARKETER_MESSAGES
 
 LANGUAGE_COOKIE = "kolokol_lang"
 
@@ -502,6 +503,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "supervisor.summary.late": "overdue",
     },
 }
+# The marketer page's words are kept in their own table (kolokol.web.i18n_marketer).
+for _language, _messages in MARKETER_MESSAGES.items():
+    MESSAGES[_language].update(_messages)
 
 
 def pick_language(requested: str | None, remembered: str | None, default: str) -> str:

@@ -1,4 +1,5 @@
-"""The operator console and the supervisor view: server-rendered HTML shells plus their static files.
+"""The operator console, the supervisor view and the marketer page: server-rendered HTML shells plus
+their static files.
 
 The pages are shells: the header and the empty regions come from the server (so the page reads right
 before any script runs); the live content is built in the browser by ES modules under ``/static/``. Every
@@ -17,7 +18,7 @@ from aiohttp import web
 from kolokol.app_keys import SETTINGS
 from kolokol.auth.page_guard import csrf_token, page_language, page_principal, remember_language
 from kolokol.auth.principal import Principal
-from kolokol.auth.roles import CONSOLE_ROLES, SUPERVISOR_ROLES
+from kolokol.auth.roles import CONSOLE_ROLES, MANAGE_TRACKING, READ_TRACKING, SUPERVISOR_ROLES
 from kolokol.calls.availability import click_to_call_ready
 from kolokol.settings import LANGUAGES
 from kolokol.web.html_render import json_for_script, render
@@ -28,6 +29,19 @@ STATIC = Path(__file__).parent / "static"
 
 CONSOLE_PATH = "/console"
 SUPERVISOR_PATH = "/console/supervisor"
+MARKETER_PATH = "/marketer"
+
+# The pages in the header's tabs, in order, and who may open each.
+PAGES = (
+    ("console", CONSOLE_PATH, "console.nav.console", CONSOLE_ROLES),
+    ("supervisor", SUPERVISOR_PATH, "console.nav.supervisor", SUPERVISOR_ROLES),
+    ("marketer", MARKETER_PATH, "marketer.nav", READ_TRACKING),
+)
+
+
+def home_path(role: str) -> str:
+    """The first page this role may open (the brand link goes there)."""
+    return next((path for _, path, _, roles in PAGES if role in roles), CONSOLE_PATH)
 
 
 def page_data(request: web.Request, principal: Principal, language: str, page: str) -> dict[str, Any]:
@@ -51,19 +65,33 @@ def page_data(request: web.Request, principal: Principal, language: str, page: s
             # Kept current by the page from /api/me and /api/live (the AMI connection comes and goes).
             "click_to_call": click_to_call_ready(request.app),
         },
-        "urls": {"login": "/login", "console": CONSOLE_PATH, "supervisor": SUPERVISOR_PATH},
+        "urls": {
+            "login": "/login",
+            "console": CONSOLE_PATH,
+            "supervisor": SUPERVISOR_PATH,
+            "marketer": MARKETER_PATH,
+        },
+    }
+
+
+def tracking_data(request: web.Request, principal: Principal) -> dict[str, Any]:
+    """What the marketer page needs up front: may this user change things, and the report settings."""
+    tracking = request.app[SETTINGS].tracking
+    return {
+        "can_edit": principal.role in MANAGE_TRACKING,
+        "timezone": tracking.timezone,
+        "target_call_seconds": tracking.target_call_seconds,
+        "overflow_target": tracking.overflow_target,
     }
 
 
 def _nav(principal: Principal, language: str, page: str) -> str:
-    """Console / supervisor tabs, for those who may open both."""
-    if principal.role not in SUPERVISOR_ROLES:
+    """Tabs for the pages this user may open, when there is more than one."""
+    pages = [(target, path, key) for target, path, key, roles in PAGES if principal.role in roles]
+    if len(pages) < 2:
         return ""
     links = []
-    for target, path, key in (
-        ("console", CONSOLE_PATH, "console.nav.console"),
-        ("supervisor", SUPERVISOR_PATH, "console.nav.supervisor"),
-    ):
+    for target, path, key in pages:
         current = ' aria-current="page"' if target == page else ""
         label = html.escape(translate(language, key))
         links.append(f'<a class="topnav-link" href="{path}"{current}>{label}</a>')
@@ -95,11 +123,15 @@ def render_page(request: web.Request, principal: Principal, language: str, page:
         "csrf": csrf_token(request),
         "display_name": principal.display_name or principal.name,
         "extensions": _extensions_text(principal, language),
+        "home": home_path(principal.role),
     }
+    data = page_data(request, principal, language, page)
+    if page == "marketer":
+        data["tracking"] = tracking_data(request, principal)
     raw = {
         "nav": _nav(principal, language, page),
         "languages": _language_links(language),
-        "page_data": json_for_script(page_data(request, principal, language, page)),
+        "page_data": json_for_script(data),
     }
     raw["header"] = render("_header.html", language, values, raw)
     body = render(f"{page}.html", language, values, raw)
@@ -110,13 +142,21 @@ def render_page(request: web.Request, principal: Principal, language: str, page:
 
 
 async def console_page(request: web.Request) -> web.Response:
-    principal = await page_principal(request, CONSOLE_ROLES)
+    principal = await page_principal(request, CONSOLE_ROLES | READ_TRACKING)
+    if principal.role not in CONSOLE_ROLES:
+        # A marketer logging in lands on /console (the login's default): their page is the marketer one.
+        raise web.HTTPSeeOther(location=MARKETER_PATH)
     return render_page(request, principal, page_language(request), "console")
 
 
 async def supervisor_page(request: web.Request) -> web.Response:
     principal = await page_principal(request, SUPERVISOR_ROLES)
     return render_page(request, principal, page_language(request), "supervisor")
+
+
+async def marketer_page(request: web.Request) -> web.Response:
+    principal = await page_principal(request, READ_TRACKING)
+    return render_page(request, principal, page_language(request), "marketer")
 
 
 async def _static_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -133,9 +173,10 @@ async def favicon(_request: web.Request) -> web.FileResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    """GET /console, GET /console/supervisor, the static files under /static/ and /favicon.ico."""
+    """GET /console, /console/supervisor, /marketer, the static files under /static/ and /favicon.ico."""
     app.router.add_get(CONSOLE_PATH, console_page)
     app.router.add_get(SUPERVISOR_PATH, supervisor_page)
+    app.router.add_get(MARKETER_PATH, marketer_page)
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static/", STATIC, name="static")
     app.on_response_prepare.append(_static_headers)

@@ -86,10 +86,10 @@ def test_every_static_file_the_pages_reference_exists() -> None:
     static = WEB / "static"
     referenced: set[str] = set()
     for template in (WEB / "templates").glob("*.html"):
-        referenced |= set(re.findall(r"/static/([\w.-]+)", template.read_text(encoding="utf-8")))
+        referenced |= set(re.findall(r"/static/([\w./-]+)", template.read_text(encoding="utf-8")))
     for script in static.glob("*.js"):
         text = script.read_text(encoding="utf-8")
-        referenced |= set(re.findall(r"from '\./([\w.-]+)'", text))
+        referenced |= set(re.findall(r"from '\./([\w./-]+)'", text))
         referenced |= {f"{name}.svg" for name in re.findall(r"icon\('([\w-]+)'\)", text)}
     referenced |= set(re.findall(r"url\(([\w.-]+)\)", (static / "console.css").read_text(encoding="utf-8")))
     missing = sorted(name for name in referenced if not (static / name).is_file())
@@ -117,7 +117,7 @@ def test_templates_escape_what_they_are_given() -> None:
     html = html_render.render(
         "_header.html",
         "ru",
-        {"csrf": '"><script>', "display_name": "<Анна & Co>", "extensions": "доб. 101"},
+        {"csrf": '"><script>', "display_name": "<Анна & Co>", "extensions": "доб. 101", "home": "/console"},
         {"nav": "", "languages": ""},
     )
     assert "<script>" not in html and "&lt;Анна &amp; Co&gt;" in html and "&quot;&gt;&lt;script&gt;" in html
