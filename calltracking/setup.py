@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from calltracking import health_api, report_api, snippet_http
+from calltracking import health_api, manage_api, public_api, report_api, snippet_http
 
 
 def setup(app: web.Application) -> None:
     """After the database: the public endpoints and the marketers' REST API."""
+    public_api.setup(app)
+    app.router.add_routes(manage_api.routes)
     snippet_http.setup(app)
     app.router.add_routes(health_api.routes)
     app.router.add_routes(report_api.routes)

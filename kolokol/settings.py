@@ -321,6 +321,29 @@ class TrackingSettings(_Section):
     target_call_seconds: int = Field(60, ge=0, le=3600)
     # Pool sizing aims at this share of visitors shown the fallback number (Erlang-B).
     overflow_target: float = Field(0.01, gt=0, lt=0.5)
+    # The public endpoints (/t/v1/session, /t/v1/heartbeat): requests per minute from one address
+    # (429 beyond, with Retry-After); per process.
+    public_requests_per_minute: int = Field(120, ge=1, le=100_000)
+    # Sessions one address may hold whose pages have not heartbeated yet (bots opening sessions in a
+    # loop): further opens get 429 until those leases run out. 0: no limit.
+    unconfirmed_per_address: int = Field(10, ge=0, le=100_000)
+    # A visitor session ends after this long without a page asking (a heartbeat then gets 404).
+    session_idle_minutes: int = Field(30, ge=1, le=24 * 60)
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the visitor's address; from
+    # anyone else the header is ignored.
+    trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies_from_text(cls, value: Any) -> Any:
+        return _listed(value)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -1,0 +1,413 @@
+"""Visitor sessions and pool leases in SQL: what ``POST /t/v1/session`` and ``/t/v1/heartbeat`` do.
+
+Each function here is one transaction's work on a synchronous session (lease_book runs it in a thread).
+A pool number is never leased to two live sessions, however many processes ask at once:
+- PostgreSQL: the free number is taken with ``SELECT … FOR UPDATE SKIP LOCKED LIMIT 1``; a second
+  transaction skips the row the first one holds, and once the first commits the row is no longer free
+  (PostgreSQL checks the condition again on the row's newest version before locking it);
+- SQLite: every transaction holds the database's write lock from its start (``BEGIN IMMEDIATE``).
+A live lease is renewed by an ``UPDATE`` that names the lease it extends: once the number went to
+another session the update changes nothing and the session takes a new lease. Nothing lives in memory:
+any number of processes may serve the endpoints.
+
+Lease life (ct_design.md): unconfirmed leases are short; heartbeats renew them up to the site's longest
+lease; an expired lease is never revived (a new one is taken, the same number when it is still free);
+overflow leases record the fallback shown when a pool had no free number.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from calltracking.lease_rules import (
+    LeaseTimes,
+    same_campaign,
+    session_expired,
+    shown_for_pool,
+    source_numbers_for,
+)
+from calltracking.visit_source import VisitSource
+from kolokol.storage.tables import Lease, PoolNumber, TrackingPool, TrackingSite, VisitorSession
+from pbx.untrusted import fitted
+
+# What session ids look like (secrets.token_urlsafe(16)); anything else is no session of ours.
+SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{16,32}$")
+ADDRESS_CHARS = 64
+NO_FALLBACK = ""
+
+
+class NoSuchSite(LookupError):
+    pass
+
+
+class NoSuchSession(LookupError):
+    pass
+
+
+class OriginNotAllowed(PermissionError):
+    """The page asking is not one of the site's origins."""
+
+
+class TooManySessions(Exception):
+    """One address holds too many sessions whose pages never heartbeat (a bot): no new one for now."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("too many unconfirmed sessions from this address")
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class EngineLimits:
+    # A session whose page has been silent this long is over (a heartbeat gets 404, a page opens anew).
+    session_idle_seconds: int = 30 * 60
+    # Sessions one address may hold whose pages have not heartbeated yet (0: no limit).
+    unconfirmed_per_address: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRequest:
+    site_id: str
+    session_id: str | None
+    visit: VisitSource
+    ga_client_id: str | None = None
+    ym_client_id: str | None = None
+    consent: bool = True
+    address: str | None = None
+    # The asking page's origin (normalized), None when the request named none (not a browser).
+    origin: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    session: str | None
+    heartbeat_seconds: int
+    numbers: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteRules:
+    id: str
+    origins: tuple[str, ...]
+    times: LeaseTimes
+    source_numbers: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Pool:
+    id: int
+    replaces: tuple[str, ...]
+    fallback: str | None
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def load_site(db: Session, site_id: str) -> SiteRules | None:
+    site = db.get(TrackingSite, site_id)
+    if site is None:
+        return None
+    return SiteRules(
+        id=site.id,
+        origins=tuple(site.origins or ()),
+        times=LeaseTimes(site.hold_seconds, site.heartbeat_seconds, site.max_lease_seconds),
+        source_numbers=tuple(e for e in site.source_numbers or () if isinstance(e, dict)),
+    )
+
+
+def allowed_site(db: Session, site_id: str, origin: str | None) -> SiteRules:
+    """The site, when the asking page may ask for it: ``NoSuchSite``, ``OriginNotAllowed``."""
+    site = load_site(db, site_id)
+    if site is None:
+        raise NoSuchSite(site_id)
+    if origin is not None and origin not in site.origins:
+        raise OriginNotAllowed(origin)
+    return site
+
+
+def open_session(db: Session, request: SessionRequest, now: datetime, limits: EngineLimits) -> Answer:
+    """Open a session (or resume the one the page had) and lease each of its pools' numbers to it."""
+    site = allowed_site(db, request.site_id, request.origin)
+    heartbeat_seconds = site.times.heartbeat_seconds
+    if not request.consent:
+        # Nothing stored, nothing leased: numbers by the visit's source alone.
+        return Answer(None, heartbeat_seconds, source_numbers_for(site.source_numbers, request.visit))
+    visitor = _resumable(db, site, request, now, limits)
+    fresh = visitor is None
+    if visitor is None:
+        _check_address(db, site, request.address, now, limits)
+        visitor = _new_session(db, site, request, now)
+    numbers = source_numbers_for(site.source_numbers, _source_of(visitor))
+    for pool in _pools(db, site.id, visitor.channel):
+        numbers.update(_lease(db, site, pool, visitor.id, now, heartbeat=False, fresh=fresh))
+    return Answer(visitor.id, heartbeat_seconds, numbers)
+
+
+def heartbeat(
+    db: Session,
+    site_id: str,
+    session_id: str | None,
+    now: datetime,
+    limits: EngineLimits,
+    origin: str | None = None,
+) -> Answer:
+    """The page is still open: renew the session's leases (or take new ones where they lapsed)."""
+    site = allowed_site(db, site_id, origin)
+    visitor = _locked_session(db, site.id, session_id)
+    if visitor is None or _expired(visitor, site, now, limits):
+        raise NoSuchSession(session_id)
+    visitor.last_seen_at = now
+    numbers = source_numbers_for(site.source_numbers, _source_of(visitor))
+    for pool in _pools(db, site.id, visitor.channel):
+        numbers.update(_lease(db, site, pool, visitor.id, now, heartbeat=True, fresh=False))
+    return Answer(visitor.id, site.times.heartbeat_seconds, numbers)
+
+
+# ---- sessions -------------------------------------------------------------------------------------
+
+
+def _locked_session(db: Session, site_id: str, session_id: str | None) -> VisitorSession | None:
+    if not session_id or not SESSION_ID.fullmatch(session_id):
+        return None
+    # Locked so that two tabs of one visitor renewing at once take one lease per pool, not two.
+    found = db.execute(
+        select(VisitorSession)
+        .where(VisitorSession.id == session_id, VisitorSession.site_id == site_id)
+        .with_for_update()
+    ).scalar_one_or_none()
+    return found
+
+
+def _expired(visitor: VisitorSession, site: SiteRules, now: datetime, limits: EngineLimits) -> bool:
+    return session_expired(
+        visitor.created_at,
+        visitor.last_seen_at,
+        now,
+        idle_seconds=limits.session_idle_seconds,
+        max_lease_seconds=site.times.max_lease_seconds,
+    )
+
+
+def _resumable(
+    db: Session, site: SiteRules, request: SessionRequest, now: datetime, limits: EngineLimits
+) -> VisitorSession | None:
+    visitor = _locked_session(db, site.id, request.session_id)
+    if visitor is None or _expired(visitor, site, now, limits):
+        return None
+    if not same_campaign(_source_of(visitor), request.visit):
+        return None
+    visitor.last_seen_at = now
+    # The analytics cookies may have appeared since the first page (the counters load late).
+    visitor.ga_client_id = visitor.ga_client_id or request.ga_client_id
+    visitor.ym_client_id = visitor.ym_client_id or request.ym_client_id
+    return visitor
+
+
+def _new_session(db: Session, site: SiteRules, request: SessionRequest, now: datetime) -> VisitorSession:
+    visit = request.visit
+    visitor = VisitorSession(
+        id=new_session_id(),
+        site_id=site.id,
+        created_at=now,
+        last_seen_at=now,
+        consent=True,
+        channel=visit.channel,
+        source=visit.source,
+        medium=visit.medium,
+        campaign=visit.campaign,
+        content=visit.content,
+        term=visit.term,
+        landing_page=visit.landing_page,
+        referrer=visit.referrer,
+        gclid=visit.gclid,
+        yclid=visit.yclid,
+        fbclid=visit.fbclid,
+        ga_client_id=request.ga_client_id,
+        ym_client_id=request.ym_client_id,
+        address=fitted(request.address, ADDRESS_CHARS) or None,
+    )
+    db.add(visitor)
+    db.flush()
+    return visitor
+
+
+def _source_of(visitor: VisitorSession) -> VisitSource:
+    return VisitSource(
+        channel=visitor.channel,
+        source=visitor.source,
+        medium=visitor.medium,
+        campaign=visitor.campaign,
+        content=visitor.content,
+        term=visitor.term,
+        gclid=visitor.gclid,
+        yclid=visitor.yclid,
+        fbclid=visitor.fbclid,
+        landing_page=visitor.landing_page,
+        referrer=visitor.referrer,
+    )
+
+
+def _check_address(
+    db: Session, site: SiteRules, address: str | None, now: datetime, limits: EngineLimits
+) -> None:
+    """Refuse a new session to an address that already holds ``unconfirmed_per_address`` sessions whose
+    pages never heartbeated: a bot opening sessions in a loop cannot drain a pool. Counted in the
+    database, so it holds across every process serving the endpoints."""
+    if not address or limits.unconfirmed_per_address <= 0:
+        return
+    span = site.times.unconfirmed_seconds
+    held = db.scalar(
+        select(func.count(func.distinct(VisitorSession.id)))
+        .join(Lease, Lease.session_id == VisitorSession.id)
+        .where(
+            VisitorSession.site_id == site.id,
+            VisitorSession.created_at >= now - timedelta(seconds=span),
+            VisitorSession.address == fitted(address, ADDRESS_CHARS),
+            Lease.confirmed_at.is_(None),
+            Lease.overflow.is_(False),
+            Lease.ends_at > now,
+        )
+    )
+    if (held or 0) >= limits.unconfirmed_per_address:
+        raise TooManySessions(retry_after=span)
+
+
+# ---- leases ---------------------------------------------------------------------------------------
+
+
+def _pools(db: Session, site_id: str, channel: str) -> list[_Pool]:
+    rows = db.execute(
+        select(TrackingPool.id, TrackingPool.replaces, TrackingPool.fallback)
+        .where(
+            TrackingPool.site_id == site_id,
+            TrackingPool.retired_at.is_(None),
+            or_(TrackingPool.channel.is_(None), TrackingPool.channel == channel),
+        )
+        # Always in the same order: two transactions renewing one session's leases never deadlock.
+        .order_by(TrackingPool.id)
+    ).all()
+    return [
+        _Pool(row.id, tuple(r for r in row.replaces or () if isinstance(r, str)), row.fallback)
+        for row in rows
+    ]
+
+
+def _lease(
+    db: Session, site: SiteRules, pool: _Pool, session_id: str, now: datetime, *, heartbeat: bool, fresh: bool
+) -> dict[str, str]:
+    """The session's number for this pool: its live lease renewed, else a new lease."""
+    last = None if fresh else _last_lease(db, pool.id, session_id)
+    if last is not None and last.ends_at > now:
+        confirmed = heartbeat or last.confirmed_at is not None
+        end = site.times.renewed_end(last.started_at, last.ends_at, now, confirmed=confirmed)
+        kept = last.overflow or _extend_number(db, last.number, last.id, now, end)
+        if kept:
+            _renew(db, last.id, now, end, heartbeat=heartbeat)
+            return shown_for_pool(pool.replaces, last.number or None)
+        # The number was taken out of rotation meanwhile: its lease runs out, the session moves on.
+    preferred = last.number if last is not None and not last.overflow else None
+    return _take(db, site, pool, session_id, now, confirmed=heartbeat, preferred=preferred)
+
+
+def _last_lease(
+    db: Session, pool_id: int, session_id: str
+) -> Row[int, str, bool, datetime, datetime | None, datetime] | None:
+    return db.execute(
+        select(Lease.id, Lease.number, Lease.overflow, Lease.started_at, Lease.confirmed_at, Lease.ends_at)
+        .where(Lease.session_id == session_id, Lease.pool_id == pool_id)
+        .order_by(Lease.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _extend_number(db: Session, number: str, lease_id: int, now: datetime, end: datetime) -> bool:
+    """Move the number's lease end, only while this very lease holds it and it is in rotation."""
+    changed = db.execute(
+        update(PoolNumber)
+        .where(
+            PoolNumber.number == number,
+            PoolNumber.lease_id == lease_id,
+            PoolNumber.state == "active",
+            PoolNumber.leased_until > now,
+        )
+        .values(leased_until=end)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(changed, "rowcount", 0))
+
+
+def _renew(db: Session, lease_id: int, now: datetime, end: datetime, *, heartbeat: bool) -> None:
+    values: dict[str, Any] = {"ends_at": end}
+    if heartbeat:
+        values["last_heartbeat_at"] = now
+        values["confirmed_at"] = func.coalesce(Lease.confirmed_at, now)
+    db.execute(
+        update(Lease)
+        .where(Lease.id == lease_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _free(now: datetime) -> Any:
+    return or_(PoolNumber.leased_until.is_(None), PoolNumber.leased_until <= now)
+
+
+def _take(
+    db: Session,
+    site: SiteRules,
+    pool: _Pool,
+    session_id: str,
+    now: datetime,
+    *,
+    confirmed: bool,
+    preferred: str | None,
+) -> dict[str, str]:
+    """A new lease: the session's previous number when free, else the number free the longest; the
+    fallback (an overflow lease) when none is free."""
+    in_rotation = (PoolNumber.pool_id == pool.id, PoolNumber.state == "active", _free(now))
+    number: str | None = None
+    if preferred is not None:
+        number = db.scalar(
+            select(PoolNumber.number)
+            .where(PoolNumber.number == preferred, *in_rotation)
+            .with_for_update(skip_locked=True)
+        )
+    if number is None:
+        number = db.scalar(
+            select(PoolNumber.number)
+            .where(*in_rotation)
+            .order_by(PoolNumber.last_leased_at.asc().nulls_first(), PoolNumber.number)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+    end = site.times.first_end(now, confirmed=confirmed)
+    lease = {
+        "pool_id": pool.id,
+        "session_id": session_id,
+        "started_at": now,
+        "confirmed_at": now if confirmed else None,
+        "last_heartbeat_at": now,
+        "ends_at": end,
+    }
+    if number is None:
+        # Overflow: counted for pool health; the page shows the fallback, if the pool has one.
+        db.execute(insert(Lease).values(**lease, number=pool.fallback or NO_FALLBACK, overflow=True))
+        return shown_for_pool(pool.replaces, pool.fallback)
+    lease_id = db.execute(
+        insert(Lease).values(**lease, number=number, overflow=False).returning(Lease.id)
+    ).scalar_one()
+    db.execute(
+        update(PoolNumber)
+        .where(PoolNumber.number == number)
+        .values(session_id=session_id, lease_id=lease_id, leased_until=end, last_leased_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return shown_for_pool(pool.replaces, number)
