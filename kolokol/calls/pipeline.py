@@ -23,6 +23,8 @@ from sqlalchemy import BindParameter, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from calltracking import attribution_store
+from calltracking.attribution import report_columns
 from kolokol.calls.record_fit import fitted_record
 from kolokol.storage.tables import Call, CallbackTask, ContactPhone, new_id
 from kolokol.storage.write_lock import write_transaction
@@ -204,6 +206,7 @@ class _Batch:
         self.contacts: dict[str, list[str]] = {}
         self.call_times: dict[str, list[datetime]] = {}
         self.open_tasks: dict[str, CallbackTask] = {}
+        self.attribution = attribution_store.Inputs()
 
     def load(self) -> None:
         session = self.session
@@ -212,6 +215,14 @@ class _Batch:
             ids = [cid for p, cid in keys if p == pbx]
             for call in session.scalars(_STORED_CALLS, {"pbx": pbx, "ids": ids}).all():
                 self.existing[(call.pbx, call.pbx_call_id)] = call
+        # A call's source is decided once, when it is first stored: only new inbound calls need one.
+        rings = [
+            _ring(r)
+            for r in self.records
+            if r.direction == "inbound" and (r.pbx, r.pbx_call_id) not in self.existing
+        ]
+        if rings:
+            self.attribution = attribution_store.load(session, rings)
         if not self.numbers:
             return
         numbers = {"numbers": self.numbers}
@@ -239,6 +250,12 @@ class _Batch:
         call.outside_number = number
         call.contact_ids = list(self.contacts.get(number, [])) if number else []
         call.first_time_caller = bool(number) and not self._called_before(number or "", record.started_at)
+        if record.direction == "inbound":
+            ring = _ring(record)
+            call.source = self.attribution.source(ring)
+            self.attribution.remember(ring, call.source)
+            for column, value in report_columns(call.source).items():
+                setattr(call, column, value)
         if number:
             self.call_times.setdefault(number, []).append(record.started_at)
         # The id is needed now (tasks point at calls), not after the flush.
@@ -256,6 +273,11 @@ class _Batch:
 def _aware(moment: datetime) -> datetime:
     # SQLite hands back naive datetimes from aggregate queries, where the column type is not applied.
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _ring(record: PbxCallRecord) -> attribution_store.Ring:
+    # Attributed as at the ring, like the caller card: the same inputs give the same source.
+    return attribution_store.Ring(record.called, _outside(record), record.started_at)
 
 
 def _outside(record: PbxCallRecord) -> str | None:

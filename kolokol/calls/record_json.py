@@ -46,7 +46,7 @@ def call_json(call: Call, contacts: Sequence[Contact], task: CallbackTask | None
         # Bounded: a page of the call log must not carry a stored contact's megabytes 50 times over.
         "contacts": [bounded_contact(contact_json(c)) for c in contacts],
         "first_time_caller": call.first_time_caller,
-        "source": None,
+        "source": call.source,
         "recording": _recording(call),
         "callback_task": task_json(task) if task is not None else None,
         "closed_by_timeout": call.closed_by_timeout,

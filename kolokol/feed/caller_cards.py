@@ -1,8 +1,9 @@
 """The caller card: what an operator must see the moment the phone rings.
 
 Who is calling (every contact with that number: families share phones), whether they called before and
-how it went, what is still open for them, which clinic line they dialled. Three indexed queries; the
-card is built once per ring and reused for the call's other messages.
+how it went, what is still open for them, which clinic line they dialled, and (inbound) which visit or
+advertising brought the call. Three indexed queries, and one to three more for the source (one for a
+number kolokol does not track); the card is built once per ring and reused for the call's other messages.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from urllib.parse import quote
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from calltracking.attribution_store import Ring, load_one
 from kolokol.bounded import bounded_card
 from kolokol.contacts.store import contacts_by_number
 from kolokol.contacts.views import contact_json
@@ -69,8 +71,14 @@ class CardBuilder:
         }
         if number is None:
             card["first_time_caller"] = False
+            if call.direction == "inbound":
+                # A withheld number still dialled one of ours: its source needs no caller.
+                async with self._sessions() as session:
+                    card["source"] = await _source(session, call)
             return bounded_card(card)
         async with self._sessions() as session:
+            if call.direction == "inbound":
+                card["source"] = await _source(session, call)
             contacts = await contacts_by_number(session, number)
             # The latest earlier call and how many there were, in one round trip.
             latest = (
@@ -118,6 +126,12 @@ class CardBuilder:
             "name": line.name if line else None,
             "branch": line.branch if line else None,
         }
+
+
+async def _source(session: AsyncSession, call: LiveCall) -> dict[str, Any]:
+    """The call's source as the call record will have it: scored as at the ring (calltracking)."""
+    ring = Ring(call.called, call.number, call.started_at)
+    return (await load_one(session, ring)).source(ring)
 
 
 def _display_party(call: LiveCall) -> str:

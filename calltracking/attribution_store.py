@@ -1,0 +1,342 @@
+"""What the attribution scorer needs, read from the database: what kolokol tracks about the called
+numbers, their lease history around the ring, and the callers' earlier attributed calls.
+
+Two forms: ``load`` on a synchronous session for the call pipeline's batches (one query per kind for
+the whole batch, whatever its size), and ``load_one`` on an async session for the caller card at the
+ring. Both read the same rows for the same call, so the card and the call record agree: the scorer uses
+only what began before the ring (``calltracking.attribution``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BindParameter,
+    Select,
+    and_,
+    bindparam,
+    cast,
+    literal,
+    null,
+    select,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from calltracking.attribution import (
+    LOOKBACK,
+    EarlierCall,
+    LeaseRow,
+    Place,
+    StaticNumber,
+    Tracked,
+    Visit,
+    attribute,
+)
+from kolokol.storage.tables import Call, Lease, PoolNumber, TrackingNumber, TrackingPool, VisitorSession
+
+
+@dataclass(frozen=True, slots=True)
+class Ring:
+    """A call as attribution sees it: the number dialled, who dialled it (None: withheld), when it rang."""
+
+    called: str
+    caller: str | None
+    at: datetime
+
+
+@dataclass(slots=True)
+class Inputs:
+    """Everything the scorer needs for a batch of rings, by number and by caller."""
+
+    tracked: dict[str, Tracked] = field(default_factory=dict)
+    leases: dict[str, list[LeaseRow]] = field(default_factory=dict)
+    history: dict[str, list[EarlierCall]] = field(default_factory=dict)
+
+    def source(self, ring: Ring) -> dict[str, Any]:
+        """The ring's ``source``."""
+        caller = ring.caller if ring.caller and ring.caller.startswith("+") else None
+        return attribute(
+            ring.called,
+            caller,
+            ring.at,
+            self.tracked.get(ring.called),
+            self.leases.get(ring.called, ()),
+            self.history.get(caller, ()) if caller else (),
+        )
+
+    def remember(self, ring: Ring, source: dict[str, Any]) -> None:
+        """A call attributed in this batch is history for the caller's later calls in it."""
+        caller = ring.caller if ring.caller and ring.caller.startswith("+") else None
+        visit_id = source.get("session")
+        if caller is None or not visit_id or not source.get("site") or not source.get("pool"):
+            return
+        visit = Visit(visit_id, **{name: source.get(name) for name in _VISIT_COLUMNS})
+        self.history.setdefault(caller, []).append(
+            EarlierCall(
+                ring.at,
+                visit,
+                source["site"],
+                source["pool"],
+                source.get("tracking_number"),
+                source["confidence"],
+            )
+        )
+
+
+def load(session: Session, rings: Sequence[Ring]) -> Inputs:
+    """The batch's inputs on a synchronous session: at most three queries."""
+    inputs = Inputs()
+    numbers = _numbers(r.called for r in rings)
+    if not numbers:
+        return inputs
+    _take_tracked(inputs, session.execute(_TRACKED, {"numbers": numbers}).all())
+    watched = sorted(n for n, t in inputs.tracked.items() if t.static is None)
+    if not watched:
+        return inputs
+    since, until = _window(rings)
+    rows = session.execute(_LEASES, {"numbers": watched, "since": since, "until": until}).all()
+    _take_leases(inputs, rows)
+    callers = _numbers(r.caller for r in rings if r.called in watched)
+    if callers:
+        calls = session.execute(_HISTORY, {"callers": callers, "since": since, "until": until}).all()
+        _take_history(inputs, calls)
+    return inputs
+
+
+async def load_one(session: AsyncSession, ring: Ring) -> Inputs:
+    """One ring's inputs (the caller card): one query for an untracked number, three at most."""
+    inputs = Inputs()
+    if not ring.called.startswith("+"):
+        return inputs
+    numbers = [ring.called]
+    _take_tracked(inputs, (await session.execute(_TRACKED, {"numbers": numbers})).all())
+    tracked = inputs.tracked.get(ring.called)
+    if tracked is None or tracked.static is not None:
+        return inputs
+    since, until = _window([ring])
+    rows = (await session.execute(_LEASES, {"numbers": numbers, "since": since, "until": until})).all()
+    _take_leases(inputs, rows)
+    if ring.caller and ring.caller.startswith("+"):
+        params = {"callers": [ring.caller], "since": since, "until": until}
+        _take_history(inputs, (await session.execute(_HISTORY, params)).all())
+    return inputs
+
+
+# --- the statements, built once ---------------------------------------------------------------------
+
+_NUMBERS: BindParameter[Any] = bindparam("numbers", expanding=True)
+_SINCE = bindparam("since", type_=Lease.started_at.type)
+_UNTIL = bindparam("until", type_=Lease.started_at.type)
+
+
+def _tracked_statement() -> Select[Any]:
+    static = select(
+        literal("static").label("kind"),
+        TrackingNumber.number.label("number"),
+        null().label("site"),
+        null().label("pool"),
+        TrackingNumber.branch.label("branch"),
+        cast(null(), JSON).label("replaces"),
+        TrackingNumber.channel.label("channel"),
+        TrackingNumber.source.label("source"),
+        TrackingNumber.medium.label("medium"),
+        TrackingNumber.campaign.label("campaign"),
+        TrackingNumber.content.label("content"),
+        TrackingNumber.term.label("term"),
+    ).where(TrackingNumber.number.in_(_NUMBERS))
+    pool = (
+        select(
+            literal("pool"),
+            PoolNumber.number,
+            TrackingPool.site_id,
+            TrackingPool.name,
+            TrackingPool.branch,
+            cast(null(), JSON),
+            null(),
+            null(),
+            null(),
+            null(),
+            null(),
+            null(),
+        )
+        .join(TrackingPool, TrackingPool.id == PoolNumber.pool_id)
+        .where(PoolNumber.number.in_(_NUMBERS))
+    )
+    # A fallback's pools and what they replace: a fallback that is also a replaced clinic number is
+    # dialled by everyone, not only by overflow visitors.
+    fallback = select(
+        literal("fallback"),
+        TrackingPool.fallback,
+        TrackingPool.site_id,
+        TrackingPool.name,
+        TrackingPool.branch,
+        TrackingPool.replaces,
+        null(),
+        null(),
+        null(),
+        null(),
+        null(),
+        null(),
+    ).where(TrackingPool.fallback.in_(_NUMBERS))
+    return select(union_all(static, pool, fallback).subquery())
+
+
+_TRACKED = _tracked_statement()
+_LEASES = (
+    select(
+        Lease.number,
+        Lease.started_at,
+        Lease.ends_at,
+        Lease.confirmed_at,
+        Lease.overflow,
+        TrackingPool.site_id,
+        TrackingPool.name,
+        TrackingPool.branch,
+        Lease.session_id,
+        VisitorSession.channel,
+        VisitorSession.source,
+        VisitorSession.medium,
+        VisitorSession.campaign,
+        VisitorSession.content,
+        VisitorSession.term,
+        VisitorSession.referrer,
+        VisitorSession.landing_page,
+        VisitorSession.gclid,
+        VisitorSession.yclid,
+        VisitorSession.ga_client_id,
+        VisitorSession.ym_client_id,
+    )
+    .join(TrackingPool, TrackingPool.id == Lease.pool_id)
+    .outerjoin(VisitorSession, VisitorSession.id == Lease.session_id)
+    .where(Lease.number.in_(_NUMBERS), Lease.started_at >= _SINCE, Lease.started_at <= _UNTIL)
+)
+_HISTORY = (
+    select(
+        Call.outside_number,
+        Call.started_at,
+        Call.attr_site,
+        Call.attr_pool,
+        Call.attr_tracking_number,
+        Call.attr_confidence,
+        Call.attr_session,
+        VisitorSession.channel,
+        VisitorSession.source,
+        VisitorSession.medium,
+        VisitorSession.campaign,
+        VisitorSession.content,
+        VisitorSession.term,
+        VisitorSession.referrer,
+        VisitorSession.landing_page,
+        VisitorSession.gclid,
+        VisitorSession.yclid,
+        VisitorSession.ga_client_id,
+        VisitorSession.ym_client_id,
+    )
+    .outerjoin(VisitorSession, VisitorSession.id == Call.attr_session)
+    .where(
+        Call.outside_number.in_(bindparam("callers", expanding=True)),
+        Call.started_at >= bindparam("since", type_=Call.started_at.type),
+        Call.started_at <= bindparam("until", type_=Call.started_at.type),
+        and_(Call.attr_session.is_not(None), Call.attr_pool.is_not(None), Call.attr_site.is_not(None)),
+    )
+)
+_VISIT_COLUMNS = (
+    "channel",
+    "source",
+    "medium",
+    "campaign",
+    "content",
+    "term",
+    "referrer",
+    "landing_page",
+    "gclid",
+    "yclid",
+    "ga_client_id",
+    "ym_client_id",
+)
+
+
+# --- rows to the scorer's data ----------------------------------------------------------------------
+
+
+def _numbers(values: Iterable[str | None]) -> list[str]:
+    return sorted({v for v in values if v and v.startswith("+")})
+
+
+def _window(rings: Sequence[Ring]) -> tuple[datetime, datetime]:
+    return min(r.at for r in rings) - LOOKBACK, max(r.at for r in rings)
+
+
+def _take_tracked(inputs: Inputs, rows: Iterable[Sequence[Any]]) -> None:
+    statics: dict[str, StaticNumber] = {}
+    pools: dict[str, Place] = {}
+    fallbacks: dict[str, list[Place]] = {}
+    for kind, number, site, pool, branch, replaces, *facts in rows:
+        if kind == "static":
+            channel, source, medium, campaign, content, term = facts
+            statics[number] = StaticNumber(
+                number, branch, channel or "offline", source, medium, campaign, content, term
+            )
+        elif kind == "pool":
+            pools[number] = Place(site, pool, branch)
+        else:
+            published = number in _listed(replaces)
+            fallbacks.setdefault(number, []).append(Place(site, pool, branch, published))
+    for number in {*statics, *pools, *fallbacks}:
+        inputs.tracked[number] = Tracked(
+            statics.get(number), pools.get(number), tuple(sorted(fallbacks.get(number, []), key=_place_key))
+        )
+
+
+def _place_key(place: Place) -> tuple[str, str]:
+    return place.site, place.pool
+
+
+def _listed(replaces: object) -> list[str]:
+    # The union's JSON column comes back parsed or as text, by driver.
+    if isinstance(replaces, str):
+        try:
+            replaces = json.loads(replaces)
+        except ValueError:
+            return []
+    return [n for n in replaces if isinstance(n, str)] if isinstance(replaces, list) else []
+
+
+def _take_leases(inputs: Inputs, rows: Iterable[Sequence[Any]]) -> None:
+    for number, started, ends, confirmed, overflow, site, pool, branch, session_id, *visit in rows:
+        inputs.leases.setdefault(number, []).append(
+            LeaseRow(
+                Visit(session_id, *visit),
+                Place(site, pool, branch),
+                _aware(started),
+                _aware(ends),
+                _aware(confirmed) if confirmed is not None else None,
+                bool(overflow),
+            )
+        )
+
+
+def _take_history(inputs: Inputs, rows: Iterable[Sequence[Any]]) -> None:
+    for caller, started, site, pool, number, confidence, session_id, *visit in rows:
+        inputs.history.setdefault(caller, []).append(
+            EarlierCall(
+                _aware(started),
+                Visit(session_id, *visit),
+                site,
+                pool,
+                number,
+                float(confidence) if confidence is not None else 0.0,
+            )
+        )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
