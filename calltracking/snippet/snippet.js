@@ -24,6 +24,7 @@
   var shown = {}; // replaced number -> shown number, as kolokol answered
   var texts = new Map(); // text node -> [its text before us, the text we wrote]
   var hrefs = new Map(); // link -> [its href before us, the href we wrote]
+  var watched = [d.documentElement]; // the document, and shadow roots the page handed to kolokol.swap
   var session = null, heartbeat = 30, timer = 0, due = false, generation = 0;
   var observer = w.MutationObserver && new MutationObserver(function (records) { run(records, []); });
 
@@ -138,8 +139,9 @@
     }
   }
 
+  // root: an element, or a shadow root the page handed to kolokol.swap.
   function scan(root) {
-    if (!table.length || !root || root.nodeType != 1 || blocked(root)) return;
+    if (!table.length || !root || (root.nodeType != 1 && root.nodeType != 11) || (root.closest && blocked(root))) return;
     var seg = { s: "", nodes: [], starts: [] }, buffers = {}, k = 0;
     collect(root, seg);
     find(seg.s, table).forEach(function (match) {
@@ -156,7 +158,7 @@
       }
     });
     var links = [].slice.call(root.querySelectorAll(TEL));
-    if (root.matches(TEL)) links.push(root);
+    if (root.matches && root.matches(TEL)) links.push(root);
     links.forEach(function (a) {
       var href = a.getAttribute("href"), to = swapped(href, table);
       if (to != href && !blocked(a)) {
@@ -181,6 +183,7 @@
       } else if (t) roots.push(t);
     });
     roots = roots.map(function (t) {
+      if (t && t.nodeType == 3) t = t.parentNode;
       while (t && t.parentNode && t.parentNode.nodeType == 1 && INLINE.test(t.nodeName)) t = t.parentNode;
       return t;
     });
@@ -189,6 +192,10 @@
       if (t && t.isConnected && roots.indexOf(t) == i && !roots.some(function (o) { return o != t && o && o.contains(t); })) scan(t);
     });
     if (observer) observer.takeRecords();
+  }
+
+  function watch(root) {
+    if (observer) observer.observe(root, { childList: true, subtree: true, characterData: true, attributes: true, attributeFilter: ["href"] });
   }
 
   function restore() {
@@ -208,8 +215,10 @@
       table = next.list;
       shown = next.map;
       if (table.length) {
-        scan(d.documentElement);
-        if (observer) observer.observe(d.documentElement, { childList: true, subtree: true, characterData: true, attributes: true, attributeFilter: ["href"] });
+        watched.forEach(function (root) {
+          scan(root);
+          watch(root);
+        });
       }
     }
     if (changed || always) {
@@ -223,9 +232,10 @@
 
   // -- kolokol ----------------------------------------------------------------------------------------
 
+  // Cookies may be out of reach (a sandboxed frame): then there are none.
   function cookie(name) {
-    var m = d.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]{1,200})"));
     try {
+      var m = d.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]{1,200})"));
       return m ? decodeURIComponent(m[1]) : null;
     } catch (e) {
       return null;
@@ -233,8 +243,10 @@
   }
 
   function keep(id) {
-    d.cookie = COOKIE + "=" + (id ? encodeURIComponent(id) + "; max-age=2592000" : "; max-age=0") +
-      "; path=/; SameSite=Lax" + (location.protocol == "https:" ? "; Secure" : "");
+    try {
+      d.cookie = COOKIE + "=" + (id ? encodeURIComponent(id) + "; max-age=86400" : "; max-age=0") +
+        "; path=/; SameSite=Lax" + (location.protocol == "https:" ? "; Secure" : "");
+    } catch (e) {}
   }
 
   // A text/plain body needs no CORS preflight; no cookies go to kolokol. Never longer than 3 s.
@@ -273,11 +285,15 @@
       if (answer.status != 200) return show({}, answer.error, true);
       session = typeof j.session == "string" && j.session ? j.session : null;
       if (consent && session) keep(session);
-      heartbeat = Math.min(Math.max(+j.heartbeat_seconds || 30, 5), 3600);
+      every(j);
       show(j.numbers, null, true);
       // A lease lives briefly until its first heartbeat (bots never send one): confirm it soon.
       if (session) later(Math.min(10, heartbeat));
     });
+  }
+
+  function every(answer) {
+    heartbeat = Math.min(Math.max(+answer.heartbeat_seconds || 30, 5), 3600);
   }
 
   function later(seconds) {
@@ -296,15 +312,23 @@
         keep(null);
         return open();
       }
-      if (answer.status == 200) show(answer.json.numbers);
+      if (answer.status == 200) {
+        every(answer.json);
+        show(answer.json.numbers);
+      }
       later(heartbeat);
     });
   }
 
   w.kolokol = {
-    // Scan again (a single-page app's new view); without a node, the whole page.
+    // Scan again (a view the page re-rendered); a shadow root is scanned and watched from then on.
     swap: function (node) {
-      run([], [node || d.documentElement]);
+      node = node || d.documentElement;
+      if (node.nodeType == 11 && watched.indexOf(node) < 0) {
+        watched.push(node);
+        if (table.length) watch(node);
+      }
+      run([], [node]);
     },
     // The visitor's choice: false drops the stored session id and shows only source-level numbers.
     consent: function (given) {
