@@ -20,6 +20,8 @@ function countTicks(_u, splits) {
   return splits.map((v) => (Number.isInteger(v) ? String(v) : ''));
 }
 
+const COUNT_AXIS = { ...AXIS, values: countTicks, size: 44, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000] };
+
 /**
  * One chart in a box: `draw` replaces what it showed. Follows the box's width; `summary` is the text a
  * screen reader (and a test) gets for what the canvas shows.
@@ -59,20 +61,21 @@ export class ChartBox {
   /**
    * Lines over days: `days` are the x labels (already formatted), each series {label, values}.
    * @param {string[]} days @param {{label: string, values: number[]}[]} series @param {string} summary
+   * @param {string} xLabel what the legend calls the x value ("Day")
    */
-  lines(days, series, summary) {
+  lines(days, series, summary, xLabel) {
     const xs = days.map((_, i) => i);
     this._make(
       {
         scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
         axes: [
-          { ...AXIS, incrs: [1, 2, 5, 7, 14, 30, 61, 91, 182, 365], values: (_u, splits) => splits.map((i) => (Number.isInteger(i) && days[i] ? days[i] : '')) },
-          { ...AXIS, values: countTicks, size: 44 },
+          { ...AXIS, space: 64, incrs: [1, 2, 5, 7, 14, 30, 61, 91, 182, 365], values: (_u, splits) => splits.map((i) => (Number.isInteger(i) && days[i] ? days[i] : '')) },
+          COUNT_AXIS,
         ],
         cursor: { drag: { x: false, y: false } },
         legend: { live: true },
         series: [
-          { label: '', value: (_u, i) => (i == null || !days[i] ? '' : days[i]) },
+          { label: xLabel, value: (_u, i) => (i == null || !days[i] ? '' : days[i]) },
           ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 2, points: { size: 5 } })),
         ],
       },
@@ -84,8 +87,9 @@ export class ChartBox {
   /**
    * Grouped bars: one group of bars per label (a source, a campaign…), one bar per measure.
    * @param {string[]} labels @param {{label: string, values: number[], color: string}[]} measures @param {string} summary
+   * @param {string} xLabel what the legend calls a label ("Source")
    */
-  bars(labels, measures, summary) {
+  bars(labels, measures, summary, xLabel) {
     const xs = labels.map((_, i) => i);
     const slot = 0.8 / measures.length;
     const offsets = (k) => ({ unit: 1, values: () => xs.map((i) => i - 0.4 + k * slot) });
@@ -95,12 +99,12 @@ export class ChartBox {
         scales: { x: { time: false, range: () => [-0.6, labels.length - 0.4] }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
         axes: [
           { ...AXIS, grid: { show: false }, incrs: [1], values: (_u, splits) => splits.map((i) => (Number.isInteger(i) && labels[i] !== undefined ? cut(labels[i]) : '')) },
-          { ...AXIS, values: countTicks, size: 44 },
+          COUNT_AXIS,
         ],
         cursor: { drag: { x: false, y: false }, points: { show: false } },
         legend: { live: true },
         series: [
-          { label: '', value: (_u, i) => (i == null || labels[i] === undefined ? '' : labels[i]) },
+          { label: xLabel, value: (_u, i) => (i == null || labels[i] === undefined ? '' : labels[i]) },
           ...measures.map((m, k) => ({
             label: m.label,
             stroke: m.color,
@@ -125,13 +129,14 @@ export function occupancy(box, times, leased, size, labels) {
     {
       scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, Math.max(size, max, 1)] } },
       axes: [
-        { ...AXIS, values: (_u, splits) => splits.map((i) => (Number.isInteger(i) && times[i] ? times[i] : '')) },
-        { ...AXIS, values: countTicks, size: 36 },
+        // Labels like «5 нояб., 22:00» need room: ticks at least 130 px apart, on whole hours/days.
+        { ...AXIS, space: 130, incrs: [1, 2, 3, 6, 12, 24, 48, 72, 168, 336, 720], values: (_u, splits) => splits.map((i) => (Number.isInteger(i) && times[i] ? times[i] : '')) },
+        { ...COUNT_AXIS, size: 36 },
       ],
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
       series: [
-        { label: '', value: (_u, i) => (i == null || !times[i] ? '' : times[i]) },
+        { label: labels.time, value: (_u, i) => (i == null || !times[i] ? '' : times[i]) },
         { label: labels.leased, stroke: COLORS[0], fill: 'rgba(15, 107, 100, 0.12)', width: 2, points: { show: false } },
         { label: labels.size, stroke: '#bd3128', width: 1, dash: [4, 4], points: { show: false } },
       ],

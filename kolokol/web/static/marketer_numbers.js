@@ -259,7 +259,7 @@ function poolView(pool, reload) {
       { dataset: { number: n.number, state: n.state } },
       h('th', { scope: 'row', class: 'mk-number' }, phone(n.number)),
       h('td', {}, h('span', { class: 'mk-state', dataset: { state: n.state } }, t(`marketer.pools.state.${n.state}`)), n.leased ? h('span', { class: 'mk-leased' }, t('marketer.pools.leased_now')) : null),
-      h('td', { class: 'mk-text' }, [n.reason || '', n.since ? ` · ${moment(n.since)}` : ''].join('')),
+      h('td', { class: 'mk-text' }, n.state === 'active' ? '' : [n.reason, n.since ? moment(n.since) : null].filter(Boolean).join(' · ')),
       canEdit
         ? h(
             'td',

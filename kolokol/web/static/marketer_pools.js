@@ -5,7 +5,7 @@ import { errorBox, get } from './marketer_api.js';
 import { occupancy } from './marketer_charts.js';
 import { h } from './dom.js';
 import { lang, t, tn } from './i18n.js';
-import { count, moment, share, tracking } from './marketer_format.js';
+import { count, dayLabel, moment, share, tracking } from './marketer_format.js';
 import { loadSites } from './marketer_numbers.js';
 
 function pick(row, ...names) {
@@ -30,7 +30,16 @@ export function advice(size, recommended, target) {
 /** The health API's occupancy: the most numbers leased at once per hour (or day, for long windows). */
 function occupancyPoints(pool) {
   const raw = pool.occupancy || {};
-  return (raw.points || []).filter((p) => p && p.start).map((p) => ({ at: p.start, leased: p.peak_leased, overflows: p.overflows || 0 }));
+  // Long windows come per local day (the bucket starts at the clinic's midnight): the day alone says it.
+  const label = raw.interval === 'day' ? (at) => dayLabel(localDay(at)) : moment;
+  return (raw.points || []).filter((p) => p && p.start).map((p) => ({ at: p.start, label: label(p.start), leased: p.peak_leased, overflows: p.overflows || 0 }));
+}
+
+const localDayFormat = new Intl.DateTimeFormat('en-CA', { timeZone: tracking.timezone, year: 'numeric', month: '2-digit', day: '2-digit' });
+
+function localDay(iso) {
+  const at = Date.parse(iso);
+  return Number.isNaN(at) ? iso : localDayFormat.format(at);
 }
 
 function poolCard(site, pool) {
@@ -66,7 +75,8 @@ function poolCard(site, pool) {
   if (points.length && typeof sizeNumber === 'number') {
     // Drawn after the card is in the page (the chart takes the box's width).
     requestAnimationFrame(() =>
-      occupancy(chartBox, points.map((p) => moment(p.at)), points.map((p) => Number(p.leased) || 0), sizeNumber, {
+      occupancy(chartBox, points.map((p) => p.label), points.map((p) => Number(p.leased) || 0), sizeNumber, {
+        time: t('marketer.pools.chart_time'),
         leased: t('marketer.pools.chart_leased'),
         size: t('marketer.pools.chart_size'),
         summary: t('marketer.pools.chart_summary', { pool: name }),

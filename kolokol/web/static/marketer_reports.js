@@ -188,6 +188,7 @@ function drawBars(chart, group, rows) {
     labels,
     [measure('calls', '#0f6b64'), measure('answered', '#2f8f4e'), measure('missed', '#bd3128'), measure('target_calls', '#1f5fc4')],
     t('marketer.report.bars_summary', { groups: labels.join(', ') }),
+    t(`marketer.group.${group}`),
   );
 }
 
@@ -199,5 +200,5 @@ function drawSeries(chart, group, data) {
     chart.empty(t('marketer.report.no_data'));
     return;
   }
-  chart.lines(days.map(dayLabel), series, t('marketer.report.series_summary', { groups: series.map((s) => s.label).join(', ') }));
+  chart.lines(days.map(dayLabel), series, t('marketer.report.series_summary', { groups: series.map((s) => s.label).join(', ') }), t('marketer.report.day'));
 }

@@ -1,0 +1,291 @@
+"""The marketer page in a real browser against a real kolokol: setting up tracking numbers and a site with
+its pool, reading the report (its table, its charts, its CSV) from calls recorded by the real pipeline,
+a manager reading without edit controls, an operator refused, and visitor-supplied text shown as text.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import update
+
+from kolokol.app_keys import SESSIONS
+from kolokol.calls.wiring import make_pipeline
+from kolokol.storage.tables import Call, TrackingNumber
+from pbx.call_record import PbxCallRecord
+from tests.browser.server import Kolokol, screenshot, utc_now
+
+pytestmark = pytest.mark.browser
+
+HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+_calls = count(1)
+
+
+def record_call(
+    kolokol: Kolokol,
+    *,
+    caller: str,
+    called: str,
+    days_ago: float,
+    talk_seconds: float | None,
+    attribution: dict[str, Any],
+) -> None:
+    """An inbound call through the real pipeline, then its attribution columns as attribution sets them."""
+    started = utc_now() - timedelta(days=days_ago)
+    answered = started + timedelta(seconds=8) if talk_seconds is not None else None
+    ended = answered + timedelta(seconds=talk_seconds or 0) if answered else started + timedelta(seconds=25)
+    record = PbxCallRecord(
+        pbx="asterisk",
+        pbx_call_id=f"marketer.{next(_calls)}",
+        direction="inbound",
+        caller=caller,
+        caller_name=None,
+        called=called,
+        status="answered" if answered else "missed",
+        disposition="answered" if answered else "caller_hangup",
+        missed_where=None if answered else "ringing",
+        operator="101" if answered else None,
+        answered_by="101" if answered else None,
+        rang=("101",),
+        transfers=(),
+        started_at=started,
+        answered_at=answered,
+        ended_at=ended,
+    )
+
+    async def store() -> None:
+        sessions = kolokol.app[SESSIONS]
+        call = await make_pipeline(kolokol.settings, sessions).record(record)
+        async with sessions.begin() as session:
+            values = {f"attr_{key}": value for key, value in attribution.items()}
+            await session.execute(update(Call).where(Call.id == call.id).values(**values))
+
+    kolokol.run(store())
+
+
+def static_number(kolokol: Kolokol, number: str, name: str, source: str) -> None:
+    async def insert() -> None:
+        now = utc_now()
+        async with kolokol.app[SESSIONS].begin() as session:
+            session.add(
+                TrackingNumber(
+                    number=number, name=name, channel="offline", source=source, created_at=now, updated_at=now
+                )
+            )
+
+    kolokol.run(insert())
+
+
+def visit(kolokol: Kolokol, site: str, url: str) -> dict[str, Any]:
+    """A visitor's page asks for its numbers through the public endpoint, as the snippet does."""
+    body = {"site": site, "session": None, "url": url, "referrer": "", "consent": True}
+
+    async def ask() -> dict[str, Any]:
+        async with (
+            aiohttp.ClientSession() as client,
+            client.post(
+                kolokol.url("/t/v1/session"),
+                data=json.dumps(body),
+                headers={"Content-Type": "text/plain", "Origin": "https://clinic.example"},
+            ) as response,
+        ):
+            assert response.status == 200, await response.text()
+            answer: dict[str, Any] = await response.json()
+            return answer
+
+    return kolokol.run(ask())
+
+
+def open_section(page: Page, name: str) -> None:
+    page.click(f'.mk-tab[data-tab="{name}"]')
+    expect(page.locator(f'section[data-section="{name}"]')).to_be_visible()
+
+
+def test_a_marketer_sets_up_numbers_and_a_site_then_reads_the_report(
+    kolokol: Kolokol, open_page: Any
+) -> None:
+    kolokol.add_user("mark", "marketer", display_name="Марк")
+    page = open_page("mark", path="/marketer")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    expect(page.locator(".mk-readonly")).to_be_hidden()
+
+    # A static number for a billboard.
+    open_section(page, "numbers")
+    expect(page.locator("#static-numbers, #numbers .table-empty").first).to_be_visible()
+    page.click("#add-number")
+    dialog = page.locator("dialog.mk-dialog")
+    dialog.locator('input[name="number"]').fill("8 (495) 111-00-30")
+    dialog.locator('input[name="name"]').fill("Билборд на Ленина")
+    dialog.locator('input[name="source"]').fill("billboard")
+    dialog.locator('input[name="campaign"]').fill("весна")
+    dialog.locator('button[type="submit"]').click()
+    expect(dialog).to_have_count(0)
+    row = page.locator('#static-numbers tr[data-number="+74951110030"]')
+    expect(row).to_contain_text("Билборд на Ленина")
+    expect(row).to_contain_text("billboard")
+    expect(row).to_contain_text("+7 495 111-00-30")
+
+    # A refused change keeps the dialog open and says why, in the server's words.
+    page.click("#add-number")
+    dialog.locator('input[name="number"]').fill("12")
+    dialog.locator('button[type="submit"]').click()
+    expect(dialog.locator(".form-error")).to_be_visible()
+    expect(dialog.locator(".form-error")).not_to_be_empty()
+    dialog.locator("button", has_text="Отмена").click()
+    expect(dialog).to_have_count(0)
+
+    # A website with a pool of two numbers.
+    page.click("#add-site")
+    dialog.locator('input[name="site"]').fill("clinic-main")
+    dialog.locator('textarea[name="origins"]').fill("https://clinic.example")
+    dialog.locator('input[name="pool_name"]').fill("center")
+    dialog.locator('textarea[name="pool_replaces"]').fill("+7 495 111-00-01")
+    dialog.locator('textarea[name="pool_numbers"]').fill("+7 495 111-00-20\n+7 495 111-00-21")
+    dialog.locator('input[name="pool_fallback"]').fill("+7 495 111-00-01")
+    dialog.locator('button[type="submit"]').click()
+    expect(dialog).to_have_count(0)
+    site = page.locator('.mk-site[data-site="clinic-main"]')
+    expect(site).to_contain_text("https://clinic.example")
+    pool = site.locator('.mk-pool[data-pool="center"]')
+    expect(pool.locator("tr[data-number]")).to_have_count(2)
+
+    # Spam callers found a pool number: out of rotation, with a reason.
+    pool.locator('tr[data-number="+74951110021"] button').click()
+    dialog.locator('input[name="reason"]').fill("звонит спам")
+    dialog.locator('button[type="submit"]').click()
+    quarantined = page.locator('.mk-pool[data-pool="center"] tr[data-number="+74951110021"]')
+    expect(quarantined).to_have_attribute("data-state", "quarantined")
+    expect(quarantined).to_contain_text("звонит спам")
+    screenshot(page, "marketer-numbers")
+
+    # Calls: two from Yandex ads (one long enough to be a target call), one missed from a campaign whose
+    # utm value is a script, one to the billboard.
+    paid = {"kind": "pool", "channel": "paid", "medium": "cpc", "site": "clinic-main", "pool": "center"}
+    record_call(
+        kolokol,
+        caller="+79161110001",
+        called="+74951110020",
+        days_ago=3,
+        talk_seconds=95,
+        attribution={**paid, "source": "yandex", "campaign": "implants"},
+    )
+    record_call(
+        kolokol,
+        caller="+79161110002",
+        called="+74951110020",
+        days_ago=2,
+        talk_seconds=20,
+        attribution={**paid, "source": "yandex", "campaign": "implants"},
+    )
+    record_call(
+        kolokol,
+        caller="+79161110003",
+        called="+74951110020",
+        days_ago=1,
+        talk_seconds=None,
+        attribution={**paid, "source": HOSTILE, "campaign": HOSTILE},
+    )
+    record_call(
+        kolokol,
+        caller="+79161110004",
+        called="+74951110030",
+        days_ago=1,
+        talk_seconds=70,
+        attribution={
+            "kind": "static",
+            "channel": "offline",
+            "source": "billboard",
+            "tracking_number": "+74951110030",
+        },
+    )
+
+    open_section(page, "reports")
+    page.select_option("#report-group", "source")
+    table = page.locator("#report-table")
+    yandex = table.locator("tbody tr", has_text="yandex")
+    expect(yandex.locator('td[data-col="calls"]')).to_have_text("2")
+    expect(yandex.locator('td[data-col="answered"]')).to_have_text("2")
+    expect(yandex.locator('td[data-col="target_calls"]')).to_have_text("1")
+    expect(yandex.locator('td[data-col="leads"]')).to_have_text("")
+    hostile = table.locator("tbody tr", has_text="<script>")
+    expect(hostile.locator("th")).to_have_text(HOSTILE)
+    expect(hostile.locator('td[data-col="missed"]')).to_have_text("1")
+    expect(table.locator("tfoot td[data-col='calls']")).to_have_text("4")
+    assert page.evaluate("window.__pwned") is None, "a utm value never runs as markup"
+    assert table.locator("script, img").count() == 0
+
+    # The charts are drawn from those calls, their legends naming the groups (as text).
+    for chart in ("#chart-series", "#chart-groups"):
+        expect(page.locator(f"{chart} canvas").first).to_be_visible()
+        expect(page.locator(chart)).to_have_attribute("data-drawn", "true")
+    expect(page.locator("#chart-series .u-legend")).to_contain_text("yandex")
+    expect(page.locator("#chart-series .u-legend")).to_contain_text("billboard")
+    expect(page.locator("#chart-groups .u-legend")).to_contain_text("Целевые")
+    assert page.locator("#chart-series .u-legend script, #chart-series .u-legend img").count() == 0
+    screenshot(page, "marketer-report")
+
+    with page.expect_download() as download_info:
+        page.click("#report-csv")
+    download = download_info.value
+    assert download.suggested_filename.endswith(".csv")
+    text = Path(download.path()).read_text(encoding="utf-8-sig")
+    assert "yandex" in text and "billboard" in text
+    assert "Источник" in text, "the CSV is in the page's language"
+    assert "'<script>" in text or "<script>" in text
+
+    # Grouped by channel, the channels read as words.
+    page.select_option("#report-group", "channel")
+    expect(table.locator("tbody th", has_text="реклама")).to_be_visible()
+    expect(table.locator("tbody th", has_text="офлайн")).to_be_visible()
+
+    # A visitor on the site holds the pool's one number in rotation; the pools section shows it taken.
+    answer = visit(kolokol, "clinic-main", "https://clinic.example/?utm_source=yandex&utm_medium=cpc")
+    assert answer["numbers"] == {"+74951110001": "+74951110020"}
+    open_section(page, "pools")
+    health = page.locator('.mk-pool-health[data-site="clinic-main"][data-pool="center"]')
+    expect(health.locator('[data-fact="size"] dd')).to_have_text("1")
+    expect(health.locator('[data-fact="leased_now"] dd')).to_have_text("1")
+    expect(health.locator('[data-fact="quarantined"] dd')).to_have_text("1")
+    expect(health.locator(".mk-advice")).not_to_be_empty()
+    expect(health.locator(".mk-chart canvas").first).to_be_visible()
+    screenshot(page, "marketer-pools")
+
+
+def test_a_manager_reads_everything_and_can_change_nothing(kolokol: Kolokol, open_page: Any) -> None:
+    kolokol.add_user("olga", "manager", display_name="Ольга Петровна")
+    static_number(kolokol, "+74951110030", "Листовка", "leaflet")
+    page = open_page("olga", path="/marketer")
+    expect(page.locator(".mk-readonly")).to_be_visible()
+    open_section(page, "numbers")
+    expect(page.locator(".topnav-link[aria-current='page']")).to_have_text("Маркетинг")
+    row = page.locator('#static-numbers tr[data-number="+74951110030"]')
+    expect(row).to_contain_text("leaflet")
+    expect(page.locator("#add-number")).to_have_count(0)
+    expect(page.locator("#add-site")).to_have_count(0)
+    expect(row.locator("button")).to_have_count(0)
+    open_section(page, "costs")
+    expect(page.locator("#add-cost")).to_have_count(0)
+    expect(page.locator("#costs-file")).to_have_count(0)
+
+
+def test_an_operator_is_refused(kolokol: Kolokol, open_page: Any) -> None:
+    kolokol.add_user("anna", "operator", extensions=("101",))
+    page = open_page("anna", path="/marketer")
+    expect(page.locator("h1")).to_have_text("Нет доступа")
+    expect(page.locator("#main")).to_have_count(0)
+
+
+def test_the_page_speaks_english_when_asked(kolokol: Kolokol, open_page: Any) -> None:
+    kolokol.add_user("mark", "marketer")
+    page = open_page("mark", path="/marketer")
+    page.click(".language-switch a[hreflang='en']")
+    expect(page.locator(".mk-tab[data-tab='reports']")).to_have_text("Reports")
+    expect(page.locator("#report-table-heading")).to_have_text("Report")
+    expect(page.locator("#report-group option[value='term']")).to_have_text("Keyword")
