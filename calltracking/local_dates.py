@@ -58,14 +58,11 @@ class DayRange:
 
 
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
-    """The instant (UTC) a local day begins. Where midnight itself was skipped (a zone moving its clocks at
-    00:00), the day begins at the first local time that existed."""
-    naive = datetime.combine(day, time())
-    local = naive.replace(tzinfo=zone)
-    # A skipped local time round-trips to a different wall clock: the day began at the transition instead.
-    if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
-        local = local.replace(fold=1)
-    return local.astimezone(UTC)
+    """The instant (UTC) a local day begins. Where midnight itself was skipped (a zone moving its clocks
+    forward at 00:00), the day begins when the clocks jump: a skipped wall time with fold=0 is read with
+    the offset from before the jump (PEP 495), which is that instant; a midnight that happens twice
+    begins the day at the first."""
+    return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
 
 
 def local_day(moment: datetime, zone: ZoneInfo) -> date:

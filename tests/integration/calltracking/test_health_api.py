@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from sqlalchemy import select
 
 from kolokol.app_keys import SESSIONS
 from kolokol.storage.tables import PoolNumber
@@ -42,25 +43,14 @@ async def test_a_busy_pool_is_told_how_many_numbers_to_add(api: Api) -> None:
         # 60 visitors from 09:00 to 10:00 Moscow (06:00 UTC), 5 minutes each: 5 erlangs at the busy hour.
         begin = NOW - timedelta(days=day) - timedelta(hours=3, minutes=30)
         rows += [lease(pool, begin + timedelta(minutes=i), 300, overflow=i % 20 == 0) for i in range(60)]
+    await store(api.app, rows)
     # Two numbers held right now.
     async with api.app[SESSIONS].begin() as session:
-        held = (
-            await session.scalars(
-                PoolNumber.__table__.select()
-                .where(PoolNumber.pool_id == pool, PoolNumber.state == "active")
-                .limit(2)
-            )
-        ).all()
-        del held
-    await store(api.app, rows)
-    async with api.app[SESSIONS].begin() as session:
-        numbers = (
-            await session.execute(PoolNumber.__table__.select().where(PoolNumber.pool_id == pool))
-        ).all()
-        for row in numbers[:2]:
-            number = await session.get(PoolNumber, row.number)
-            assert number is not None
+        numbers = (await session.scalars(select(PoolNumber).where(PoolNumber.pool_id == pool))).all()
+        for number in numbers[:2]:
             number.leased_until = NOW + timedelta(minutes=3)
+        # A number whose lease ran out a moment ago is free.
+        numbers[2].leased_until = NOW - timedelta(seconds=1)
 
     status, body = await api.get("/api/tracking/sites/clinic-main/health")
     assert status == 200
