@@ -223,7 +223,14 @@ MARKETER_MESSAGES: dict[str, dict[str, str]] = {
         "marketer.costs.load_failed": "Расходы не загрузились",
         "marketer.costs.import": "Загрузить",
         "marketer.costs.import_label": "Загрузить из CSV",
-        "marketer.costs.import_hint": "Столбцы: month, channel, source, medium, campaign, amount, currency",
+        "marketer.costs.import_hint": (
+            "Столбцы month;source;medium;campaign;amount, по желанию channel и currency; "
+            "разделитель «;» или «,», UTF-8 или Windows-1251. Ошибка в строке — не загрузится ничего."
+        ),
+        "marketer.costs.remove": "Удалить",
+        "marketer.costs.remove_title": "Удалить расход за {month}?",
+        "marketer.costs.remove_text": "Цена звонка за этот месяц пересчитается без него.",
+        "marketer.costs.removed": "Расход удалён",
         "marketer.costs.import_pick": "Выберите файл.",
         "marketer.costs.import_too_big": "Файл больше 1 МБ.",
         "marketer.costs.imported": "Загружено строк: {n}",
@@ -444,7 +451,14 @@ MARKETER_MESSAGES: dict[str, dict[str, str]] = {
         "marketer.costs.load_failed": "The costs did not load",
         "marketer.costs.import": "Upload",
         "marketer.costs.import_label": "Import a CSV",
-        "marketer.costs.import_hint": "Columns: month, channel, source, medium, campaign, amount, currency",
+        "marketer.costs.import_hint": (
+            "Columns month;source;medium;campaign;amount, optionally channel and currency; separated by "
+            "“;” or “,”, in UTF-8 or Windows-1251. One bad row and nothing is imported."
+        ),
+        "marketer.costs.remove": "Delete",
+        "marketer.costs.remove_title": "Delete the cost for {month}?",
+        "marketer.costs.remove_text": "Cost per call for that month is counted without it.",
+        "marketer.costs.removed": "Cost deleted",
         "marketer.costs.import_pick": "Choose a file.",
         "marketer.costs.import_too_big": "The file is over 1 MB.",
         "marketer.costs.imported": "Rows imported: {n}",

@@ -4,7 +4,7 @@ import { errorBox, errorText, get, postText, put, withQuery } from './marketer_a
 import { h } from './dom.js';
 import { t } from './i18n.js';
 import { amount, canEdit, thisMonth } from './marketer_format.js';
-import { editDialog, field, textInput } from './marketer_forms.js';
+import { confirmDialog, editDialog, field, textInput } from './marketer_forms.js';
 import { toast } from './toast.js';
 
 const KEY_FIELDS = ['channel', 'source', 'medium', 'campaign'];
@@ -44,16 +44,44 @@ function costBody(form) {
   return body;
 }
 
+function keyOf(cost) {
+  return [cost.month, ...KEY_FIELDS.map((key) => cost[key] || '')].join('\u0000');
+}
+
+/** The API removes the cost stored under a key when its amount is null. */
+function removal(cost) {
+  const body = { month: cost.month, amount: null };
+  for (const key of KEY_FIELDS) body[key] = cost[key] || '';
+  return body;
+}
+
 function editCost(entry, reload) {
   editDialog({
     title: entry ? t('marketer.costs.edit_title') : t('marketer.costs.add_title'),
     body: costForm(entry),
-    save: async (form) => put('/api/tracking/costs', costBody(form)),
+    save: async (form) => {
+      const cost = costBody(form);
+      // A changed month or source is another cost: the old one goes in the same change (all or nothing).
+      const moved = entry && keyOf(entry) !== keyOf(cost);
+      return put('/api/tracking/costs', moved ? [cost, removal(entry)] : cost);
+    },
     done: () => {
       toast(t('marketer.costs.saved'), 'ok');
       reload();
     },
   });
+}
+
+async function removeCost(entry, reload) {
+  const sure = await confirmDialog(t('marketer.costs.remove_title', { month: entry.month }), t('marketer.costs.remove_text'), t('marketer.costs.remove'));
+  if (!sure) return;
+  try {
+    await put('/api/tracking/costs', removal(entry));
+    toast(t('marketer.costs.removed'), 'ok');
+  } catch (error) {
+    toast(errorText(error), 'error');
+  }
+  reload();
 }
 
 function costsTable(costs, reload) {
@@ -74,7 +102,14 @@ function costsTable(costs, reload) {
       h('td', {}, entry.channel ? (CHANNELS.includes(entry.channel) ? t(`channel.${entry.channel}`) : entry.channel) : t('marketer.costs.all')),
       ...['source', 'medium', 'campaign'].map((c) => h('td', { class: 'mk-text' }, entry[c] || '')),
       h('td', { class: 'num' }, `${amount(entry.amount)} ${entry.currency || ''}`.trim()),
-      canEdit ? h('td', { class: 'mk-actions' }, h('button', { type: 'button', class: 'button-ghost button-small', onclick: () => editCost(entry, reload) }, t('marketer.edit'))) : null,
+      canEdit
+        ? h(
+            'td',
+            { class: 'mk-actions' },
+            h('button', { type: 'button', class: 'button-ghost button-small', onclick: () => editCost(entry, reload) }, t('marketer.edit')),
+            h('button', { type: 'button', class: 'button-ghost button-small', onclick: () => removeCost(entry, reload) }, t('marketer.costs.remove')),
+          )
+        : null,
     ),
   );
   return h('div', { class: 'table-wrap' }, h('table', { class: 'live-table mk-table', id: 'costs-table' }, h('thead', {}, head), h('tbody', {}, rows)));
@@ -105,7 +140,7 @@ function importForm(reload) {
     submit.disabled = true;
     try {
       const answer = await postText('/api/tracking/costs/import', await chosen.text());
-      const n = answer && (answer.imported ?? answer.rows ?? answer.count);
+      const n = answer && answer.imported;
       result.textContent = typeof n === 'number' ? t('marketer.costs.imported', { n }) : t('marketer.costs.imported_some');
       file.value = '';
       reload();
