@@ -6,10 +6,12 @@ a manager reading without edit controls, an operator refused, and visitor-suppli
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import re
+from datetime import datetime, timedelta
 from itertools import count
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -289,3 +291,60 @@ def test_the_page_speaks_english_when_asked(kolokol: Kolokol, open_page: Any) ->
     expect(page.locator(".mk-tab[data-tab='reports']")).to_have_text("Reports")
     expect(page.locator("#report-table-heading")).to_have_text("Report")
     expect(page.locator("#report-group option[value='term']")).to_have_text("Keyword")
+
+
+def last_month() -> str:
+    today = datetime.now(ZoneInfo("Europe/Moscow")).date()
+    return (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+
+
+def test_a_marketer_enters_and_imports_costs_and_the_report_prices_calls(
+    kolokol: Kolokol, open_page: Any
+) -> None:
+    kolokol.add_user("mark", "marketer")
+    month = last_month()
+    page = open_page("mark", path="/marketer")
+    open_section(page, "costs")
+    expect(page.locator("#costs .table-empty")).to_be_visible()
+
+    page.click("#add-cost")
+    dialog = page.locator("dialog.mk-dialog")
+    dialog.locator('input[name="month"]').fill(month)
+    dialog.locator('input[name="source"]').fill("yandex")
+    dialog.locator('input[name="medium"]').fill("cpc")
+    dialog.locator('input[name="amount"]').fill("3 000,50")
+    dialog.locator('button[type="submit"]').click()
+    expect(dialog).to_have_count(0)
+    row = page.locator("#costs-table tbody tr", has_text="yandex")
+    expect(row).to_contain_text(month)
+    expect(row.locator("td.num")).to_have_text(re.compile(r"3\s000,50\s+RUB"))
+
+    # A file with a bad row: nothing is imported, and the page says which line and why.
+    bad = f"month;source;medium;campaign;amount\n{month};google;cpc;;1500\n{month};vk;;;много\n"
+    page.set_input_files("#costs-file", {"name": "costs.csv", "mimeType": "text/csv", "buffer": bad.encode()})
+    page.click(".mk-import button[type=submit]")
+    expect(page.locator("#costs-import-result")).to_contain_text("line 3")
+    expect(page.locator("#costs-table tbody tr")).to_have_count(1)
+
+    good = f"month;source;medium;campaign;amount\n{month};google;cpc;;1500\n"
+    page.set_input_files(
+        "#costs-file", {"name": "costs.csv", "mimeType": "text/csv", "buffer": good.encode()}
+    )
+    page.click(".mk-import button[type=submit]")
+    expect(page.locator("#costs-import-result")).to_contain_text("1")
+    expect(page.locator("#costs-table tbody tr", has_text="google")).to_be_visible()
+    screenshot(page, "marketer-costs")
+
+    # Last month's report by source carries the costs (no calls then: no cost per call).
+    open_section(page, "reports")
+    page.select_option("#report-group", "source")
+    page.click(".mk-presets button:has-text('Прошлый месяц')")
+    yandex = page.locator("#report-table tbody tr", has_text="yandex")
+    expect(yandex.locator('td[data-col="cost"]')).to_have_text(re.compile(r"3\s000,50\s+RUB"))
+    expect(yandex.locator('td[data-col="cost_per_call"]')).to_have_text("")
+
+    # Deleting a cost asks first.
+    open_section(page, "costs")
+    page.locator("#costs-table tbody tr", has_text="google").locator("button", has_text="Удалить").click()
+    page.locator("dialog button.mk-danger").click()
+    expect(page.locator("#costs-table tbody tr", has_text="google")).to_have_count(0)

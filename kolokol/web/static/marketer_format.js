@@ -7,7 +7,8 @@ export const tracking = page.tracking || { can_edit: false, timezone: 'Europe/Mo
 export const canEdit = Boolean(tracking.can_edit);
 
 const integer = new Intl.NumberFormat(lang, { maximumFractionDigits: 0 });
-const decimal = new Intl.NumberFormat(lang, { maximumFractionDigits: 2 });
+const whole = new Intl.NumberFormat(lang, { maximumFractionDigits: 0 });
+const cents = new Intl.NumberFormat(lang, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 const percent = new Intl.NumberFormat(lang, { style: 'percent', maximumFractionDigits: 1 });
 const isoDay = new Intl.DateTimeFormat('en-CA', { timeZone: tracking.timezone, year: 'numeric', month: '2-digit', day: '2-digit' });
 const shortDay = new Intl.DateTimeFormat(lang, { day: 'numeric', month: 'short', timeZone: 'UTC' });
@@ -24,7 +25,9 @@ export function count(value) {
 
 export function amount(value) {
   if (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value))) value = Number(value);
-  return isNumber(value) ? decimal.format(value) : '';
+  if (!isNumber(value)) return '';
+  // Money: whole amounts as they are, others with their kopecks («3 000,50»).
+  return Number.isInteger(value) ? whole.format(value) : cents.format(value);
 }
 
 /** 0.034 → «3,4 %» */
