@@ -52,10 +52,11 @@ def wants_csv(request: web.Request) -> bool:
     return any(part.split(";")[0].strip().lower() == "text/csv" for part in accept.split(","))
 
 
-def csv_response(text: str, filename: str) -> web.Response:
-    # The BOM makes Excel read the file as UTF-8 (Cyrillic sources and campaigns stay readable).
+def csv_response(text: str, filename: str, *, bom: bool = True) -> web.Response:
+    """A CSV download. The BOM makes Excel read a file for people as UTF-8 (Cyrillic sources and
+    campaigns stay readable); files for machines (ad platforms) go without it."""
     return web.Response(
-        body=("\ufeff" + text).encode("utf-8"),
+        body=(("\ufeff" if bom else "") + text).encode("utf-8"),
         content_type="text/csv",
         charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from calltracking import costs, health_api, manage_api, public_api, report_api, snippet_http
+from calltracking import costs, exports, health_api, manage_api, public_api, report_api, snippet_http
 
 
 def setup(app: web.Application) -> None:
@@ -16,3 +16,4 @@ def setup(app: web.Application) -> None:
     app.router.add_routes(health_api.routes)
     app.router.add_routes(report_api.routes)
     app.router.add_routes(costs.routes)
+    app.router.add_routes(exports.routes)
