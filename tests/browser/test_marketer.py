@@ -151,6 +151,7 @@ def test_a_marketer_sets_up_numbers_and_a_site_then_reads_the_report(
     dialog.locator('textarea[name="pool_replaces"]').fill("+7 495 111-00-01")
     dialog.locator('textarea[name="pool_numbers"]').fill("+7 495 111-00-20\n+7 495 111-00-21")
     dialog.locator('input[name="pool_fallback"]').fill("+7 495 111-00-01")
+    screenshot(page, "marketer-site-dialog")
     dialog.locator('button[type="submit"]').click()
     expect(dialog).to_have_count(0)
     site = page.locator('.mk-site[data-site="clinic-main"]')
