@@ -241,10 +241,37 @@ MARKETER_MESSAGES: dict[str, dict[str, str]] = {
         "marketer.exports.intro": (
             "Файлы для загрузки звонков в Яндекс Метрику и конверсий в Google Ads за выбранные дни."
         ),
-        "marketer.exports.yandex": "Яндекс Метрика: звонки (CSV)",
-        "marketer.exports.yandex_hint": "Метрика → Цели → Звонки → Загрузить данные",
-        "marketer.exports.google": "Google Ads: конверсии по кликам (CSV)",
-        "marketer.exports.google_hint": "Google Ads → Цели → Конверсии → Загрузки",
+        "marketer.exports.which": "Какие звонки",
+        "marketer.exports.all_calls": "все",
+        "marketer.exports.answered_calls": "только принятые",
+        "marketer.exports.target_calls": "только целевые",
+        "marketer.exports.yandex_title": "Яндекс Метрика: офлайн-звонки",
+        "marketer.exports.yandex_hint": (
+            "Для загрузки данных о звонках в счётчик Метрики. Только звонки, визит которых был "
+            "не раньше 21 дня назад (старше Метрика не связывает)."
+        ),
+        "marketer.exports.ids": "Идентификаторы",
+        "marketer.exports.ids_both": "ClientId и Yclid",
+        "marketer.exports.ids_client": "только ClientId",
+        "marketer.exports.ids_yclid": "только Yclid",
+        "marketer.exports.static": "со звонками на статические номера",
+        "marketer.exports.yandex": "Скачать файл для Метрики",
+        "marketer.exports.google_title": "Google Ads: конверсии по кликам",
+        "marketer.exports.google_hint": (
+            "Для загрузки офлайн-конверсий в Google Ads. Только звонки после клика с gclid "
+            "за последние 90 дней."
+        ),
+        "marketer.exports.conversion": "Название конверсии",
+        "marketer.exports.conversion_hint": "как в Google Ads",
+        "marketer.exports.value": "Ценность",
+        "marketer.exports.google": "Скачать файл для Google Ads",
+        **_plural(
+            "marketer.exports.saved",
+            "Файл сохранён: {n} звонок.",
+            "Файл сохранён: {n} звонка.",
+            "Файл сохранён: {n} звонков.",
+        ),
+        "marketer.exports.saved_file": "Файл сохранён.",
     },
     "en": {
         "marketer.nav": "Marketing",
@@ -469,9 +496,36 @@ MARKETER_MESSAGES: dict[str, dict[str, str]] = {
             "Files to upload calls to Yandex Metrica and click conversions to Google Ads, "
             "for the chosen days."
         ),
-        "marketer.exports.yandex": "Yandex Metrica: calls (CSV)",
-        "marketer.exports.yandex_hint": "Metrica → Goals → Calls → Upload data",
-        "marketer.exports.google": "Google Ads: click conversions (CSV)",
-        "marketer.exports.google_hint": "Google Ads → Goals → Conversions → Uploads",
+        "marketer.exports.which": "Which calls",
+        "marketer.exports.all_calls": "all",
+        "marketer.exports.answered_calls": "answered only",
+        "marketer.exports.target_calls": "target calls only",
+        "marketer.exports.yandex_title": "Yandex Metrica: offline calls",
+        "marketer.exports.yandex_hint": (
+            "For uploading call data to a Metrica counter. Only calls whose visit was within the "
+            "last 21 days (Metrica links no older ones)."
+        ),
+        "marketer.exports.ids": "Identifiers",
+        "marketer.exports.ids_both": "ClientId and Yclid",
+        "marketer.exports.ids_client": "ClientId only",
+        "marketer.exports.ids_yclid": "Yclid only",
+        "marketer.exports.static": "with calls to static numbers",
+        "marketer.exports.yandex": "Download the Metrica file",
+        "marketer.exports.google_title": "Google Ads: click conversions",
+        "marketer.exports.google_hint": (
+            "For uploading offline conversions to Google Ads. Only calls after a click with a gclid "
+            "in the last 90 days."
+        ),
+        "marketer.exports.conversion": "Conversion name",
+        "marketer.exports.conversion_hint": "as in Google Ads",
+        "marketer.exports.value": "Value",
+        "marketer.exports.google": "Download the Google Ads file",
+        **_plural(
+            "marketer.exports.saved",
+            "File saved: {n} call.",
+            "File saved: {n} calls.",
+            "File saved: {n} calls.",
+        ),
+        "marketer.exports.saved_file": "File saved.",
     },
 }

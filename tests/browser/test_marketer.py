@@ -38,8 +38,10 @@ def record_call(
     days_ago: float,
     talk_seconds: float | None,
     attribution: dict[str, Any],
+    visit: dict[str, Any] | None = None,
 ) -> None:
-    """An inbound call through the real pipeline, then its attribution columns as attribution sets them."""
+    """An inbound call through the real pipeline, then its attribution as attribution sets it: the report
+    columns, and in the call's `source` the visit's identifiers (`visit`: gclid, yclid, ym_client_id…)."""
     started = utc_now() - timedelta(days=days_ago)
     answered = started + timedelta(seconds=8) if talk_seconds is not None else None
     ended = answered + timedelta(seconds=talk_seconds or 0) if answered else started + timedelta(seconds=25)
@@ -66,7 +68,8 @@ def record_call(
         sessions = kolokol.app[SESSIONS]
         call = await make_pipeline(kolokol.settings, sessions).record(record)
         async with sessions.begin() as session:
-            values = {f"attr_{key}": value for key, value in attribution.items()}
+            values: dict[str, Any] = {f"attr_{key}": value for key, value in attribution.items()}
+            values["source"] = {**attribution, **(visit or {})}
             await session.execute(update(Call).where(Call.id == call.id).values(**values))
 
     kolokol.run(store())
@@ -349,3 +352,57 @@ def test_a_marketer_enters_and_imports_costs_and_the_report_prices_calls(
     page.locator("#costs-table tbody tr", has_text="google").locator("button", has_text="Удалить").click()
     page.locator("dialog button.mk-danger").click()
     expect(page.locator("#costs-table tbody tr", has_text="google")).to_have_count(0)
+
+
+def test_a_marketer_downloads_the_files_for_metrica_and_google_ads(kolokol: Kolokol, open_page: Any) -> None:
+    kolokol.add_user("mark", "marketer")
+    record_call(
+        kolokol,
+        caller="+79161110004",
+        called="+74951110030",
+        days_ago=1,
+        talk_seconds=70,
+        attribution={
+            "kind": "static",
+            "channel": "offline",
+            "source": "billboard",
+            "tracking_number": "+74951110030",
+        },
+    )
+    record_call(
+        kolokol,
+        caller="+79161110005",
+        called="+74951110020",
+        days_ago=2,
+        talk_seconds=30,
+        attribution={
+            "kind": "pool",
+            "channel": "paid",
+            "source": "google",
+            "tracking_number": "+74951110020",
+        },
+        visit={"gclid": "Cj0KCQiA_test-gclid", "ym_client_id": "1712345678901234567", "yclid": None},
+    )
+    page = open_page("mark", path="/marketer")
+    open_section(page, "exports")
+
+    with page.expect_download() as metrica:
+        page.click("#export-yandex")
+    text = Path(metrica.value.path()).read_text(encoding="utf-8")
+    assert "1712345678901234567" in text and "+74951110030" in text
+    expect(page.locator("#export-status")).to_have_text("Файл сохранён: 2 звонка.")
+
+    # Google needs the conversion's name: the API's refusal is shown, nothing is saved.
+    page.click("#export-google")
+    expect(page.locator("#export-status .mk-error")).to_contain_text("conversion_name")
+    page.fill("#export-conversion", "Звонок с сайта")
+    with page.expect_download() as google:
+        page.click("#export-google")
+    text = Path(google.value.path()).read_text(encoding="utf-8")
+    assert "Cj0KCQiA_test-gclid" in text and "Звонок с сайта" in text
+    expect(page.locator("#export-status")).to_have_text("Файл сохранён: 1 звонок.")
+
+    # Only target calls: the filter travels in the link.
+    page.select_option("#export-which", "target")
+    assert "target=1" in (page.get_attribute("#export-google", "href") or "")
+    screenshot(page, "marketer-exports")

@@ -69,7 +69,7 @@ export function encodeNumber(number) {
  * Links to files (CSV reports, ad-platform exports) are fetched first: a refusal shows the server's words
  * in `status` instead of saving an error as a .csv; a good answer is saved under the link's file name.
  */
-export function downloadOnClick(link, status) {
+export function downloadOnClick(link, status, onSaved) {
   link.addEventListener('click', async (event) => {
     event.preventDefault();
     status.replaceChildren();
@@ -91,6 +91,7 @@ export function downloadOnClick(link, status) {
       save.click();
       save.remove();
       setTimeout(() => URL.revokeObjectURL(url), 60000);
+      if (onSaved) onSaved(response);
     } catch (error) {
       status.replaceChildren(errorBox('marketer.download_failed', error));
     } finally {

@@ -23,7 +23,6 @@ BUILT = {
     "marketer.group.": "channel source medium campaign term landing_page tracking_number pool branch",
     "marketer.pools.fact.": "size quarantined leased_now overflows overflow_share recommended",
     "marketer.pools.state.": "active quarantined retired",
-    "marketer.exports.": "yandex yandex_hint google google_hint",
     "channel.": "paid organic referral social email direct offline other",
 }
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
