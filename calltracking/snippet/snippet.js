@@ -12,7 +12,9 @@
   var SKIP = /^(script|style|noscript|textarea|select|option|input|template|iframe|object|canvas)$/i;
   var INLINE = /^(a|abbr|b|bdi|bdo|big|cite|code|data|del|dfn|em|font|i|ins|kbd|label|mark|nobr|q|s|samp|small|span|strong|sub|sup|time|tt|u|var)$/i;
   var TEL = 'a[href^="tel:" i],a[href^="callto:" i]';
-  var NOSWAP = "script,style,noscript,textarea,select,option,template,iframe,object,canvas,[data-kolokol-noswap]";
+  // Attributes, not isContentEditable: that one makes Chromium compute the whole page's style first.
+  var EDITABLE = '[contenteditable]:not([contenteditable="false"])';
+  var NOSWAP = "script,style,noscript,textarea,select,option,template,iframe,object,canvas,[data-kolokol-noswap]," + EDITABLE;
   var COOKIE = "kolokol_session";
 
   var script = d.currentScript || d.querySelector("script[data-site][src*='snippet.js']");
@@ -101,17 +103,18 @@
   }
 
   function swapped(s, list) {
-    var chars = s.split("");
+    var chars;
     find(s, list).forEach(function (match) {
+      chars = chars || s.split("");
       put(match, function (p, c) { chars[p] = c; });
     });
-    return chars.join("");
+    return chars ? chars.join("") : s;
   }
 
   // -- the page ---------------------------------------------------------------------------------------
 
   function blocked(el) {
-    return el.isContentEditable || !!el.closest(NOSWAP);
+    return !!el.closest(NOSWAP);
   }
 
   // The text of el's subtree as one string (a number may be split over several elements), "|" where an
@@ -125,7 +128,7 @@
       } else if (n.nodeType == 1) {
         var inline = INLINE.test(n.nodeName);
         if (!inline) seg.s += "|";
-        if (!SKIP.test(n.nodeName) && !n.isContentEditable && !n.hasAttribute("data-kolokol-noswap")) collect(n, seg);
+        if (!SKIP.test(n.nodeName) && !n.hasAttribute("data-kolokol-noswap") && !n.matches(EDITABLE)) collect(n, seg);
         if (!inline) seg.s += "|";
       }
     }
