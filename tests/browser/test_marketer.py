@@ -171,6 +171,16 @@ def test_a_marketer_sets_up_numbers_and_a_site_then_reads_the_report(
     expect(quarantined).to_contain_text("звонит спам")
     screenshot(page, "marketer-numbers")
 
+    # Editing the site (another address) keeps its pool and the quarantined number's state.
+    site.locator("button", has_text="Изменить").click()
+    expect(dialog.locator('input[name="site"]')).to_have_value("clinic-main")
+    dialog.locator('textarea[name="origins"]').fill("https://clinic.example\nhttps://www.clinic.example")
+    dialog.locator('button[type="submit"]').click()
+    expect(dialog).to_have_count(0)
+    expect(site).to_contain_text("https://www.clinic.example")
+    expect(quarantined).to_have_attribute("data-state", "quarantined")
+    expect(pool.locator("tr[data-number]")).to_have_count(2)
+
     # Calls: two from Yandex ads (one long enough to be a target call), one missed from a campaign whose
     # utm value is a script, one to the billboard.
     paid = {"kind": "pool", "channel": "paid", "medium": "cpc", "site": "clinic-main", "pool": "center"}

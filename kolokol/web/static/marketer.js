@@ -30,7 +30,6 @@ function current() {
 function show(name) {
   for (const tab of document.querySelectorAll('[data-tab]')) {
     const selected = tab.dataset.tab === name;
-    tab.setAttribute('aria-selected', String(selected));
     if (selected) tab.setAttribute('aria-current', 'page');
     else tab.removeAttribute('aria-current');
   }
