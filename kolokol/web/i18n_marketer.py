@@ -198,11 +198,22 @@ MARKETER_MESSAGES: dict[str, dict[str, str]] = {
         "marketer.sites.saved": "Сайт {site} сохранён",
         "marketer.sites.site_named": "Сайт {site}",
         "marketer.sites.settings": (
-            "Номер держится {hold} с после последнего пульса, пульс раз в {heartbeat} с, не дольше {max} с"
+            "Номер держится {hold} после последнего пульса, пульс раз в {heartbeat}, всего не дольше {max}"
         ),
         "marketer.sites.origins_are": "Адреса: {origins}",
         "marketer.sites.no_origins": "Адреса сайта не указаны: номера не будут выдаваться.",
         "marketer.sites.empty": "Сайтов пока нет.",
+        "marketer.sites.source_number": "Номер по источнику",
+        "marketer.sites.source_numbers": "Номера по источнику",
+        "marketer.sites.source_numbers_hint": (
+            "Посетителям без согласия на cookies номер не выдаётся: им показывается номер по источнику "
+            "визита (например, для рекламы в Яндексе), если он подходит, иначе номер клиники."
+        ),
+        "marketer.sites.add_source_number": "Добавить номер по источнику",
+        "marketer.sites.remove_source_number": "Убрать номер",
+        "marketer.sites.match_channel": "Канал визита",
+        "marketer.sites.instead_of": "вместо {numbers}",
+        "marketer.sites.any_visitor": "любой визит",
         "marketer.sites.load_failed": "Сайты не загрузились",
         # -- costs --
         "marketer.costs.heading": "Расходы по источникам",
@@ -455,12 +466,23 @@ MARKETER_MESSAGES: dict[str, dict[str, str]] = {
         "marketer.sites.saved": "Site {site} saved",
         "marketer.sites.site_named": "Site {site}",
         "marketer.sites.settings": (
-            "A number is held {hold} s after the last heartbeat, a heartbeat every {heartbeat} s, "
-            "at most {max} s"
+            "A number is held {hold} after the last heartbeat, a heartbeat every {heartbeat}, "
+            "{max} at most in all"
         ),
         "marketer.sites.origins_are": "Addresses: {origins}",
         "marketer.sites.no_origins": "No site addresses: no numbers will be handed out.",
         "marketer.sites.empty": "No sites yet.",
+        "marketer.sites.source_number": "Number by source",
+        "marketer.sites.source_numbers": "Numbers by source",
+        "marketer.sites.source_numbers_hint": (
+            "Visitors without cookie consent get no number of their own: they see the number for their "
+            "visit's source (say, Yandex ads) when one fits, else the clinic's."
+        ),
+        "marketer.sites.add_source_number": "Add a number by source",
+        "marketer.sites.remove_source_number": "Remove the number",
+        "marketer.sites.match_channel": "Visit's channel",
+        "marketer.sites.instead_of": "instead of {numbers}",
+        "marketer.sites.any_visitor": "any visit",
         "marketer.sites.load_failed": "The sites did not load",
         "marketer.costs.heading": "Costs per source",
         "marketer.costs.intro": "What a source cost in a month; gives cost per call and per target call.",

@@ -88,9 +88,9 @@ def static_number(kolokol: Kolokol, number: str, name: str, source: str) -> None
     kolokol.run(insert())
 
 
-def visit(kolokol: Kolokol, site: str, url: str) -> dict[str, Any]:
+def visit(kolokol: Kolokol, site: str, url: str, *, consent: bool = True) -> dict[str, Any]:
     """A visitor's page asks for its numbers through the public endpoint, as the snippet does."""
-    body = {"site": site, "session": None, "url": url, "referrer": "", "consent": True}
+    body = {"site": site, "session": None, "url": url, "referrer": "", "consent": consent}
 
     async def ask() -> dict[str, Any]:
         async with (
@@ -154,6 +154,10 @@ def test_a_marketer_sets_up_numbers_and_a_site_then_reads_the_report(
     dialog.locator('textarea[name="pool_replaces"]').fill("+7 495 111-00-01")
     dialog.locator('textarea[name="pool_numbers"]').fill("+7 495 111-00-20\n+7 495 111-00-21")
     dialog.locator('input[name="pool_fallback"]').fill("+7 495 111-00-01")
+    dialog.locator("button", has_text="Добавить номер по источнику").click()
+    dialog.locator('input[name="sn_number"]').fill("+7 495 111-00-40")
+    dialog.locator('input[name="sn_replaces"]').fill("+7 495 111-00-01")
+    dialog.locator('input[name="sn_source"]').fill("yandex")
     screenshot(page, "marketer-site-dialog")
     dialog.locator('button[type="submit"]').click()
     expect(dialog).to_have_count(0)
@@ -161,6 +165,10 @@ def test_a_marketer_sets_up_numbers_and_a_site_then_reads_the_report(
     expect(site).to_contain_text("https://clinic.example")
     pool = site.locator('.mk-pool[data-pool="center"]')
     expect(pool.locator("tr[data-number]")).to_have_count(2)
+    expect(site.locator('.mk-source-numbers tr[data-number="+74951110040"]')).to_contain_text("yandex")
+    # A visitor from Yandex who declined cookies is shown that number (no session, no lease).
+    declined = visit(kolokol, "clinic-main", "https://clinic.example/?utm_source=yandex", consent=False)
+    assert declined["session"] is None and declined["numbers"] == {"+74951110001": "+74951110040"}
 
     # Spam callers found a pool number: out of rotation, with a reason.
     pool.locator('tr[data-number="+74951110021"] button').click()

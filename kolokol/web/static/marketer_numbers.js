@@ -5,7 +5,7 @@ import { encodeNumber, errorBox, errorText, get, post, put, remove } from './mar
 import { h, icon } from './dom.js';
 import { phone } from './format.js';
 import { t } from './i18n.js';
-import { canEdit, moment } from './marketer_format.js';
+import { canEdit, moment, seconds } from './marketer_format.js';
 import { cleanNumber, confirmDialog, editDialog, field, lines, linesInput, numberInput, optional, optionalInt, textInput } from './marketer_forms.js';
 import { toast } from './toast.js';
 
@@ -162,8 +162,41 @@ function poolEditor(pool) {
   return box;
 }
 
+const MATCH_KEYS = ['source', 'medium', 'campaign'];
+
+/** A number shown by source alone, to visitors without consent (no session, no lease). */
+function sourceNumberEditor(item) {
+  const match = (item && item.match) || {};
+  const box = h(
+    'fieldset',
+    { class: 'mk-pool-edit mk-source-number-edit' },
+    h('legend', {}, t('marketer.sites.source_number')),
+    h(
+      'div',
+      { class: 'mk-form-grid' },
+      field(t('marketer.numbers.number'), textInput('sn_number', item && item.number, { placeholder: '+7 495 111-00-40' })),
+      field(t('marketer.pools.replaces'), textInput('sn_replaces', ((item && item.replaces) || []).join(', '), { placeholder: '+7 495 111-00-01' })),
+      field(t('marketer.sites.match_channel'), channelSelect(match.channel, true)),
+      ...MATCH_KEYS.map((key) => field(t(`marketer.col.${key}`), textInput(`sn_${key}`, match[key]))),
+    ),
+  );
+  box.append(h('button', { type: 'button', class: 'button-ghost button-small', onclick: () => box.remove() }, icon('x'), t('marketer.sites.remove_source_number')));
+  return box;
+}
+
+function sourceNumbersBody(form) {
+  return [...form.querySelectorAll('.mk-source-number-edit')].map((box) => {
+    const get = (name) => box.querySelector(`[name="${name}"]`).value;
+    const match = {};
+    if (get('channel')) match.channel = get('channel');
+    for (const key of MATCH_KEYS) if (get(`sn_${key}`).trim()) match[key] = get(`sn_${key}`).trim();
+    return { number: cleanNumber(get('sn_number')), replaces: lines(get('sn_replaces')).map(cleanNumber), match };
+  });
+}
+
 function siteForm(site) {
   const pools = h('div', { class: 'mk-pools-edit' }, ...((site && site.pools) || [null]).filter((p) => !p || !p.retired_at).map((pool) => poolEditor(pool)));
+  const sourceNumbers = h('div', { class: 'mk-pools-edit' }, ...((site && site.source_numbers) || []).map((item) => sourceNumberEditor(item)));
   return h(
     'div',
     {},
@@ -178,18 +211,20 @@ function siteForm(site) {
     field(t('marketer.sites.origins'), linesInput('origins', (site && site.origins) || []), t('marketer.sites.origins_hint')),
     pools,
     h('button', { type: 'button', class: 'button-secondary button-small', onclick: () => pools.append(poolEditor(null)) }, t('marketer.pools.add_pool')),
+    h('p', { class: 'mk-hint mk-form-note' }, t('marketer.sites.source_numbers_hint')),
+    sourceNumbers,
+    h('button', { type: 'button', class: 'button-secondary button-small', onclick: () => sourceNumbers.append(sourceNumberEditor(null)) }, t('marketer.sites.add_source_number')),
   );
 }
 
-function siteBody(form, site) {
+function siteBody(form) {
   const value = (name) => form.elements.namedItem(name).value;
   const body = {
-    // Numbers shown by source alone (visitors without consent) have no editor here: kept as they are.
-    source_numbers: (site && site.source_numbers) || [],
+    source_numbers: sourceNumbersBody(form),
     origins: lines(value('origins')),
     hold_seconds: optionalInt(value('hold_seconds')),
     heartbeat_seconds: optionalInt(value('heartbeat_seconds')),
-    pools: [...form.querySelectorAll('.mk-pool-edit')].map((box) => {
+    pools: [...form.querySelectorAll('.mk-pool-edit:not(.mk-source-number-edit)')].map((box) => {
       const get = (name) => box.querySelector(`[name="${name}"]`).value;
       return {
         name: get('pool_name').trim(),
@@ -213,7 +248,7 @@ function editSite(site, reload) {
     save: async (form) => {
       const key = form.elements.namedItem('site').value.trim();
       if (!key) throw new Error(t('marketer.sites.key_required'));
-      await put(`/api/tracking/sites/${encodeURIComponent(key)}`, siteBody(form, site));
+      await put(`/api/tracking/sites/${encodeURIComponent(key)}`, siteBody(form));
       return key;
     },
     done: (key) => {
@@ -287,7 +322,9 @@ function poolView(pool, reload) {
 
 function siteView(site, reload) {
   const key = siteKey(site);
-  const settings = t('marketer.sites.settings', { hold: site.hold_seconds ?? '—', heartbeat: site.heartbeat_seconds ?? '—', max: site.max_lease_seconds ?? '—' });
+  const units = { s: t('marketer.unit.s'), min: t('marketer.unit.min'), h: t('marketer.unit.h') };
+  const span = (value) => seconds(value, units) || '—';
+  const settings = t('marketer.sites.settings', { hold: span(site.hold_seconds), heartbeat: span(site.heartbeat_seconds), max: span(site.max_lease_seconds) });
   return h(
     'article',
     { class: 'panel mk-site', dataset: { site: key } },
@@ -303,7 +340,29 @@ function siteView(site, reload) {
       h('p', { class: 'mk-facts' }, settings),
       h('p', { class: 'mk-facts' }, (site.origins || []).length ? t('marketer.sites.origins_are', { origins: site.origins.join(', ') }) : t('marketer.sites.no_origins')),
       ...(site.pools || []).map((pool) => poolView(pool, reload)),
+      (site.source_numbers || []).length ? sourceNumbersView(site.source_numbers) : null,
     ),
+  );
+}
+
+function sourceNumbersView(items) {
+  const rows = items.map((item) => {
+    const match = item.match || {};
+    const rule = [match.channel ? channelLabel(match.channel) : null, ...MATCH_KEYS.map((key) => match[key])].filter(Boolean).join(' / ');
+    return h(
+      'tr',
+      { dataset: { number: item.number } },
+      h('th', { scope: 'row', class: 'mk-number' }, phone(item.number)),
+      h('td', {}, t('marketer.sites.instead_of', { numbers: (item.replaces || []).map(phone).join(', ') })),
+      h('td', { class: 'mk-text' }, rule || t('marketer.sites.any_visitor')),
+    );
+  });
+  return h(
+    'div',
+    { class: 'mk-pool mk-source-numbers' },
+    h('h4', { class: 'mk-pool-title' }, t('marketer.sites.source_numbers')),
+    h('p', { class: 'mk-facts' }, t('marketer.sites.source_numbers_hint')),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'live-table mk-table mk-table-compact' }, h('tbody', {}, rows))),
   );
 }
 
