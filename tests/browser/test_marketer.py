@@ -108,6 +108,11 @@ def visit(kolokol: Kolokol, site: str, url: str, *, consent: bool = True) -> dic
     return kolokol.run(ask())
 
 
+def no_horizontal_scroll(page: Page) -> None:
+    widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert widths[0] <= widths[1], f"horizontal scroll: content {widths[0]}px in a {widths[1]}px window"
+
+
 def open_section(page: Page, name: str) -> None:
     page.click(f'.mk-tab[data-tab="{name}"]')
     expect(page.locator(f'section[data-section="{name}"]')).to_be_visible()
@@ -285,8 +290,10 @@ def test_a_marketer_sets_up_numbers_and_a_site_then_reads_the_report(
 def test_a_manager_reads_everything_and_can_change_nothing(kolokol: Kolokol, open_page: Any) -> None:
     kolokol.add_user("olga", "manager", display_name="Ольга Петровна")
     static_number(kolokol, "+74951110030", "Листовка", "leaflet")
-    page = open_page("olga", path="/marketer")
+    page = open_page("olga", path="/marketer", viewport={"width": 1024, "height": 768})
     expect(page.locator(".mk-readonly")).to_be_visible()
+    expect(page.locator("#report-table-wrap .table-empty")).to_be_visible()
+    no_horizontal_scroll(page)
     open_section(page, "numbers")
     expect(page.locator(".topnav-link[aria-current='page']")).to_have_text("Маркетинг")
     row = page.locator('#static-numbers tr[data-number="+74951110030"]')
@@ -294,6 +301,8 @@ def test_a_manager_reads_everything_and_can_change_nothing(kolokol: Kolokol, ope
     expect(page.locator("#add-number")).to_have_count(0)
     expect(page.locator("#add-site")).to_have_count(0)
     expect(row.locator("button")).to_have_count(0)
+    no_horizontal_scroll(page)
+    screenshot(page, "marketer-manager-1024")
     open_section(page, "costs")
     expect(page.locator("#add-cost")).to_have_count(0)
     expect(page.locator("#costs-file")).to_have_count(0)
