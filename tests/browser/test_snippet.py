@@ -33,14 +33,33 @@ CLOCK_START = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 GA = "GA1.1.1234567890.1700000000"
 YM = "1700000000123456789"
 
-# Every event the snippet dispatches, kept for the test; and every request it starts, noted when it
-# starts (a fetch that was never made is then certain, with no waiting).
+# Every event the snippet dispatches, kept for the test; every request it starts, noted when it starts
+# (a fetch that was never made is then certain, with no waiting); and every answer it has finished
+# handling (counted a task after its body was read: the snippet's promise handlers have run by then,
+# its next heartbeat is scheduled). MessageChannel, not setTimeout: Playwright's clock holds timers.
 WATCH = """
 window.kkEvents = [];
 document.addEventListener("kolokol", function (e) { window.kkEvents.push(e.detail); });
 window.kkPosts = [];
+window.kkHandled = 0;
 (function (fetch) {
-  window.fetch = function (url) { window.kkPosts.push(String(url)); return fetch.apply(this, arguments); };
+  function handled() {
+    var channel = new MessageChannel();
+    channel.port1.onmessage = function () { window.kkHandled++; };
+    channel.port2.postMessage(0);
+  }
+  window.fetch = function (url) {
+    window.kkPosts.push(String(url));
+    return fetch.apply(this, arguments).then(function (response) {
+      var json = response.json;
+      response.json = function () {
+        var body = json.apply(response);
+        body.then(handled, handled);
+        return body;
+      };
+      return response;
+    });
+  };
 })(window.fetch);
 Object.defineProperty(Document.prototype, "hidden", {
   configurable: true, get: function () { return !!window.kkHidden; }
@@ -374,6 +393,11 @@ def heartbeats(page: Page) -> int:
     return int(page.evaluate("window.kkPosts.filter(u => u.endsWith('/heartbeat')).length"))
 
 
+def handled(page: Page, answers: int) -> None:
+    """Wait until the snippet has handled this many answers from kolokol (session and heartbeats)."""
+    page.wait_for_function(f"window.kkHandled >= {answers}")
+
+
 def test_heartbeats_keep_the_lease_while_the_page_is_seen(
     kolokol: Kolokol, site: ClinicSite, visit: Visit
 ) -> None:
@@ -387,7 +411,7 @@ def test_heartbeats_keep_the_lease_while_the_page_is_seen(
     assert heartbeats(page) == 0
     page.clock.run_for(1_000)
     assert heartbeats(page) == 1
-    wait_for(lambda: len(site.sent("/t/v1/heartbeat")) == 1)
+    handled(page, 2)
     (beat,) = site.sent("/t/v1/heartbeat")
     assert beat.body == {"site": SITE, "session": session} and beat.status == 200
     assert beat.content_type.startswith("text/plain")
@@ -398,7 +422,7 @@ def test_heartbeats_keep_the_lease_while_the_page_is_seen(
     assert heartbeats(page) == 1
     page.evaluate("window.kkHidden = false; document.dispatchEvent(new Event('visibilitychange'))")
     assert heartbeats(page) == 2
-    wait_for(lambda: len(site.sent("/t/v1/heartbeat")) == 2)
+    handled(page, 3)
     assert site.sent("/t/v1/heartbeat")[1].status == 200
     assert_swapped(page, number)
     page.clock.run_for(30_000)
@@ -429,10 +453,13 @@ def test_a_heartbeat_with_other_numbers_reswaps_and_with_none_restores(
     page.clock.run_for(30_000)
     answered(page, 4)
     site.fail("/t/v1/heartbeat", (503, {"error": "unavailable"}))
+    handled(page, 4)
     page.clock.run_for(30_000)
-    wait_for(lambda: site.sent("/t/v1/heartbeat")[-1].status == 503)
+    handled(page, 5)
     page.clock.run_for(30_000)
-    wait_for(lambda: len([s for s in site.sent("/t/v1/heartbeat") if s.status == 503]) == 2)
+    handled(page, 6)
+    assert [s.status for s in site.sent("/t/v1/heartbeat")][-2:] == [503, 503]
+    assert heartbeats(page) == 5, "it went on heartbeating"
     assert_swapped(page, other)
 
 
