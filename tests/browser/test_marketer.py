@@ -142,6 +142,14 @@ def test_a_marketer_sets_up_numbers_and_a_site_then_reads_the_report(
     expect(row).to_contain_text("billboard")
     expect(row).to_contain_text("+7 495 111-00-30")
 
+    # Edited: the campaign changes, the number stays.
+    row.locator("button", has_text="Изменить").click()
+    expect(dialog.locator('input[name="number"]')).to_have_attribute("readonly", "")
+    dialog.locator('input[name="campaign"]').fill("лето")
+    dialog.locator('button[type="submit"]').click()
+    expect(row).to_contain_text("лето")
+    expect(page.locator("#static-numbers tbody tr")).to_have_count(1)
+
     # A refused change keeps the dialog open and says why, in the server's words.
     page.click("#add-number")
     dialog.locator('input[name="number"]').fill("12")

@@ -12,9 +12,9 @@ import { toast } from './toast.js';
 const SOURCE_FIELDS = ['source', 'medium', 'campaign', 'content', 'term'];
 const CHANNELS = ['offline', 'paid', 'organic', 'referral', 'social', 'email', 'direct', 'other'];
 
-/** A static number's source fields, whether the API nests them under "source" or not. */
+/** A static number's source fields (the API nests them under "source"). */
 function sourceOf(entry) {
-  const nested = entry && typeof entry.source === 'object' && entry.source !== null ? entry.source : entry || {};
+  const nested = (entry && entry.source) || {};
   const out = {};
   for (const name of SOURCE_FIELDS) out[name] = typeof nested[name] === 'string' ? nested[name] : null;
   return out;
@@ -22,7 +22,6 @@ function sourceOf(entry) {
 
 /** The list in a GET answer ({"items": [...]}). */
 function listOf(data) {
-  if (Array.isArray(data)) return data;
   return data && Array.isArray(data.items) ? data.items : [];
 }
 
