@@ -348,7 +348,7 @@
     }
   };
 
-  if (!site || !w.fetch || !w.Map) return;
+  if (!site || !w.fetch) return;
   if (!consent) keep(null);
   d.addEventListener("visibilitychange", function () {
     if (!d.hidden && due && session) beat();
