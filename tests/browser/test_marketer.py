@@ -330,6 +330,7 @@ def test_the_page_speaks_english_when_asked(kolokol: Kolokol, open_page: Any) ->
     expect(page.locator(".mk-tab[data-tab='reports']")).to_have_text("Reports")
     expect(page.locator("#report-table-heading")).to_have_text("Report")
     expect(page.locator("#report-group option[value='term']")).to_have_text("Keyword")
+    screenshot(page, "marketer-english")
 
 
 def last_month() -> str:
@@ -441,3 +442,20 @@ def test_a_marketer_downloads_the_files_for_metrica_and_google_ads(kolokol: Kolo
     page.select_option("#export-which", "target")
     assert "target=1" in (page.get_attribute("#export-google", "href") or "")
     screenshot(page, "marketer-exports")
+
+
+def test_a_marketer_deletes_a_static_number_after_confirming(kolokol: Kolokol, open_page: Any) -> None:
+    kolokol.add_user("mark", "marketer")
+    static_number(kolokol, "+74951110031", '<img src=x onerror="window.__pwned = 3">', "leaflet")
+    page = open_page("mark", path="/marketer")
+    open_section(page, "numbers")
+    row = page.locator('#static-numbers tr[data-number="+74951110031"]')
+    expect(row).to_contain_text('<img src=x onerror="window.__pwned = 3">')
+    row.locator("button", has_text="Удалить").click()
+    page.locator("dialog button", has_text="Отмена").click()
+    expect(row).to_be_visible()
+    row.locator("button", has_text="Удалить").click()
+    page.locator("dialog button.mk-danger").click()
+    expect(page.get_by_text("Статических номеров пока нет.")).to_be_visible()
+    expect(row).to_have_count(0)
+    assert page.evaluate("window.__pwned") is None

@@ -161,7 +161,7 @@ function renderTotals(box, data) {
   ];
   if (typeof totals.cost_per_call === 'number') stats.push(['cost_per_call', money(totals, 'cost_per_call')]);
   box.replaceChildren(
-    ...stats.map(([key, text]) => h('div', { class: 'stat', dataset: { kind: key } }, h('span', { class: 'stat-value' }, text), h('span', { class: 'stat-label' }, t(`marketer.col.${key}`)))),
+    ...stats.map(([key, text]) => h('div', { class: 'stat', dataset: { kind: key, zero: String(text === '0') } }, h('span', { class: 'stat-value' }, text), h('span', { class: 'stat-label' }, t(`marketer.col.${key}`)))),
   );
 }
 
