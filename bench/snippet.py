@@ -153,6 +153,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, tuple[float, float]]:
         return statistics.median(values), max(values)
 
     return {
+        "navigation start → snippet downloaded": figure([r["snippet_end"] for r in rows]),
         "snippet downloaded → running": figure([r["session_start"] - r["snippet_end"] for r in rows]),
         "snippet running → numbers swapped": figure([r["swapped"] - r["session_start"] for r in rows]),
         "  session request (network + lease)": figure([r["session_end"] - r["session_start"] for r in rows]),
@@ -204,6 +205,9 @@ def measure(browser: Browser, url: str, loads: int) -> None:
         elements = page.evaluate("document.getElementsByTagName('*').length")
     finally:
         context.close()
+    # The machine is shared: a busy one stretches every figure above.
+    load_1, load_5, load_15 = os.getloadavg()
+    print(f"\nload average at the end: {load_1:.1f} {load_5:.1f} {load_15:.1f} (1, 5, 15 min)")
     median = statistics.median(scans)
     print(f"\na whole-page scan (kolokol.swap(), {elements} elements): median {median:.2f} ms,", end=" ")
     print(f"slowest {max(scans):.2f} ms of {len(scans)}")
