@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -277,7 +277,17 @@ def test_a_marketer_sets_up_numbers_and_a_site_then_reads_the_report(
     assert "Источник" in text, "the CSV is in the page's language"
     assert "'<script>" in text or "<script>" in text
 
+    # The quick ranges: seven days up to today, last month whole.
+    page.click(".mk-presets button:has-text('7 дней')")
+    expect(page.locator("#report-note")).to_contain_text("—")
+    first, last = (date.fromisoformat(page.input_value(f"#report-{edge}")) for edge in ("from", "to"))
+    assert last - first == timedelta(days=6)
+    page.click(".mk-presets button:has-text('Прошлый месяц')")
+    first, last = (date.fromisoformat(page.input_value(f"#report-{edge}")) for edge in ("from", "to"))
+    assert first.day == 1 and (last + timedelta(days=1)).day == 1 and first.month == last.month
+
     # Grouped by channel, the channels read as words.
+    page.click(".mk-presets button:has-text('30 дней')")
     page.select_option("#report-group", "channel")
     expect(table.locator("tbody th", has_text="реклама")).to_be_visible()
     expect(table.locator("tbody th", has_text="офлайн")).to_be_visible()
@@ -378,7 +388,11 @@ def test_a_marketer_enters_and_imports_costs_and_the_report_prices_calls(
     # Last month's report by source carries the costs (no calls then: no cost per call).
     open_section(page, "reports")
     page.select_option("#report-group", "source")
-    page.click(".mk-presets button:has-text('Прошлый месяц')")
+    first = date.fromisoformat(f"{month}-01")
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    page.fill("#report-from", first.isoformat())
+    page.fill("#report-to", last.isoformat())
+    page.click(".mk-filters button[type=submit]")
     yandex = page.locator("#report-table tbody tr", has_text="yandex")
     expect(yandex.locator('td[data-col="cost"]')).to_have_text(re.compile(r"3\s000,50\s+RUB"))
     expect(yandex.locator('td[data-col="cost_per_call"]')).to_have_text("")
