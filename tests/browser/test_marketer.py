@@ -75,6 +75,30 @@ def record_call(
     kolokol.run(store())
 
 
+def call_back(kolokol: Kolokol, number: str, *, days_ago: float) -> None:
+    """The clinic calls a patient back and they answer (the real pipeline closes their task: reached)."""
+    started = utc_now() - timedelta(days=days_ago)
+    record = PbxCallRecord(
+        pbx="asterisk",
+        pbx_call_id=f"marketer.{next(_calls)}",
+        direction="outbound",
+        caller="101",
+        caller_name=None,
+        called=number,
+        status="answered",
+        disposition="answered",
+        missed_where=None,
+        operator="101",
+        answered_by="101",
+        rang=(),
+        transfers=(),
+        started_at=started,
+        answered_at=started + timedelta(seconds=5),
+        ended_at=started + timedelta(seconds=65),
+    )
+    kolokol.run(make_pipeline(kolokol.settings, kolokol.app[SESSIONS]).record(record))
+
+
 def static_number(kolokol: Kolokol, number: str, name: str, source: str) -> None:
     async def insert() -> None:
         now = utc_now()
@@ -243,6 +267,8 @@ def test_a_marketer_sets_up_numbers_and_a_site_then_reads_the_report(
         },
     )
 
+    call_back(kolokol, "+79161110003", days_ago=1 - 2 / 24)  # two hours after the missed call
+
     open_section(page, "reports")
     page.select_option("#report-group", "source")
     table = page.locator("#report-table")
@@ -254,6 +280,10 @@ def test_a_marketer_sets_up_numbers_and_a_site_then_reads_the_report(
     hostile = table.locator("tbody tr", has_text="<script>")
     expect(hostile.locator("th")).to_have_text(HOSTILE)
     expect(hostile.locator('td[data-col="missed"]')).to_have_text("1")
+    expect(hostile.locator('td[data-col="missed_reached"]')).to_have_text("1")
+    expect(hostile.locator('td[data-col="reached_median"]')).to_have_text(
+        re.compile(r"^(1 ч 5\d мин|2 ч( \d мин)?)$")
+    )
     expect(table.locator("tfoot td[data-col='calls']")).to_have_text("4")
     assert page.evaluate("window.__pwned") is None, "a utm value never runs as markup"
     assert table.locator("script, img").count() == 0
@@ -386,6 +416,8 @@ def test_a_marketer_enters_and_imports_costs_and_the_report_prices_calls(
     screenshot(page, "marketer-costs")
 
     # Last month's report by source carries the costs (no calls then: no cost per call).
+    call_back(kolokol, "+79161110003", days_ago=1 - 2 / 24)  # two hours after the missed call
+
     open_section(page, "reports")
     page.select_option("#report-group", "source")
     first = date.fromisoformat(f"{month}-01")
