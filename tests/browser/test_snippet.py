@@ -3,7 +3,7 @@ site of their own (another origin) that passes `/kk/` to kolokol as the README's
 
 The site is configured through the REST API as a marketer would. Faults (kolokol answering 500, never
 answering, refusing the connection) are the site's proxy or the browser's network failing, with
-everything else real. Heartbeat timers run on Playwright's clock: the tests move time on instead of
+everything else real. The pages' timers run on Playwright's clock: the tests move time on instead of
 waiting for it.
 """
 
@@ -136,12 +136,14 @@ Visit = Callable[..., Page]
 
 @pytest.fixture
 def visit(chromium: Browser) -> Iterator[Visit]:
-    """Open a URL as a new visitor (a fresh browser context); `clock` installs Playwright's clock first,
-    `cookies` are the page's own (the analytics counters')."""
+    """Open a URL as a new visitor (a fresh browser context), with the page's own `cookies` (the
+    analytics counters'). The page's clock is Playwright's, paused: its timers fire only when a test
+    moves the clock on, so the snippet's 3 s timeout never cuts a slow machine's answer short and
+    heartbeats come when the test says."""
     contexts: list[BrowserContext] = []
     errors: list[str] = []
 
-    def open_page(url: str, *, clock: bool = False, cookies: dict[str, str] | None = None) -> Page:
+    def open_page(url: str, *, cookies: dict[str, str] | None = None) -> Page:
         context = chromium.new_context(locale="ru-RU", timezone_id="Europe/Moscow")
         contexts.append(context)
         if cookies:
@@ -149,10 +151,8 @@ def visit(chromium: Browser) -> Iterator[Visit]:
         context.add_init_script(WATCH)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
-        if clock:
-            # Paused: the page's timers fire only when the test moves the clock on.
-            page.clock.install(time=CLOCK_START)
-            page.clock.pause_at(CLOCK_START + timedelta(seconds=1))
+        page.clock.install(time=CLOCK_START)
+        page.clock.pause_at(CLOCK_START + timedelta(seconds=1))
         page.goto(url)
         return page
 
@@ -345,6 +345,8 @@ def test_kolokol_unreachable_leaves_the_numbers(site: ClinicSite, chromium: Brow
         context.add_init_script(WATCH)
         context.route("**/kk/t/v1/session", lambda route: route.abort("connectionrefused"))
         page = context.new_page()
+        page.clock.install(time=CLOCK_START)
+        page.clock.pause_at(CLOCK_START + timedelta(seconds=1))
         page.goto(url)
         assert answered(page) == {"numbers": {}, "error": "unreachable"}
         assert_original(page)
@@ -363,7 +365,7 @@ def test_kolokol_answering_500_leaves_the_numbers(site: ClinicSite, visit: Visit
 
 def test_kolokol_not_answering_leaves_the_numbers_after_3_seconds(site: ClinicSite, visit: Visit) -> None:
     site.fail("/t/v1/session", HANG)
-    page = visit(site.page("/", page_html(PLAIN)), clock=True)
+    page = visit(site.page("/", page_html(PLAIN)))
     wait_for(lambda: site.arrived("/t/v1/session") == 1)
     page.clock.run_for(2900)
     assert page.evaluate("window.kkEvents") == [], "still waiting"
@@ -401,7 +403,7 @@ def handled(page: Page, answers: int) -> None:
 def test_heartbeats_keep_the_lease_while_the_page_is_seen(
     kolokol: Kolokol, site: ClinicSite, visit: Visit
 ) -> None:
-    page = visit(site.page("/", page_html(PLAIN)), clock=True)
+    page = visit(site.page("/", page_html(PLAIN)))
     answered(page)
     number = shown_number(page)
     session = sessions_stored(kolokol)[0].id
@@ -432,7 +434,7 @@ def test_heartbeats_keep_the_lease_while_the_page_is_seen(
 def test_a_heartbeat_with_other_numbers_reswaps_and_with_none_restores(
     site: ClinicSite, visit: Visit
 ) -> None:
-    page = visit(site.page("/", page_html(PLAIN)), clock=True)
+    page = visit(site.page("/", page_html(PLAIN)))
     answered(page)
     number = shown_number(page)
     other = next(n for n in POOL if n != number)
@@ -464,7 +466,7 @@ def test_a_heartbeat_with_other_numbers_reswaps_and_with_none_restores(
 
 
 def test_an_unknown_session_opens_a_new_one(kolokol: Kolokol, site: ClinicSite, visit: Visit) -> None:
-    page = visit(site.page("/", page_html(PLAIN)), clock=True)
+    page = visit(site.page("/", page_html(PLAIN)))
     answered(page)
     first = sessions_stored(kolokol)[0].id
     site.fail("/t/v1/heartbeat", (404, {"error": "no-such-session", "message": "open a new one"}))
@@ -493,7 +495,7 @@ def test_without_consent_no_cookie_no_identifiers_and_numbers_by_source_only(
     kolokol: Kolokol, site: ClinicSite, visit: Visit, tag: str, head: str
 ) -> None:
     url = site.page("/", page_html(PLAIN, tag=tag, head=head))
-    page = visit(url, cookies={"_ga": GA, "_ym_uid": YM}, clock=True)
+    page = visit(url, cookies={"_ga": GA, "_ym_uid": YM})
     assert answered(page) == {"numbers": {CLINIC: OFFLINE_NUMBER}, "error": None}
     assert_swapped(page, OFFLINE_NUMBER)
     (opened,) = site.sent("/t/v1/session")
