@@ -295,6 +295,8 @@ def test_a_marketer_sets_up_numbers_and_a_site_then_reads_the_report(
     expect(page.locator("#chart-series .u-legend")).to_contain_text("yandex")
     expect(page.locator("#chart-series .u-legend")).to_contain_text("billboard")
     expect(page.locator("#chart-groups .u-legend")).to_contain_text("Целевые")
+    # A long utm value is cut in the legend (the table has it whole).
+    expect(page.locator("#chart-series .u-legend")).to_contain_text(HOSTILE[:47] + "…")
     assert page.locator("#chart-series .u-legend script, #chart-series .u-legend img").count() == 0
     screenshot(page, "marketer-report")
 

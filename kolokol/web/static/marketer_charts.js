@@ -8,11 +8,13 @@ import { h } from './dom.js';
 export const COLORS = ['#0f6b64', '#1f5fc4', '#c0640a', '#5a3fbf', '#bd3128', '#2f8f4e', '#485868', '#b0338a'];
 const HEIGHT = 260;
 const AXIS = { stroke: '#566573', grid: { stroke: '#e3e8ec', width: 1 }, ticks: { stroke: '#e3e8ec', width: 1 }, font: '12px system-ui, sans-serif' };
-const LABEL_CHARS = 16;
+// Axis labels are short; legends hold more (a long utm value must not push the chart apart).
+const AXIS_CHARS = 16;
+const LEGEND_CHARS = 48;
 
-function cut(text) {
+function cut(text, chars = AXIS_CHARS) {
   const value = String(text);
-  return value.length > LABEL_CHARS ? `${value.slice(0, LABEL_CHARS - 1)}…` : value;
+  return value.length > chars ? `${value.slice(0, chars - 1)}…` : value;
 }
 
 /** Whole numbers on the count axis only (no «0.5 calls»). */
@@ -76,7 +78,7 @@ export class ChartBox {
         legend: { live: true },
         series: [
           { label: xLabel, value: (_u, i) => (i == null || !days[i] ? '' : days[i]) },
-          ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 2, points: { size: 5 } })),
+          ...series.map((s, i) => ({ label: cut(s.label, LEGEND_CHARS), stroke: COLORS[i % COLORS.length], width: 2, points: { size: 5 } })),
         ],
       },
       [xs, ...series.map((s) => s.values)],
@@ -104,7 +106,7 @@ export class ChartBox {
         cursor: { drag: { x: false, y: false }, points: { show: false } },
         legend: { live: true },
         series: [
-          { label: xLabel, value: (_u, i) => (i == null || labels[i] === undefined ? '' : labels[i]) },
+          { label: xLabel, value: (_u, i) => (i == null || labels[i] === undefined ? '' : cut(labels[i], LEGEND_CHARS)) },
           ...measures.map((m, k) => ({
             label: m.label,
             stroke: m.color,
