@@ -96,6 +96,8 @@ MARKETER_MESSAGES: dict[str, dict[str, str]] = {
             "Сколько номеров пула занято, как часто посетителям доставался запасной номер и сколько номеров "
             "нужно, чтобы запасной видели не больше {target} посетителей."
         ),
+        "marketer.pools.window": "За",
+        **_plural("marketer.pools.window_days", "{n} день", "{n} дня", "{n} дней"),
         "marketer.pools.no_sites": "Сайтов с пулами пока нет: добавьте сайт в разделе «Номера».",
         "marketer.pools.site_no_pools": "У сайта {site} нет пулов.",
         "marketer.pools.load_failed": "Состояние пулов не загрузилось",
@@ -365,6 +367,8 @@ MARKETER_MESSAGES: dict[str, dict[str, str]] = {
             "How many pool numbers are taken, how often visitors got the fallback number, and how many "
             "numbers keep the fallback to at most {target} of visitors."
         ),
+        "marketer.pools.window": "Over",
+        **_plural("marketer.pools.window_days", "{n} day", "{n} days", "{n} days"),
         "marketer.pools.no_sites": "No sites with pools yet: add one under “Numbers”.",
         "marketer.pools.site_no_pools": "Site {site} has no pools.",
         "marketer.pools.load_failed": "The pools' health did not load",

@@ -334,6 +334,11 @@ def test_a_marketer_sets_up_numbers_and_a_site_then_reads_the_report(
     expect(health.locator('[data-fact="quarantined"] dd')).to_have_text("1")
     expect(health.locator(".mk-advice")).not_to_be_empty()
     expect(health.locator(".mk-chart canvas").first).to_be_visible()
+    # Over the last 7 days instead of 30: the occupancy chart has an hour for each hour since that midnight.
+    expect(health.locator(".mk-chart")).to_have_attribute("data-points", re.compile(r"^(69[6-9]|7[0-2]\d)$"))
+    page.select_option("#pool-window", "7")
+    expect(health.locator(".mk-chart")).to_have_attribute("data-points", re.compile(r"^(14[4-9]|15\d|16\d)$"))
+    expect(health.locator('[data-fact="leased_now"] dd')).to_have_text("1")
     screenshot(page, "marketer-pools")
 
 

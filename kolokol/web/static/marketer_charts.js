@@ -56,6 +56,7 @@ export class ChartBox {
     this.clear();
     this.box.dataset.drawn = 'true';
     this.box.dataset.series = String(options.series.length - 1);
+    this.box.dataset.points = String(data[0].length);
     this.box.setAttribute('aria-label', summary);
     this.plot = new uPlot({ width: Math.max(this.box.clientWidth, 320), height: this.height, ...options }, data, this.box);
   }

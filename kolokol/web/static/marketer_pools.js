@@ -1,11 +1,11 @@
 // "Pools": per site and pool, how full it is now, how often visitors got the fallback number, occupancy
 // over time, and the size Erlang-B recommends for the target overflow share, said in a plain sentence.
 
-import { errorBox, get } from './marketer_api.js';
+import { errorBox, get, withQuery } from './marketer_api.js';
 import { occupancy } from './marketer_charts.js';
 import { h } from './dom.js';
 import { lang, t, tn } from './i18n.js';
-import { count, dayLabel, moment, share, tracking } from './marketer_format.js';
+import { addDays, count, dayLabel, moment, share, today, tracking } from './marketer_format.js';
 import { loadSites } from './marketer_numbers.js';
 
 function pick(row, ...names) {
@@ -88,11 +88,20 @@ function poolCard(site, pool) {
   return card;
 }
 
+// The health API reads every lease of its window: at most 62 days.
+const WINDOWS = [1, 7, 30, 60];
+
 export function mountPools(root) {
   const intro = h('p', { class: 'mk-panel-intro' }, t('marketer.pools.intro', { target: share(tracking.overflow_target) }));
+  const span = h('select', { id: 'pool-window' }, WINDOWS.map((days) => h('option', { value: String(days) }, tn('marketer.pools.window_days', days))));
+  span.value = '30';
+  const controls = h('div', { class: 'mk-filters mk-filters-plain' }, h('div', { class: 'field' }, h('label', { for: 'pool-window' }, t('marketer.pools.window')), span));
   const box = h('div', { class: 'mk-pool-grid', id: 'pool-health' });
-  root.replaceChildren(intro, box);
-  return async function load() {
+  root.replaceChildren(h('div', { class: 'mk-pools-head' }, intro, controls), box);
+  span.addEventListener('change', () => load());
+  return load;
+
+  async function load() {
     root.setAttribute('aria-busy', 'true');
     let sites;
     try {
@@ -111,7 +120,10 @@ export function mountPools(root) {
       sites.map(async (site) => {
         const key = site.site ?? site.id ?? '';
         try {
-          const health = await get(`/api/tracking/sites/${encodeURIComponent(key)}/health`);
+          // From the clinic's midnight that many days back, up to now (a whole "to" day would reach
+          // into the hours still to come).
+          const days = Number(span.value);
+          const health = await get(withQuery(`/api/tracking/sites/${encodeURIComponent(key)}/health`, { from: addDays(today(), 1 - days), to: new Date().toISOString() }));
           const pools = poolsOf(health);
           return pools.length ? pools.map((pool) => poolCard(key, pool)) : [h('p', { class: 'table-empty panel' }, t('marketer.pools.site_no_pools', { site: key }))];
         } catch (error) {
@@ -121,5 +133,5 @@ export function mountPools(root) {
     );
     box.replaceChildren(...cards.flat());
     root.removeAttribute('aria-busy');
-  };
+  }
 }
