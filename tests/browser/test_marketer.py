@@ -288,6 +288,17 @@ def test_a_marketer_sets_up_numbers_and_a_site_then_reads_the_report(
     assert page.evaluate("window.__pwned") is None, "a utm value never runs as markup"
     assert table.locator("script, img").count() == 0
 
+    # Ordered by calls, most first; a heading's click orders by that column, again the other way.
+    names = table.locator("tbody th")
+    expect(names.first).to_have_text("yandex")
+    table.locator("thead button", has_text="Звонки").click()
+    expect(table.locator("thead th[aria-sort='ascending']")).to_have_text("Звонки")
+    expect(names.last).to_have_text("yandex")
+    table.locator("thead button", has_text="Источник").click()
+    expect(names).to_have_text([HOSTILE, "billboard", "yandex"])
+    table.locator("thead button", has_text="Источник").click()
+    expect(names).to_have_text(["yandex", "billboard", HOSTILE])
+
     # The charts are drawn from those calls, their legends naming the groups (as text).
     for chart in ("#chart-series", "#chart-groups"):
         expect(page.locator(f"{chart} canvas").first).to_be_visible()

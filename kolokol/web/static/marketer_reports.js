@@ -25,23 +25,24 @@ function money(row, name) {
   return text && row.currency ? `${text} ${row.currency}` : text;
 }
 
-// Every column of the report API (GET /api/tracking/report), in the order a marketer reads them.
+// Every column of the report API (GET /api/tracking/report), in the order a marketer reads them: the
+// field it comes from (also what the column sorts by) and how its cell reads.
 const COLUMNS = [
-  { key: 'calls', cell: (row) => count(row.calls) },
-  { key: 'unique_callers', cell: (row) => count(row.unique_callers) },
-  { key: 'first_time_callers', cell: (row) => count(row.first_time_callers) },
-  { key: 'answered', cell: (row) => count(row.answered) },
-  { key: 'missed', cell: (row) => count(row.missed) },
-  { key: 'missed_reached', cell: (row) => count(row.missed_then_reached) },
-  { key: 'reached_median', cell: (row) => (typeof row.reached_median_minutes === 'number' ? seconds(row.reached_median_minutes * 60, units()) : '') },
-  { key: 'target_calls', cell: (row) => count(row.target_calls) },
+  { key: 'calls', field: 'calls', cell: (row) => count(row.calls) },
+  { key: 'unique_callers', field: 'unique_callers', cell: (row) => count(row.unique_callers) },
+  { key: 'first_time_callers', field: 'first_time_callers', cell: (row) => count(row.first_time_callers) },
+  { key: 'answered', field: 'answered', cell: (row) => count(row.answered) },
+  { key: 'missed', field: 'missed', cell: (row) => count(row.missed) },
+  { key: 'missed_reached', field: 'missed_then_reached', cell: (row) => count(row.missed_then_reached) },
+  { key: 'reached_median', field: 'reached_median_minutes', cell: (row) => (typeof row.reached_median_minutes === 'number' ? seconds(row.reached_median_minutes * 60, units()) : '') },
+  { key: 'target_calls', field: 'target_calls', cell: (row) => count(row.target_calls) },
   // Empty until the CRM reports leads back (the leads issue).
-  { key: 'leads', cell: (row) => count(row.leads) },
-  { key: 'bookings', cell: (row) => count(row.bookings) },
-  { key: 'revenue', cell: (row) => amount(row.revenue) },
-  { key: 'cost', cell: (row) => money(row, 'cost') },
-  { key: 'cost_per_call', cell: (row) => money(row, 'cost_per_call') },
-  { key: 'cost_per_target_call', cell: (row) => money(row, 'cost_per_target_call') },
+  { key: 'leads', field: 'leads', cell: (row) => count(row.leads) },
+  { key: 'bookings', field: 'bookings', cell: (row) => count(row.bookings) },
+  { key: 'revenue', field: 'revenue', cell: (row) => amount(row.revenue) },
+  { key: 'cost', field: 'cost', cell: (row) => money(row, 'cost') },
+  { key: 'cost_per_call', field: 'cost_per_call', cell: (row) => money(row, 'cost_per_call') },
+  { key: 'cost_per_target_call', field: 'cost_per_target_call', cell: (row) => money(row, 'cost_per_target_call') },
 ];
 
 /** A group's value as the table shows it: channels in words, numbers spaced, "(not set)" for none. */
@@ -165,14 +166,45 @@ function renderTotals(box, data) {
   );
 }
 
+/** The rows ordered by one column: numbers largest first (smallest with `ascending`), empty cells last. */
+export function sortRows(rows, group, by, ascending) {
+  const text = (row) => groupLabel(group, row.key);
+  const compare = by === 'key' ? (a, b) => text(a).localeCompare(text(b), lang) : (a, b) => a[by] - b[by];
+  const filled = rows.filter((row) => by === 'key' || typeof row[by] === 'number');
+  const empty = rows.filter((row) => !filled.includes(row));
+  filled.sort((a, b) => (ascending ? compare(a, b) : compare(b, a)));
+  return [...filled, ...empty];
+}
+
+/** The report table; a click on a column's heading orders the rows by it (again: the other way). */
 function reportTable(group, rows, totals) {
   if (!rows.length) return h('p', { class: 'table-empty' }, t('marketer.report.no_data'));
-  const head = h('tr', {}, h('th', { scope: 'col' }, t(`marketer.group.${group}`)), COLUMNS.map((c) => h('th', { scope: 'col', class: 'num' }, t(`marketer.col.${c.key}`))));
-  const body = rows.map((row) =>
-    h('tr', {}, h('th', { scope: 'row', class: 'mk-text' }, groupLabel(group, row.key)), COLUMNS.map((c) => h('td', { class: 'num', dataset: { col: c.key } }, c.cell(row)))),
-  );
+  const body = h('tbody');
+  let sort = { by: 'calls', ascending: false };
+  const headings = [{ key: 'group', field: 'key', label: t(`marketer.group.${group}`) }, ...COLUMNS.map((c) => ({ ...c, label: t(`marketer.col.${c.key}`) }))];
+  const cells = headings.map((c) => {
+    const button = h('button', { type: 'button', class: 'mk-sort', onclick: () => order(c.field) }, c.label);
+    return { field: c.field, th: h('th', { scope: 'col', class: c.field === 'key' ? null : 'num' }, button) };
+  });
+  const render = () => {
+    for (const { field, th } of cells) {
+      if (field === sort.by) th.setAttribute('aria-sort', sort.ascending ? 'ascending' : 'descending');
+      else th.removeAttribute('aria-sort');
+    }
+    body.replaceChildren(
+      ...sortRows(rows, group, sort.by, sort.ascending).map((row) =>
+        h('tr', {}, h('th', { scope: 'row', class: 'mk-text' }, groupLabel(group, row.key)), COLUMNS.map((c) => h('td', { class: 'num', dataset: { col: c.key } }, c.cell(row)))),
+      ),
+    );
+  };
+  // Names read best A to Z; numbers largest first.
+  const order = (field) => {
+    sort = sort.by === field ? { by: field, ascending: !sort.ascending } : { by: field, ascending: field === 'key' };
+    render();
+  };
+  render();
   const foot = totals ? h('tfoot', {}, h('tr', {}, h('th', { scope: 'row' }, t('marketer.report.total')), COLUMNS.map((c) => h('td', { class: 'num', dataset: { col: c.key } }, c.cell(totals))))) : null;
-  return h('table', { class: 'live-table mk-table', id: 'report-table' }, h('thead', {}, head), h('tbody', {}, body), foot);
+  return h('table', { class: 'live-table mk-table', id: 'report-table' }, h('thead', {}, h('tr', {}, cells.map((c) => c.th))), body, foot);
 }
 
 function drawBars(chart, group, rows) {
