@@ -329,6 +329,12 @@ def test_a_marketer_sets_up_numbers_and_a_site_then_reads_the_report(
     first, last = (date.fromisoformat(page.input_value(f"#report-{edge}")) for edge in ("from", "to"))
     assert first.day == 1 and (last + timedelta(days=1)).day == 1 and first.month == last.month
 
+    # Half a year: the chart counts weeks.
+    page.fill("#report-from", (last - timedelta(days=182)).isoformat())
+    page.fill("#report-to", last.isoformat())
+    page.click(".mk-filters button[type=submit]")
+    expect(page.locator(".mk-chart-panel .section-title").first).to_have_text("Звонки по неделям")
+
     # Grouped by channel, the channels read as words.
     page.click(".mk-presets button:has-text('30 дней')")
     page.select_option("#report-group", "channel")

@@ -73,6 +73,14 @@ export function dayLabel(day) {
   return Number.isNaN(date.getTime()) ? String(day) : shortDay.format(date);
 }
 
+const shortMonth = new Intl.DateTimeFormat(lang, { month: 'short', year: 'numeric', timeZone: 'UTC' });
+
+/** «нояб. 2026» for a YYYY-MM month. */
+export function monthLabel(month) {
+  const date = new Date(`${String(month).slice(0, 7)}-01T00:00:00Z`);
+  return Number.isNaN(date.getTime()) ? String(month) : shortMonth.format(date);
+}
+
 /** «3 дек., 14:05» in the clinic's time zone, for an ISO moment. */
 export function moment(iso) {
   const at = Date.parse(iso);

@@ -6,7 +6,7 @@ import { ChartBox } from './marketer_charts.js';
 import { h } from './dom.js';
 import { phone } from './format.js';
 import { lang, t } from './i18n.js';
-import { addDays, amount, count, dayLabel, monthStart, previousMonthEnd, seconds, share, today, tracking } from './marketer_format.js';
+import { addDays, amount, count, dayLabel, monthLabel, monthStart, previousMonthEnd, seconds, share, today, tracking } from './marketer_format.js';
 
 export const GROUPS = ['channel', 'source', 'medium', 'campaign', 'term', 'landing_page', 'tracking_number', 'pool', 'branch'];
 const CHANNELS = new Set(['paid', 'organic', 'referral', 'social', 'email', 'direct', 'offline', 'other']);
@@ -57,19 +57,25 @@ function rowsOf(data) {
   return (data && data.rows) || [];
 }
 
+/** Days for a few months, weeks up to two years, months beyond: a chart of readable width. */
+function intervalFor({ from, to }) {
+  const days = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86400000 + 1;
+  return days <= 92 ? 'day' : days <= 731 ? 'week' : 'month';
+}
+
 function presets(from, to, run) {
   const set = (a, b) => {
     from.value = a;
     to.value = b;
     run();
   };
-  const day = today();
+  // "Today" when clicked: the page may have been open since yesterday.
   return [
-    ['marketer.report.last_7', () => set(addDays(day, -6), day)],
-    ['marketer.report.last_30', () => set(addDays(day, -29), day)],
-    ['marketer.report.this_month', () => set(monthStart(day), day)],
-    ['marketer.report.last_month', () => set(monthStart(previousMonthEnd(day)), previousMonthEnd(day))],
-  ].map(([key, onclick]) => h('button', { type: 'button', class: 'button-ghost button-small', onclick }, t(key)));
+    ['marketer.report.last_7', (day) => set(addDays(day, -6), day)],
+    ['marketer.report.last_30', (day) => set(addDays(day, -29), day)],
+    ['marketer.report.this_month', (day) => set(monthStart(day), day)],
+    ['marketer.report.last_month', (day) => set(monthStart(previousMonthEnd(day)), previousMonthEnd(day))],
+  ].map(([key, pick]) => h('button', { type: 'button', class: 'button-ghost button-small', onclick: () => pick(today()) }, t(key)));
 }
 
 export function mountReports(root) {
@@ -125,7 +131,7 @@ export function mountReports(root) {
     csv.setAttribute('download', `kolokol-report-${params.group}-${params.from}-${params.to}.csv`);
     setText(note, t('marketer.report.range_note', { from: dayLabel(params.from), to: dayLabel(params.to), tz: tracking.timezone }));
     root.setAttribute('aria-busy', 'true');
-    const [report, series] = await Promise.allSettled([get(withQuery('/api/tracking/report', params)), get(withQuery('/api/tracking/report/series', { ...params, interval: 'day', top: TOP_SERIES }))]);
+    const [report, series] = await Promise.allSettled([get(withQuery('/api/tracking/report', params)), get(withQuery('/api/tracking/report/series', { ...params, interval: intervalFor(params), top: TOP_SERIES }))]);
     if (mine !== generation) return;
     root.removeAttribute('aria-busy');
     status.replaceChildren();
@@ -142,6 +148,8 @@ export function mountReports(root) {
     }
     if (series.status === 'rejected') seriesChart.empty(t('marketer.report.series_failed', { message: series.reason.message || '' }));
     else drawSeries(seriesChart, params.group, series.value);
+    const interval = series.status === 'fulfilled' && series.value ? series.value.interval : 'day';
+    setText(seriesTitle, t(interval === 'month' ? 'marketer.report.per_month' : interval === 'week' ? 'marketer.report.per_week' : 'marketer.report.per_day'));
   }
   return run;
 }
@@ -232,5 +240,6 @@ function drawSeries(chart, group, data) {
     chart.empty(t('marketer.report.no_data'));
     return;
   }
-  chart.lines(days.map(dayLabel), series, t('marketer.report.series_summary', { groups: series.map((s) => s.label).join(', ') }), t('marketer.report.day'));
+  const label = data.interval === 'month' ? monthLabel : dayLabel;
+  chart.lines(days.map(label), series, t('marketer.report.series_summary', { groups: series.map((s) => s.label).join(', ') }), t(data.interval === 'month' ? 'marketer.report.month' : data.interval === 'week' ? 'marketer.report.week' : 'marketer.report.day'));
 }
