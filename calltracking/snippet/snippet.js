@@ -12,6 +12,9 @@
   var SKIP = /^(script|style|noscript|textarea|select|option|input|template|iframe|object|canvas)$/i;
   var INLINE = /^(a|abbr|b|bdi|bdo|big|cite|code|data|del|dfn|em|font|i|ins|kbd|label|mark|nobr|q|s|samp|small|span|strong|sub|sup|time|tt|u|var)$/i;
   var TEL = 'a[href^="tel:" i],a[href^="callto:" i]';
+  // What else shows a number: a link's address, and what tooltips and screen readers say.
+  var ATTRS = ["href", "title", "aria-label"];
+  var LABELLED = TEL + ",[title],[aria-label]";
   // Attributes, not isContentEditable: that one makes Chromium compute the whole page's style first.
   var EDITABLE = '[contenteditable]:not([contenteditable="false"])';
   var NOSWAP = "script,style,noscript,textarea,select,option,template,iframe,object,canvas,[data-kolokol-noswap]," + EDITABLE;
@@ -25,7 +28,8 @@
   var table = []; // [{f: digits as a page may write them, to: the digits to write instead}], longest first
   var shown = {}; // replaced number -> shown number, as kolokol answered
   var texts = new Map(); // text node -> [its text before us, the text we wrote]
-  var hrefs = new Map(); // link -> [its href before us, the href we wrote]
+  var attrs = {}; // attribute -> Map(element -> [its value before us, the value we wrote])
+  ATTRS.forEach(function (name) { attrs[name] = new Map(); });
   var watched = [d.documentElement]; // the document, and shadow roots the page handed to kolokol.swap
   var session = null, heartbeat = 30, timer = 0, due = false, generation = 0;
   var observer = w.MutationObserver && new MutationObserver(function (records) { run(records, []); });
@@ -160,14 +164,16 @@
         node.data = text;
       }
     });
-    var links = [].slice.call(root.querySelectorAll(TEL));
-    if (root.matches && root.matches(TEL)) links.push(root);
-    links.forEach(function (a) {
-      var href = a.getAttribute("href"), to = swapped(href, table);
-      if (to != href && !blocked(a)) {
-        remember(hrefs, a, href, to);
-        a.setAttribute("href", to);
-      }
+    var labelled = [].slice.call(root.querySelectorAll(LABELLED));
+    if (root.matches && root.matches(LABELLED)) labelled.push(root);
+    labelled.forEach(function (el) {
+      ATTRS.forEach(function (name) {
+        var value = el.getAttribute(name), to = value && swapped(value, table);
+        if (to != value && (name != "href" || el.matches(TEL)) && !blocked(el)) {
+          remember(attrs[name], el, value, to);
+          el.setAttribute(name, to);
+        }
+      });
     });
   }
 
@@ -198,14 +204,16 @@
   }
 
   function watch(root) {
-    if (observer) observer.observe(root, { childList: true, subtree: true, characterData: true, attributes: true, attributeFilter: ["href"] });
+    if (observer) observer.observe(root, { childList: true, subtree: true, characterData: true, attributes: true, attributeFilter: ATTRS });
   }
 
   function restore() {
     texts.forEach(function (v, node) { if (node.data == v[1]) node.data = v[0]; });
-    hrefs.forEach(function (v, a) { if (a.getAttribute("href") == v[1]) a.setAttribute("href", v[0]); });
     texts.clear();
-    hrefs.clear();
+    ATTRS.forEach(function (name) {
+      attrs[name].forEach(function (v, el) { if (el.getAttribute(name) == v[1]) el.setAttribute(name, v[0]); });
+      attrs[name].clear();
+    });
   }
 
   function show(numbers, error, always) {

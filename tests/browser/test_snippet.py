@@ -99,12 +99,14 @@ UNTOUCHED = """
 <select id="select"><option>+7 (495) 111-00-01</option></select></form>
 <div id="noswap" data-kolokol-noswap><a id="noswap-link" href="tel:+74951110001">+7 (495) 111-00-01</a></div>
 <div id="editable" contenteditable="true">+7 (495) 111-00-01</div>
+<a id="whatsapp" href="https://wa.me/74951110001">WhatsApp</a>
 """
 PLAIN = (
     "<header><h1>Клиника</h1></header>"
     + "".join(f'<p id="{key}">Запись: {text}</p>' for key, text in SPELLINGS.items())
     + '<p id="split"><span class="code">+7 (495)</span> <b>111</b>-00-01</p>'
-    + '<p><a id="call" href="tel:+74951110001">Позвонить</a> '
+    + '<p><a id="call" href="tel:+74951110001" title="Позвонить: +7 (495) 111-00-01"'
+    + ' aria-label="Позвонить по номеру 8 495 111 00 01">Позвонить</a> '
     + '<a id="call-text" href="tel:8-495-111-00-01">8 (495) 111-00-01</a></p>'
     + '<p id="other">+7 (495) 111-00-02 и 8 (800) 555-01-01</p>'
     + UNTOUCHED
@@ -121,6 +123,7 @@ def assert_untouched(page: Page) -> None:
     assert page.text_content("#noswap") == original
     assert page.get_attribute("#noswap-link", "href") == "tel:+74951110001"
     assert page.text_content("#editable") == original
+    assert page.get_attribute("#whatsapp", "href") == "https://wa.me/74951110001", "tel: links only"
 
 
 def assert_original(page: Page) -> None:
@@ -128,6 +131,8 @@ def assert_original(page: Page) -> None:
         assert page.text_content(f"#{key}") == f"Запись: {text}"
     assert page.text_content("#split") == "+7 (495) 111-00-01"
     assert page.get_attribute("#call", "href") == "tel:+74951110001"
+    assert page.get_attribute("#call", "title") == "Позвонить: +7 (495) 111-00-01"
+    assert page.get_attribute("#call", "aria-label") == "Позвонить по номеру 8 495 111 00 01"
     assert page.get_attribute("#call-text", "href") == "tel:8-495-111-00-01"
     assert page.text_content("#call-text") == "8 (495) 111-00-01"
 
@@ -139,6 +144,11 @@ def assert_swapped(page: Page, number: str) -> None:
         f'<span class="code">+7 (495)</span> <b>111</b>-{number[-4:-2]}-{number[-2:]}'
     )
     assert page.get_attribute("#call", "href") == f"tel:{number}"
+    # Tooltips and screen readers say the number shown.
+    assert page.get_attribute("#call", "title") == f"Позвонить: {respelled('+7 (495) 111-00-01', number)}"
+    assert page.get_attribute("#call", "aria-label") == (
+        f"Позвонить по номеру {respelled('8 495 111 00 01', number)}"
+    )
     assert page.get_attribute("#call-text", "href") == f"tel:{respelled('8-495-111-00-01', number)}"
     assert page.text_content("#call-text") == respelled("8 (495) 111-00-01", number)
 
