@@ -32,12 +32,14 @@ class LeaseBook:
         self._threads = ThreadSessions.open(sessions, "kolokol-leases")
 
     async def open(self, request: SessionRequest, now: datetime) -> Answer:
-        return await self._run(lambda db: open_session(db, request, now, self._limits))
+        return await self._run(lambda db: open_session(db.connection(), request, now, self._limits))
 
     async def heartbeat(
         self, site_id: str, session_id: str | None, now: datetime, origin: str | None = None
     ) -> Answer:
-        return await self._run(lambda db: heartbeat(db, site_id, session_id, now, self._limits, origin))
+        return await self._run(
+            lambda db: heartbeat(db.connection(), site_id, session_id, now, self._limits, origin)
+        )
 
     async def close(self) -> None:
         if self._threads is not None:

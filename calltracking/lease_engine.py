@@ -13,6 +13,9 @@ any number of processes may serve the endpoints.
 Lease life (ct_design.md): unconfirmed leases are short; heartbeats renew them up to the site's longest
 lease; an expired lease is never revived (a new one is taken, the same number when it is still free);
 overflow leases record the fallback shown when a pool had no free number.
+
+The statements are built once (below) and run on the transaction's connection: building SQLAlchemy
+statements and going through the ORM's unit of work cost more than the database does here.
 """
 
 from __future__ import annotations
@@ -23,8 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
 from calltracking.lease_rules import (
     LeaseTimes,
@@ -34,7 +36,7 @@ from calltracking.lease_rules import (
     source_numbers_for,
 )
 from calltracking.visit_source import VisitSource
-from kolokol.storage.tables import Lease, PoolNumber, TrackingPool, TrackingSite, VisitorSession
+from kolokol.storage.tables import Lease, PoolNumber, TrackingPool, TrackingSite, UtcDateTime, VisitorSession
 from pbx.untrusted import fitted
 
 # What session ids look like (secrets.token_urlsafe(16)); anything else is no session of ours.
@@ -110,8 +112,133 @@ def new_session_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def load_site(db: Session, site_id: str) -> SiteRules | None:
-    site = db.get(TrackingSite, site_id)
+def _now(name: str = "now") -> Any:
+    return bindparam(name, type_=UtcDateTime())
+
+
+_SITE = select(
+    TrackingSite.id,
+    TrackingSite.origins,
+    TrackingSite.hold_seconds,
+    TrackingSite.heartbeat_seconds,
+    TrackingSite.max_lease_seconds,
+    TrackingSite.source_numbers,
+).where(TrackingSite.id == bindparam("site"))
+_POOLS = (
+    select(TrackingPool.id, TrackingPool.replaces, TrackingPool.fallback)
+    .where(
+        TrackingPool.site_id == bindparam("site"),
+        TrackingPool.retired_at.is_(None),
+        or_(TrackingPool.channel.is_(None), TrackingPool.channel == bindparam("channel")),
+    )
+    # Always in the same order: two transactions renewing one session's leases never deadlock.
+    .order_by(TrackingPool.id)
+)
+_SESSION_COLUMNS = (
+    VisitorSession.id,
+    VisitorSession.created_at,
+    VisitorSession.last_seen_at,
+    VisitorSession.channel,
+    VisitorSession.source,
+    VisitorSession.medium,
+    VisitorSession.campaign,
+    VisitorSession.content,
+    VisitorSession.term,
+    VisitorSession.gclid,
+    VisitorSession.yclid,
+    VisitorSession.fbclid,
+    VisitorSession.landing_page,
+    VisitorSession.referrer,
+)
+# Locked so that two tabs of one visitor renewing at once take one lease per pool, not two.
+_SESSION = (
+    select(*_SESSION_COLUMNS)
+    .where(VisitorSession.id == bindparam("session"), VisitorSession.site_id == bindparam("site"))
+    .with_for_update()
+)
+_SEEN = (
+    update(VisitorSession)
+    .where(VisitorSession.id == bindparam("session"))
+    .values(
+        last_seen_at=_now(),
+        # The analytics cookies may have appeared since the first page (the counters load late).
+        ga_client_id=func.coalesce(VisitorSession.ga_client_id, bindparam("ga")),
+        ym_client_id=func.coalesce(VisitorSession.ym_client_id, bindparam("ym")),
+    )
+)
+_NEW_SESSION = insert(VisitorSession)
+_UNCONFIRMED = (
+    select(func.count(func.distinct(VisitorSession.id)))
+    .join(Lease, Lease.session_id == VisitorSession.id)
+    .where(
+        VisitorSession.site_id == bindparam("site"),
+        VisitorSession.created_at >= _now("since"),
+        VisitorSession.address == bindparam("address"),
+        Lease.confirmed_at.is_(None),
+        Lease.overflow.is_(False),
+        Lease.ends_at > _now(),
+    )
+)
+_LAST_LEASE = (
+    select(Lease.id, Lease.number, Lease.overflow, Lease.started_at, Lease.confirmed_at, Lease.ends_at)
+    .where(Lease.session_id == bindparam("session"), Lease.pool_id == bindparam("pool"))
+    .order_by(Lease.id.desc())
+    .limit(1)
+)
+# Move a number's lease end, only while this very lease holds it and it is in rotation.
+_EXTEND_NUMBER = (
+    update(PoolNumber)
+    .where(
+        PoolNumber.number == bindparam("num"),
+        PoolNumber.lease_id == bindparam("lease"),
+        PoolNumber.state == "active",
+        PoolNumber.leased_until > _now(),
+    )
+    .values(leased_until=_now("end"))
+)
+_RENEW = update(Lease).where(Lease.id == bindparam("lease")).values(ends_at=_now("end"))
+_RENEW_BEAT = (
+    update(Lease)
+    .where(Lease.id == bindparam("lease"))
+    .values(
+        ends_at=_now("end"), last_heartbeat_at=_now(), confirmed_at=func.coalesce(Lease.confirmed_at, _now())
+    )
+)
+_IN_ROTATION = (
+    PoolNumber.pool_id == bindparam("pool"),
+    PoolNumber.state == "active",
+    or_(PoolNumber.leased_until.is_(None), PoolNumber.leased_until <= _now()),
+)
+# PostgreSQL: a number another transaction is taking is skipped, not waited for; SQLite: no FOR UPDATE
+# (the write lock is held already).
+_PREFERRED = (
+    select(PoolNumber.number)
+    .where(PoolNumber.number == bindparam("number"), *_IN_ROTATION)
+    .with_for_update(skip_locked=True)
+)
+_FREE_LONGEST = (
+    select(PoolNumber.number)
+    .where(*_IN_ROTATION)
+    .order_by(PoolNumber.last_leased_at.asc().nulls_first(), PoolNumber.number)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
+_NEW_LEASE = insert(Lease).returning(Lease.id)
+_NEW_OVERFLOW = insert(Lease)
+_HOLD = (
+    update(PoolNumber)
+    .where(PoolNumber.number == bindparam("num"))
+    .values(
+        session_id=bindparam("session"),
+        lease_id=bindparam("lease"),
+        leased_until=_now("end"),
+        last_leased_at=_now(),
+    )
+)
+
+
+def load_site(db: Connection, site_id: str) -> SiteRules | None:
+    site = db.execute(_SITE, {"site": site_id}).first()
     if site is None:
         return None
     return SiteRules(
@@ -122,7 +249,7 @@ def load_site(db: Session, site_id: str) -> SiteRules | None:
     )
 
 
-def allowed_site(db: Session, site_id: str, origin: str | None) -> SiteRules:
+def allowed_site(db: Connection, site_id: str, origin: str | None) -> SiteRules:
     """The site, when the asking page may ask for it: ``NoSuchSite``, ``OriginNotAllowed``."""
     site = load_site(db, site_id)
     if site is None:
@@ -132,26 +259,28 @@ def allowed_site(db: Session, site_id: str, origin: str | None) -> SiteRules:
     return site
 
 
-def open_session(db: Session, request: SessionRequest, now: datetime, limits: EngineLimits) -> Answer:
+def open_session(db: Connection, request: SessionRequest, now: datetime, limits: EngineLimits) -> Answer:
     """Open a session (or resume the one the page had) and lease each of its pools' numbers to it."""
     site = allowed_site(db, request.site_id, request.origin)
     heartbeat_seconds = site.times.heartbeat_seconds
     if not request.consent:
         # Nothing stored, nothing leased: numbers by the visit's source alone.
         return Answer(None, heartbeat_seconds, source_numbers_for(site.source_numbers, request.visit))
-    visitor = _resumable(db, site, request, now, limits)
-    fresh = visitor is None
-    if visitor is None:
+    found = _resumable(db, site, request, now, limits)
+    fresh = found is None
+    if found is None:
         _check_address(db, site, request.address, now, limits)
-        visitor = _new_session(db, site, request, now)
-    numbers = source_numbers_for(site.source_numbers, _source_of(visitor))
-    for pool in _pools(db, site.id, visitor.channel):
-        numbers.update(_lease(db, site, pool, visitor.id, now, heartbeat=False, fresh=fresh))
-    return Answer(visitor.id, heartbeat_seconds, numbers)
+        session_id, source = _new_session(db, site, request, now), request.visit
+    else:
+        session_id, source = found
+    numbers = source_numbers_for(site.source_numbers, source)
+    for pool in _pools(db, site.id, source.channel):
+        numbers.update(_lease(db, site, pool, session_id, now, heartbeat=False, fresh=fresh))
+    return Answer(session_id, heartbeat_seconds, numbers)
 
 
 def heartbeat(
-    db: Session,
+    db: Connection,
     site_id: str,
     session_id: str | None,
     now: datetime,
@@ -161,31 +290,29 @@ def heartbeat(
     """The page is still open: renew the session's leases (or take new ones where they lapsed)."""
     site = allowed_site(db, site_id, origin)
     visitor = _locked_session(db, site.id, session_id)
-    if visitor is None or _expired(visitor, site, now, limits):
+    if visitor is None or session_id is None or _expired(visitor, site, now, limits):
         raise NoSuchSession(session_id)
-    visitor.last_seen_at = now
-    numbers = source_numbers_for(site.source_numbers, _source_of(visitor))
-    for pool in _pools(db, site.id, visitor.channel):
-        numbers.update(_lease(db, site, pool, visitor.id, now, heartbeat=True, fresh=False))
-    return Answer(visitor.id, site.times.heartbeat_seconds, numbers)
+    db.execute(_SEEN, {"session": session_id, "now": now, "ga": None, "ym": None})
+    source = _source_of(visitor)
+    numbers = source_numbers_for(site.source_numbers, source)
+    for pool in _pools(db, site.id, source.channel):
+        numbers.update(_lease(db, site, pool, session_id, now, heartbeat=True, fresh=False))
+    return Answer(session_id, site.times.heartbeat_seconds, numbers)
 
 
 # ---- sessions -------------------------------------------------------------------------------------
 
+# A row of _SESSION_COLUMNS (read by name).
+_SessionRow = Any
 
-def _locked_session(db: Session, site_id: str, session_id: str | None) -> VisitorSession | None:
+
+def _locked_session(db: Connection, site_id: str, session_id: str | None) -> _SessionRow | None:
     if not session_id or not SESSION_ID.fullmatch(session_id):
         return None
-    # Locked so that two tabs of one visitor renewing at once take one lease per pool, not two.
-    found = db.execute(
-        select(VisitorSession)
-        .where(VisitorSession.id == session_id, VisitorSession.site_id == site_id)
-        .with_for_update()
-    ).scalar_one_or_none()
-    return found
+    return db.execute(_SESSION, {"session": session_id, "site": site_id}).first()
 
 
-def _expired(visitor: VisitorSession, site: SiteRules, now: datetime, limits: EngineLimits) -> bool:
+def _expired(visitor: _SessionRow, site: SiteRules, now: datetime, limits: EngineLimits) -> bool:
     return session_expired(
         visitor.created_at,
         visitor.last_seen_at,
@@ -196,49 +323,51 @@ def _expired(visitor: VisitorSession, site: SiteRules, now: datetime, limits: En
 
 
 def _resumable(
-    db: Session, site: SiteRules, request: SessionRequest, now: datetime, limits: EngineLimits
-) -> VisitorSession | None:
+    db: Connection, site: SiteRules, request: SessionRequest, now: datetime, limits: EngineLimits
+) -> tuple[str, VisitSource] | None:
     visitor = _locked_session(db, site.id, request.session_id)
     if visitor is None or _expired(visitor, site, now, limits):
         return None
-    if not same_campaign(_source_of(visitor), request.visit):
+    source = _source_of(visitor)
+    if not same_campaign(source, request.visit):
         return None
-    visitor.last_seen_at = now
-    # The analytics cookies may have appeared since the first page (the counters load late).
-    visitor.ga_client_id = visitor.ga_client_id or request.ga_client_id
-    visitor.ym_client_id = visitor.ym_client_id or request.ym_client_id
-    return visitor
-
-
-def _new_session(db: Session, site: SiteRules, request: SessionRequest, now: datetime) -> VisitorSession:
-    visit = request.visit
-    visitor = VisitorSession(
-        id=new_session_id(),
-        site_id=site.id,
-        created_at=now,
-        last_seen_at=now,
-        consent=True,
-        channel=visit.channel,
-        source=visit.source,
-        medium=visit.medium,
-        campaign=visit.campaign,
-        content=visit.content,
-        term=visit.term,
-        landing_page=visit.landing_page,
-        referrer=visit.referrer,
-        gclid=visit.gclid,
-        yclid=visit.yclid,
-        fbclid=visit.fbclid,
-        ga_client_id=request.ga_client_id,
-        ym_client_id=request.ym_client_id,
-        address=fitted(request.address, ADDRESS_CHARS) or None,
+    db.execute(
+        _SEEN, {"session": visitor.id, "now": now, "ga": request.ga_client_id, "ym": request.ym_client_id}
     )
-    db.add(visitor)
-    db.flush()
-    return visitor
+    return visitor.id, source
 
 
-def _source_of(visitor: VisitorSession) -> VisitSource:
+def _new_session(db: Connection, site: SiteRules, request: SessionRequest, now: datetime) -> str:
+    visit = request.visit
+    session_id = new_session_id()
+    db.execute(
+        _NEW_SESSION,
+        {
+            "id": session_id,
+            "site_id": site.id,
+            "created_at": now,
+            "last_seen_at": now,
+            "consent": True,
+            "channel": visit.channel,
+            "source": visit.source,
+            "medium": visit.medium,
+            "campaign": visit.campaign,
+            "content": visit.content,
+            "term": visit.term,
+            "landing_page": visit.landing_page,
+            "referrer": visit.referrer,
+            "gclid": visit.gclid,
+            "yclid": visit.yclid,
+            "fbclid": visit.fbclid,
+            "ga_client_id": request.ga_client_id,
+            "ym_client_id": request.ym_client_id,
+            "address": fitted(request.address, ADDRESS_CHARS) or None,
+        },
+    )
+    return session_id
+
+
+def _source_of(visitor: _SessionRow) -> VisitSource:
     return VisitSource(
         channel=visitor.channel,
         source=visitor.source,
@@ -255,7 +384,7 @@ def _source_of(visitor: VisitorSession) -> VisitSource:
 
 
 def _check_address(
-    db: Session, site: SiteRules, address: str | None, now: datetime, limits: EngineLimits
+    db: Connection, site: SiteRules, address: str | None, now: datetime, limits: EngineLimits
 ) -> None:
     """Refuse a new session to an address that already holds ``unconfirmed_per_address`` sessions whose
     pages never heartbeated: a bot opening sessions in a loop cannot drain a pool. Counted in the
@@ -263,17 +392,9 @@ def _check_address(
     if not address or limits.unconfirmed_per_address <= 0:
         return
     span = site.times.unconfirmed_seconds
+    since = now - timedelta(seconds=span)
     held = db.scalar(
-        select(func.count(func.distinct(VisitorSession.id)))
-        .join(Lease, Lease.session_id == VisitorSession.id)
-        .where(
-            VisitorSession.site_id == site.id,
-            VisitorSession.created_at >= now - timedelta(seconds=span),
-            VisitorSession.address == fitted(address, ADDRESS_CHARS),
-            Lease.confirmed_at.is_(None),
-            Lease.overflow.is_(False),
-            Lease.ends_at > now,
-        )
+        _UNCONFIRMED, {"site": site.id, "since": since, "address": fitted(address, ADDRESS_CHARS), "now": now}
     )
     if (held or 0) >= limits.unconfirmed_per_address:
         raise TooManySessions(retry_after=span)
@@ -282,17 +403,8 @@ def _check_address(
 # ---- leases ---------------------------------------------------------------------------------------
 
 
-def _pools(db: Session, site_id: str, channel: str) -> list[_Pool]:
-    rows = db.execute(
-        select(TrackingPool.id, TrackingPool.replaces, TrackingPool.fallback)
-        .where(
-            TrackingPool.site_id == site_id,
-            TrackingPool.retired_at.is_(None),
-            or_(TrackingPool.channel.is_(None), TrackingPool.channel == channel),
-        )
-        # Always in the same order: two transactions renewing one session's leases never deadlock.
-        .order_by(TrackingPool.id)
-    ).all()
+def _pools(db: Connection, site_id: str, channel: str) -> list[_Pool]:
+    rows = db.execute(_POOLS, {"site": site_id, "channel": channel}).all()
     return [
         _Pool(row.id, tuple(r for r in row.replaces or () if isinstance(r, str)), row.fallback)
         for row in rows
@@ -300,68 +412,37 @@ def _pools(db: Session, site_id: str, channel: str) -> list[_Pool]:
 
 
 def _lease(
-    db: Session, site: SiteRules, pool: _Pool, session_id: str, now: datetime, *, heartbeat: bool, fresh: bool
+    db: Connection,
+    site: SiteRules,
+    pool: _Pool,
+    session_id: str,
+    now: datetime,
+    *,
+    heartbeat: bool,
+    fresh: bool,
 ) -> dict[str, str]:
     """The session's number for this pool: its live lease renewed, else a new lease."""
-    last = None if fresh else _last_lease(db, pool.id, session_id)
+    last = None if fresh else db.execute(_LAST_LEASE, {"session": session_id, "pool": pool.id}).first()
     if last is not None and last.ends_at > now:
         confirmed = heartbeat or last.confirmed_at is not None
         end = site.times.renewed_end(last.started_at, last.ends_at, now, confirmed=confirmed)
-        kept = last.overflow or _extend_number(db, last.number, last.id, now, end)
+        kept = last.overflow or _rows(
+            db.execute(_EXTEND_NUMBER, {"num": last.number, "lease": last.id, "now": now, "end": end})
+        )
         if kept:
-            _renew(db, last.id, now, end, heartbeat=heartbeat)
+            db.execute(_RENEW_BEAT if heartbeat else _RENEW, {"lease": last.id, "now": now, "end": end})
             return shown_for_pool(pool.replaces, last.number or None)
         # The number was taken out of rotation meanwhile: its lease runs out, the session moves on.
     preferred = last.number if last is not None and not last.overflow else None
     return _take(db, site, pool, session_id, now, confirmed=heartbeat, preferred=preferred)
 
 
-def _last_lease(
-    db: Session, pool_id: int, session_id: str
-) -> Row[int, str, bool, datetime, datetime | None, datetime] | None:
-    return db.execute(
-        select(Lease.id, Lease.number, Lease.overflow, Lease.started_at, Lease.confirmed_at, Lease.ends_at)
-        .where(Lease.session_id == session_id, Lease.pool_id == pool_id)
-        .order_by(Lease.id.desc())
-        .limit(1)
-    ).first()
-
-
-def _extend_number(db: Session, number: str, lease_id: int, now: datetime, end: datetime) -> bool:
-    """Move the number's lease end, only while this very lease holds it and it is in rotation."""
-    changed = db.execute(
-        update(PoolNumber)
-        .where(
-            PoolNumber.number == number,
-            PoolNumber.lease_id == lease_id,
-            PoolNumber.state == "active",
-            PoolNumber.leased_until > now,
-        )
-        .values(leased_until=end)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(changed, "rowcount", 0))
-
-
-def _renew(db: Session, lease_id: int, now: datetime, end: datetime, *, heartbeat: bool) -> None:
-    values: dict[str, Any] = {"ends_at": end}
-    if heartbeat:
-        values["last_heartbeat_at"] = now
-        values["confirmed_at"] = func.coalesce(Lease.confirmed_at, now)
-    db.execute(
-        update(Lease)
-        .where(Lease.id == lease_id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _free(now: datetime) -> Any:
-    return or_(PoolNumber.leased_until.is_(None), PoolNumber.leased_until <= now)
+def _rows(result: Any) -> bool:
+    return bool(getattr(result, "rowcount", 0))
 
 
 def _take(
-    db: Session,
+    db: Connection,
     site: SiteRules,
     pool: _Pool,
     session_id: str,
@@ -372,22 +453,11 @@ def _take(
 ) -> dict[str, str]:
     """A new lease: the session's previous number when free, else the number free the longest; the
     fallback (an overflow lease) when none is free."""
-    in_rotation = (PoolNumber.pool_id == pool.id, PoolNumber.state == "active", _free(now))
     number: str | None = None
     if preferred is not None:
-        number = db.scalar(
-            select(PoolNumber.number)
-            .where(PoolNumber.number == preferred, *in_rotation)
-            .with_for_update(skip_locked=True)
-        )
+        number = db.scalar(_PREFERRED, {"number": preferred, "pool": pool.id, "now": now})
     if number is None:
-        number = db.scalar(
-            select(PoolNumber.number)
-            .where(*in_rotation)
-            .order_by(PoolNumber.last_leased_at.asc().nulls_first(), PoolNumber.number)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
+        number = db.scalar(_FREE_LONGEST, {"pool": pool.id, "now": now})
     end = site.times.first_end(now, confirmed=confirmed)
     lease = {
         "pool_id": pool.id,
@@ -399,15 +469,8 @@ def _take(
     }
     if number is None:
         # Overflow: counted for pool health; the page shows the fallback, if the pool has one.
-        db.execute(insert(Lease).values(**lease, number=pool.fallback or NO_FALLBACK, overflow=True))
+        db.execute(_NEW_OVERFLOW, {**lease, "number": pool.fallback or NO_FALLBACK, "overflow": True})
         return shown_for_pool(pool.replaces, pool.fallback)
-    lease_id = db.execute(
-        insert(Lease).values(**lease, number=number, overflow=False).returning(Lease.id)
-    ).scalar_one()
-    db.execute(
-        update(PoolNumber)
-        .where(PoolNumber.number == number)
-        .values(session_id=session_id, lease_id=lease_id, leased_until=end, last_leased_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    lease_id = db.execute(_NEW_LEASE, {**lease, "number": number, "overflow": False}).scalar_one()
+    db.execute(_HOLD, {"num": number, "session": session_id, "lease": lease_id, "end": end, "now": now})
     return shown_for_pool(pool.replaces, number)
