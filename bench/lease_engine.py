@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -205,7 +206,7 @@ async def _post(
     session: aiohttp.ClientSession,
     base: str,
     path: str,
-    body: dict[str, object],
+    body: Mapping[str, object],
     due: float,
     results: Results,
 ) -> dict[str, object] | None:
