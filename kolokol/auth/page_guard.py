@@ -22,7 +22,6 @@ from kolokol.settings import LANGUAGES
 from kolokol.web.i18n import LANGUAGE_COOKIE, pick_language
 
 LOGIN_PATH = "/login"
-# Who may open /console (marketers have no page yet: a 403 with a sign-out button).
 LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 
 
