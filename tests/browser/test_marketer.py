@@ -344,11 +344,16 @@ def test_a_marketer_sets_up_numbers_and_a_site_then_reads_the_report(
     # A visitor on the site holds the pool's one number in rotation; the pools section shows it taken.
     answer = visit(kolokol, "clinic-main", "https://clinic.example/?utm_source=yandex&utm_medium=cpc")
     assert answer["numbers"] == {"+74951110001": "+74951110020"}
+    # A second visitor finds no free number: the fallback, counted as an overflow.
+    visit(kolokol, "clinic-main", "https://clinic.example/?utm_source=google&utm_medium=cpc")
     open_section(page, "pools")
     health = page.locator('.mk-pool-health[data-site="clinic-main"][data-pool="center"]')
     expect(health.locator('[data-fact="size"] dd')).to_have_text("1")
     expect(health.locator('[data-fact="leased_now"] dd')).to_have_text("1")
     expect(health.locator('[data-fact="quarantined"] dd')).to_have_text("1")
+    expect(health.locator('[data-fact="overflows"] dd')).to_have_text("1")
+    expect(health.locator('[data-fact="overflow_share"] dd')).to_have_text("50 %")
+    expect(health.locator(".u-legend")).to_contain_text("Переполнения")
     expect(health.locator(".mk-advice")).not_to_be_empty()
     expect(health.locator(".mk-chart canvas").first).to_be_visible()
     # Over the last 7 days instead of 30: the occupancy chart has an hour for each hour since that midnight.

@@ -70,6 +70,7 @@ export class ChartBox {
     const xs = days.map((_, i) => i);
     this._make(
       {
+        padding: [8, 12, 0, 16],
         scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
         axes: [
           { ...AXIS, space: 64, incrs: [1, 2, 5, 7, 14, 30, 61, 91, 182, 365], values: (_u, splits) => splits.map((i) => (Number.isInteger(i) && days[i] ? days[i] : '')) },
@@ -124,12 +125,17 @@ export class ChartBox {
   }
 }
 
-/** A small area chart of one pool's occupancy over time (leased numbers, with the pool size as a line). */
-export function occupancy(box, times, leased, size, labels) {
+/**
+ * One pool over time: the most numbers leased at once (an area), the pool's size (a dashed line) and the
+ * visitors shown the fallback because none was free (bars).
+ */
+export function occupancy(box, times, leased, overflows, size, labels) {
   const chart = new ChartBox(box, 160);
   const xs = times.map((_, i) => i);
   chart._make(
     {
+      // Room on the left for the first time label, centred on the plot's edge.
+      padding: [8, 12, 0, 28],
       scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, Math.max(size, max, 1)] } },
       axes: [
         // Labels like «5 нояб., 22:00» need room: ticks at least 130 px apart, on whole hours/days.
@@ -141,10 +147,11 @@ export function occupancy(box, times, leased, size, labels) {
       series: [
         { label: labels.time, value: (_u, i) => (i == null || !times[i] ? '' : times[i]) },
         { label: labels.leased, stroke: COLORS[0], fill: 'rgba(15, 107, 100, 0.12)', width: 2, points: { show: false } },
-        { label: labels.size, stroke: '#bd3128', width: 1, dash: [4, 4], points: { show: false } },
+        { label: labels.size, stroke: '#485868', width: 1, dash: [4, 4], points: { show: false } },
+        { label: labels.overflows, stroke: '#bd3128', fill: '#bd3128', width: 0, paths: uPlot.paths.bars({ size: [0.9, 6] }), points: { show: false } },
       ],
     },
-    [xs, leased, times.map(() => size)],
+    [xs, leased, times.map(() => size), overflows],
     labels.summary,
   );
   return chart;

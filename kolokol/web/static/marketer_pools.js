@@ -75,10 +75,11 @@ function poolCard(site, pool) {
   if (points.length && typeof sizeNumber === 'number') {
     // Drawn after the card is in the page (the chart takes the box's width).
     requestAnimationFrame(() =>
-      occupancy(chartBox, points.map((p) => p.label), points.map((p) => Number(p.leased) || 0), sizeNumber, {
+      occupancy(chartBox, points.map((p) => p.label), points.map((p) => Number(p.leased) || 0), points.map((p) => p.overflows), sizeNumber, {
         time: t('marketer.pools.chart_time'),
         leased: t('marketer.pools.chart_leased'),
         size: t('marketer.pools.chart_size'),
+        overflows: t('marketer.pools.chart_overflows'),
         summary: t('marketer.pools.chart_summary', { pool: name }),
       }),
     );
