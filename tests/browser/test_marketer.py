@@ -457,6 +457,9 @@ def test_a_marketer_enters_and_imports_costs_and_the_report_prices_calls(
     yandex = page.locator("#report-table tbody tr", has_text="yandex")
     expect(yandex.locator('td[data-col="cost"]')).to_have_text(re.compile(r"3\s000,50\s+RUB"))
     expect(yandex.locator('td[data-col="cost_per_call"]')).to_have_text("")
+    expect(page.locator('#report-totals .stat[data-kind="cost"] .stat-value')).to_have_text(
+        re.compile(r"4\s500,50\s+RUB")
+    )
 
     # Deleting a cost asks first.
     open_section(page, "costs")

@@ -168,6 +168,7 @@ function renderTotals(box, data) {
     ['missed', count(totals.missed || 0)],
     ['target_calls', count(totals.target_calls || 0)],
   ];
+  if (typeof totals.cost === 'number' || totals.currency === 'mixed') stats.push(['cost', money(totals, 'cost')]);
   if (typeof totals.cost_per_call === 'number') stats.push(['cost_per_call', money(totals, 'cost_per_call')]);
   box.replaceChildren(
     ...stats.map(([key, text]) => h('div', { class: 'stat', dataset: { kind: key, zero: String(text === '0') } }, h('span', { class: 'stat-value' }, text), h('span', { class: 'stat-label' }, t(`marketer.col.${key}`)))),
