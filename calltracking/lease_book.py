@@ -4,8 +4,9 @@ A session open is a handful of statements; through the async driver each is a tr
 loop (and, on SQLite, several to aiosqlite's thread). Here a whole transaction runs in one thread on a
 synchronous engine (kolokol.storage.thread_sessions: one hop there and back, SQLite's write lock taken
 first), and runs again from the start when it lost a race to another writer (a deadlock or a
-serialization failure on PostgreSQL). An in-memory SQLite database, which no second engine can reach,
-stays on the app's async sessions.
+serialization failure on PostgreSQL). On PostgreSQL several such threads take requests in turn (its
+row locks let transactions run side by side); SQLite has one writer at a time, so one thread. An
+in-memory SQLite database, which no second engine can reach, stays on the app's async sessions.
 """
 
 from __future__ import annotations
@@ -19,17 +20,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from calltracking.lease_engine import Answer, EngineLimits, SessionRequest, heartbeat, open_session
-from kolokol.storage.thread_sessions import ThreadSessions
+from kolokol.storage.thread_sessions import ThreadSessions, bound_dialect
 from kolokol.storage.write_lock import again_if_lost, write_transaction
 
 T = TypeVar("T")
+# Lease threads per process on PostgreSQL (each with its own connection).
+POSTGRES_THREADS = 4
 
 
 class LeaseBook:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], limits: EngineLimits) -> None:
         self._sessions = sessions
         self._limits = limits
-        self._threads = ThreadSessions.open(sessions, "kolokol-leases")
+        count = POSTGRES_THREADS if bound_dialect(sessions) == "postgresql" else 1
+        opened = [ThreadSessions.open(sessions, f"kolokol-leases-{n}") for n in range(count)]
+        self._threads = [threads for threads in opened if threads is not None]
+        self._turn = 0
 
     async def open(self, request: SessionRequest, now: datetime) -> Answer:
         return await self._run(lambda db: open_session(db.connection(), request, now, self._limits))
@@ -42,16 +48,17 @@ class LeaseBook:
         )
 
     async def close(self) -> None:
-        if self._threads is not None:
-            await asyncio.to_thread(self._threads.close)
-            self._threads = None
+        threads, self._threads = self._threads, []
+        for one in threads:
+            await asyncio.to_thread(one.close)
 
     async def _run(self, work: Callable[[Session], T]) -> T:
-        threads = self._threads
-        if threads is None:
+        if not self._threads:
 
             async def on_loop(session: AsyncSession) -> T:
                 return await session.run_sync(work)
 
             return await write_transaction(self._sessions, on_loop)
+        self._turn = (self._turn + 1) % len(self._threads)
+        threads = self._threads[self._turn]
         return await again_if_lost(lambda: threads.run(work))

@@ -175,12 +175,12 @@ def _source_number(item: Any, where: str, phones: PhoneNormalizer) -> dict[str, 
 def _numbers(
     item: Mapping[str, Any], key: str, most: int, where: str, phones: PhoneNormalizer
 ) -> tuple[str, ...]:
-    found: list[str] = []
+    found: dict[str, None] = {}  # in the order given
     for n, value in enumerate(_list(item, key, most, f"{where}.")):
         number = e164(value, f"{where}.{key}[{n}]", phones)
         if number in found:
             raise Invalid(f"{where}.{key}[{n}]", f"{number} is listed twice")
-        found.append(number)
+        found[number] = None
     return tuple(found)
 
 
