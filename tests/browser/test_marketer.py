@@ -435,13 +435,14 @@ def test_a_marketer_enters_and_imports_costs_and_the_report_prices_calls(
     expect(page.locator("#costs-import-result")).to_contain_text("line 3")
     expect(page.locator("#costs-table tbody tr")).to_have_count(1)
 
-    good = f"month;source;medium;campaign;amount\n{month};google;cpc;;1500\n"
+    # As Excel in Russia saves it: Windows-1251, Russian headings.
+    good = f"Месяц;Источник;Канал трафика;Кампания;Сумма\n{month};google;cpc;Имплантация;1500\n"
     page.set_input_files(
-        "#costs-file", {"name": "costs.csv", "mimeType": "text/csv", "buffer": good.encode()}
+        "#costs-file", {"name": "costs.csv", "mimeType": "text/csv", "buffer": good.encode("cp1251")}
     )
     page.click(".mk-import button[type=submit]")
-    expect(page.locator("#costs-import-result")).to_contain_text("1")
-    expect(page.locator("#costs-table tbody tr", has_text="google")).to_be_visible()
+    expect(page.locator("#costs-import-result")).to_have_text("Загружено строк: 1")
+    expect(page.locator("#costs-table tbody tr", has_text="google")).to_contain_text("Имплантация")
     screenshot(page, "marketer-costs")
 
     # Last month's report by source carries the costs (no calls then: no cost per call).

@@ -20,16 +20,19 @@ export function withQuery(path, params) {
   return text ? `${path}?${text}` : path;
 }
 
-/** A CSV file as the request body (cost imports). */
-export async function postText(path, text, contentType = 'text/csv') {
+/**
+ * A file as the request body, its bytes as they are (cost imports: the server reads UTF-8 or
+ * Windows-1251, which Excel in Russia writes; decoding here would turn the latter into garbage).
+ */
+export async function postFile(path, bytes, contentType = 'text/csv') {
   let response;
   try {
     response = await fetch(path, {
       method: 'POST',
       credentials: 'same-origin',
       cache: 'no-store',
-      headers: { Accept: 'application/json', 'Content-Type': `${contentType}; charset=utf-8`, 'X-CSRF-Token': csrfToken() },
-      body: text,
+      headers: { Accept: 'application/json', 'Content-Type': contentType, 'X-CSRF-Token': csrfToken() },
+      body: bytes,
     });
   } catch (error) {
     throw new ApiError(0, 'network', String(error));

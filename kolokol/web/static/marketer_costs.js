@@ -1,6 +1,6 @@
 // "Costs": what each source cost per month (entered here or imported from a CSV), for cost per call.
 
-import { errorBox, errorText, get, postText, put, withQuery } from './marketer_api.js';
+import { errorBox, errorText, get, postFile, put, withQuery } from './marketer_api.js';
 import { h } from './dom.js';
 import { t } from './i18n.js';
 import { amount, canEdit, thisMonth } from './marketer_format.js';
@@ -139,7 +139,7 @@ function importForm(reload) {
     }
     submit.disabled = true;
     try {
-      const answer = await postText('/api/tracking/costs/import', await chosen.text());
+      const answer = await postFile('/api/tracking/costs/import', await chosen.arrayBuffer());
       const n = answer && answer.imported;
       result.textContent = typeof n === 'number' ? t('marketer.costs.imported', { n }) : t('marketer.costs.imported_some');
       file.value = '';
