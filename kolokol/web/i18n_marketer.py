@@ -242,8 +242,9 @@ MARKETER_MESSAGES: dict[str, dict[str, str]] = {
         "marketer.costs.import": "Загрузить",
         "marketer.costs.import_label": "Загрузить из CSV",
         "marketer.costs.import_hint": (
-            "Столбцы month;source;medium;campaign;amount, по желанию channel и currency; "
-            "разделитель «;» или «,», UTF-8 или Windows-1251. Ошибка в строке — не загрузится ничего."
+            "Столбцы «Месяц;Источник;Тип трафика;Кампания;Сумма» (или month;source;medium;campaign;amount), "
+            "по желанию «Канал» и «Валюта»; разделитель «;» или «,», UTF-8 или Windows-1251. "
+            "Ошибка в строке — не загрузится ничего."
         ),
         "marketer.costs.remove": "Удалить",
         "marketer.costs.remove_title": "Удалить расход за {month}?",
@@ -515,8 +516,9 @@ MARKETER_MESSAGES: dict[str, dict[str, str]] = {
         "marketer.costs.import": "Upload",
         "marketer.costs.import_label": "Import a CSV",
         "marketer.costs.import_hint": (
-            "Columns month;source;medium;campaign;amount, optionally channel and currency; separated by "
-            "“;” or “,”, in UTF-8 or Windows-1251. One bad row and nothing is imported."
+            "Columns month;source;medium;campaign;amount (or their Russian names), optionally channel and "
+            "currency; separated by “;” or “,”, in UTF-8 or Windows-1251. One bad row and nothing is "
+            "imported."
         ),
         "marketer.costs.remove": "Delete",
         "marketer.costs.remove_title": "Delete the cost for {month}?",
