@@ -538,3 +538,18 @@ def test_a_marketer_deletes_a_static_number_after_confirming(kolokol: Kolokol, o
     expect(page.get_by_text("Статических номеров пока нет.")).to_be_visible()
     expect(row).to_have_count(0)
     assert page.evaluate("window.__pwned") is None
+
+
+def test_when_kolokol_cannot_be_reached_the_page_says_so(kolokol: Kolokol, open_page: Any) -> None:
+    kolokol.add_user("mark", "marketer")
+    page = open_page("mark", path="/marketer")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    page.route("**/api/tracking/report**", lambda route: route.abort())
+    page.click(".mk-filters button[type=submit]")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "offline")
+    expect(page.locator("#report-status .mk-error")).to_contain_text("Нет связи с сервером.")
+    expect(page.locator("#conn-banner")).to_be_hidden()
+    page.unroute("**/api/tracking/report**")
+    page.click(".mk-filters button[type=submit]")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    expect(page.locator("#report-status .mk-error")).to_have_count(0)

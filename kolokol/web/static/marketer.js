@@ -2,8 +2,8 @@
 // Sections are tabs addressed by the URL's hash (#reports, #pools…); each loads when first opened and
 // again when opened later (numbers change while a marketer works).
 
-import { get } from './api.js';
-import { showConnection, showSessionEnded } from './common.js';
+import { showSessionEnded } from './common.js';
+import { get } from './marketer_api.js';
 import { canEdit } from './marketer_format.js';
 import { mountCosts } from './marketer_costs.js';
 import { mountExports } from './marketer_exports.js';
@@ -45,13 +45,11 @@ window.addEventListener('hashchange', () => show(current()));
 async function start() {
   try {
     await get('/api/me');
-    showConnection('live');
   } catch (error) {
     if (error && error.status === 401) {
       showSessionEnded();
       return;
     }
-    showConnection('offline');
   }
   show(current());
 }

@@ -1,14 +1,28 @@
 // The marketer page's calls to /api/tracking/..., and what a section shows when one fails.
 
 import { ApiError, request } from './api.js';
+import { showConnection } from './common.js';
 import { h, icon } from './dom.js';
 import { t } from './i18n.js';
 import { csrfToken } from './page.js';
 
-export const get = (path) => request('GET', path);
-export const put = (path, body) => request('PUT', path, body);
-export const post = (path, body) => request('POST', path, body);
-export const remove = (path) => request('DELETE', path);
+/** A request; the header's indicator says whether kolokol answers at all (any HTTP answer does). */
+async function call(method, path, body) {
+  try {
+    const data = await request(method, path, body);
+    showConnection('live');
+    return data;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 0) showConnection('offline');
+    else if (error instanceof ApiError && error.status !== 401) showConnection('live');
+    throw error;
+  }
+}
+
+export const get = (path) => call('GET', path);
+export const put = (path, body) => call('PUT', path, body);
+export const post = (path, body) => call('POST', path, body);
+export const remove = (path) => call('DELETE', path);
 
 /** A path with its query; empty values are left out. */
 export function withQuery(path, params) {
