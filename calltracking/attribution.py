@@ -14,41 +14,47 @@ The called number decides the kind of answer:
 - **A pool's fallback number** (shown to visitors when the pool had no free number): the sessions shown
   the fallback around the ring (overflow leases), or none.
 
-Every session candidate gets a weight, and the confidence is the chosen candidate's share of the total:
+Every session candidate gets a weight, and the confidence is the chosen candidate's share of all of
+them plus ``STRANGER`` (callers who are none of them: a number found elsewhere, a wrong number):
 
-- a lease live at the ring: 1 (``ACTIVE_WEIGHT``); a call during the visit is by far the likeliest call;
-- a lease that ended ``d`` before the ring: ``LATE_SHARE · exp(-d / LATE_TAU) + SAVED_SHARE`` — people
-  call back after leaving the page, less and less as time passes (``LATE_TAU`` one hour), and a few
+- a lease live at the ring weighs ``ACTIVE_WEIGHT`` (1): a call during the visit is by far the likeliest
+  call; ``YOUNG`` times that while the page has not heartbeat yet (a visitor calling at once, or a bot);
+- a lease that ended ``d`` before the ring weighs ``LATE_SHARE · exp(-d / LATE_TAU) + SAVED_SHARE``:
+  people call back after leaving the page, fewer as time passes (``LATE_TAU``, 40 minutes), and a few
   dial the number from their phone's history days later (the flat ``SAVED_SHARE``);
-- a lease never confirmed by a heartbeat weighs ``UNCONFIRMED`` times as much (bots and bounces that
-  never heartbeat rarely call);
-- ``STRANGER`` stands for callers who are none of the candidates (a number found elsewhere, a wrong
-  number). A fallback's stranger weight is larger (``FALLBACK_STRANGER``), and much larger when the
-  fallback is the clinic's own published number (``PUBLIC_FALLBACK_STRANGER``): most calls to it come
-  from elsewhere.
+- an ended lease never confirmed by a heartbeat weighs ``UNCONFIRMED`` times as much (bots and bounces
+  rarely call).
+
+The figures follow from how often people call during a visit, after it the same day and days later
+(calls per minute of lease, compared with calls per minute after leaving); they are the ones that score
+best (Brier) on the attribution harness's simulated traffic (tests/support/attribution_harness.py),
+whose call rates were set beforehand, and they round the rates that traffic implies.
 
 Reasons (the first is the main one) and confidence by case:
 
-- ``lease-active``: exactly one lease live at the ring — its session; about 0.97 (``lease-unconfirmed``
-  added and lower when the page had not heartbeat yet).
+- ``lease-active``: a lease live at the ring — its session; about 0.9–1 (less when others left the
+  page lately: they may be calling back); ``lease-unconfirmed`` added when its page had not heartbeat yet.
 - ``lease-expired``: no live lease, and the last holder is the only one whose lease ended within
   ``SAVED_AFTER`` (a day) before the ring — that holder; confidence falls with the time since the lease
   ended.
-- ``lease-moved-on``: no live lease, and several holders ended within that day — the most recent holder,
-  low, ``ambiguous``.
+- ``lease-moved-on``: no live lease, and several holders ended within that day — the most recent
+  holder, low, ``ambiguous``.
 - ``saved-number``: every lease ended more than ``SAVED_AFTER`` before the ring (a number saved in the
   phone) — the last holder's session and channel, low, ``ambiguous``.
-- ``no-lease-history``: a pool number nobody held within the look-back — the pool, no session,
-  confidence 0.
+- ``no-lease-history``: a pool number nobody held within the look-back (``LOOKBACK``) — the pool, no
+  session, confidence 0.
 - ``repeat-caller``: this caller's earlier call to the same pool went to a session S. When they dial the
   very number of that earlier call (a saved number) or a number S itself held, S is preferred even when
   the number is leased to someone else now (then ``ambiguous``, with ``lease-active-other``); the
-  confidence is the earlier call's own times ``REPEAT_TRUST``. When they dial a number S never held,
-  they saw it on another visit: the usual answer stands, ``ambiguous``, with ``repeat-caller-elsewhere``.
+  confidence is the earlier call's own times ``REPEAT_TRUST`` (combined with the lease's when both name
+  S). When they dial a number S never held, they saw it on another visit: the usual answer stands,
+  ``ambiguous``, with ``repeat-caller-elsewhere``.
 - ``overflow-fallback``: the fallback's candidates are the sessions shown it (overflow leases), weighed
-  as above against the fallback's stranger weight: one live overflow session gives a medium confidence,
-  several are ``ambiguous``; when strangers outweigh every session (``no-overflow-session``) the call is
-  ``kind "direct"`` with the pool's site, pool and branch filled and no session.
+  as above against the fallback's stranger weight: ``FALLBACK_STRANGER`` for a number shown only to
+  overflow visitors, ``PUBLIC_FALLBACK_STRANGER`` when the fallback is also one of the clinic numbers the
+  pool replaces (dialled by everyone, so one overflow session is no more than a guess). Several
+  sessions are ``ambiguous``; when strangers outweigh every session (``no-overflow-session``) the call
+  is ``kind "direct"`` with the pool's site, pool and branch and no session.
 - ``caller-hidden`` is added when the caller's number was withheld (no caller history to use).
 
 A call is ``ambiguous`` when its confidence is below ``AMBIGUOUS_BELOW`` or another candidate weighs at
@@ -65,17 +71,16 @@ from typing import Any
 
 LOOKBACK = timedelta(days=30)
 ACTIVE_WEIGHT = 1.0
-LATE_SHARE = 0.05
-LATE_TAU = timedelta(hours=1)
-SAVED_SHARE = 0.0005
+LATE_SHARE = 0.04
+LATE_TAU = timedelta(minutes=40)
+SAVED_SHARE = 0.0002
 UNCONFIRMED = 0.3
 STRANGER = 0.002
-FALLBACK_STRANGER = 0.3
+FALLBACK_STRANGER = 0.05
 PUBLIC_FALLBACK_STRANGER = 3.0
 SAVED_AFTER = timedelta(days=1)
 REPEAT_TRUST = 0.95
-ACTIVE_CONFIRMED = 0.97
-ACTIVE_UNCONFIRMED = 0.85
+YOUNG = 0.8
 AMBIGUOUS_BELOW = 0.5
 RIVAL_SHARE = 1 / 3
 
@@ -262,16 +267,13 @@ def _pool(
         )
     candidates = _weigh(rows, at)
     best = max(candidates, key=lambda c: (c.weight, c.row.ends_at))
-    total = sum(c.weight for c in candidates)
+    # Anyone who left the page lately could still be the caller: the chosen one's share of them all.
+    confidence = best.weight / (sum(c.weight for c in candidates) + STRANGER)
     if best.active:
         reasons = ["lease-active"]
         if not _confirmed(best.row, at):
             reasons.append("lease-unconfirmed")
-        base = ACTIVE_CONFIRMED if _confirmed(best.row, at) else ACTIVE_UNCONFIRMED
-        # Anyone who left the page lately could still be the caller: the live lease's share of them.
-        confidence = base * best.weight / total
     else:
-        total += STRANGER
         gap = at - best.row.ends_at
         recent = {c.row.visit.id for c in candidates if at - c.row.ends_at <= SAVED_AFTER}
         if gap > SAVED_AFTER:
@@ -280,7 +282,6 @@ def _pool(
             reasons = ["lease-moved-on"]
         else:
             reasons = ["lease-expired"]
-        confidence = best.weight / total
     rivals = _rivals(candidates, best)
     ambiguous = confidence < AMBIGUOUS_BELOW or rivals or reasons[0] in ("lease-moved-on", "saved-number")
     repeat = history[0] if history else None
@@ -368,13 +369,14 @@ def _weigh(rows: Sequence[LeaseRow], at: datetime) -> list[_Candidate]:
     by_session: dict[str, _Candidate] = {}
     for row in rows:
         active = row.ends_at > at
+        confirmed = _confirmed(row, at)
         if active:
-            weight = ACTIVE_WEIGHT
+            # A page that has not heartbeat yet: a visitor who calls at once, or a bot.
+            weight = ACTIVE_WEIGHT if confirmed else ACTIVE_WEIGHT * YOUNG
         else:
-            hours = (at - row.ends_at) / LATE_TAU
-            weight = LATE_SHARE * math.exp(-hours) + SAVED_SHARE
-        if not _confirmed(row, at):
-            weight *= UNCONFIRMED
+            weight = LATE_SHARE * math.exp(-((at - row.ends_at) / LATE_TAU)) + SAVED_SHARE
+            if not confirmed:
+                weight *= UNCONFIRMED
         candidate = _Candidate(row, weight, active)
         held = by_session.get(row.visit.id)
         if held is None or (candidate.weight, row.ends_at) > (held.weight, held.row.ends_at):
