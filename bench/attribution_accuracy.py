@@ -1,4 +1,4 @@
-"""Attribution accuracy on simulated traffic, at the recommended pool size and at half of it.
+"""Attribution accuracy on simulated traffic, at the recommended pool size, at half of it and at double.
 
 The simulation is the attribution harness's (tests/support/attribution_harness.py): visitors arrive as a
 Poisson stream in the site's busy hours, open sessions and heartbeat through kolokol's public endpoints
@@ -83,7 +83,8 @@ def main() -> None:
         f"heartbeat {traffic.heartbeat_seconds} s; mean lease {traffic.mean_lease_seconds():.0f} s; "
         f"Erlang-B recommends {recommended} numbers for 1% overflow"
     )
-    for label, size in (("recommended", recommended), ("half", max(1, recommended // 2))):
+    sizes = [("recommended", recommended), ("half", max(1, recommended // 2)), ("double", 2 * recommended)]
+    for label, size in sizes:
         with tempfile.TemporaryDirectory(dir=args.dir) as home:
             url = args.pg_url or f"sqlite+aiosqlite:///{Path(home) / 'bench.sqlite3'}"
             began = time.perf_counter()

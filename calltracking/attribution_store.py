@@ -1,9 +1,10 @@
 """What the attribution scorer needs, read from the database: what kolokol tracks about the called
 numbers, their lease history around the ring, and the callers' earlier attributed calls.
 
-Two forms: ``load`` on a synchronous session for the call pipeline's batches (one query per kind for
-the whole batch, whatever its size), and ``load_one`` on an async session for the caller card at the
-ring. Both read the same rows for the same call, so the card and the call record agree: the scorer uses
+Two forms: ``load`` on a synchronous session for the call pipeline's batches (two queries for the
+whole batch, whatever its size: what is tracked, then lease history and earlier calls together), and
+``load_one`` on an async session for the caller card at the ring (the same two; one for an untracked
+number). Both read the same rows for the same call, so the card and the call record agree: the scorer uses
 only what began before the ring (``calltracking.attribution``).
 """
 
@@ -92,7 +93,7 @@ class Inputs:
 
 
 def load(session: Session, rings: Sequence[Ring]) -> Inputs:
-    """The batch's inputs on a synchronous session: at most three queries."""
+    """The batch's inputs on a synchronous session: two queries, whatever the batch's size."""
     inputs = Inputs()
     numbers = _numbers(r.called for r in rings)
     if not numbers:
@@ -102,17 +103,14 @@ def load(session: Session, rings: Sequence[Ring]) -> Inputs:
     if not watched:
         return inputs
     since, until = _window(rings)
-    rows = session.execute(_LEASES, {"numbers": watched, "since": since, "until": until}).all()
-    _take_leases(inputs, rows)
     callers = _numbers(r.caller for r in rings if r.called in watched)
-    if callers:
-        calls = session.execute(_HISTORY, {"callers": callers, "since": since, "until": until}).all()
-        _take_history(inputs, calls)
+    params = {"numbers": watched, "callers": callers, "since": since, "until": until}
+    _take_history(inputs, session.execute(_HISTORY, params).all())
     return inputs
 
 
 async def load_one(session: AsyncSession, ring: Ring) -> Inputs:
-    """One ring's inputs (the caller card): one query for an untracked number, three at most."""
+    """One ring's inputs (the caller card): one query for an untracked number, two for a tracked one."""
     inputs = Inputs()
     if not ring.called.startswith("+"):
         return inputs
@@ -122,11 +120,9 @@ async def load_one(session: AsyncSession, ring: Ring) -> Inputs:
     if tracked is None or tracked.static is not None:
         return inputs
     since, until = _window([ring])
-    rows = (await session.execute(_LEASES, {"numbers": numbers, "since": since, "until": until})).all()
-    _take_leases(inputs, rows)
-    if ring.caller and ring.caller.startswith("+"):
-        params = {"callers": [ring.caller], "since": since, "until": until}
-        _take_history(inputs, (await session.execute(_HISTORY, params)).all())
+    callers = _numbers([ring.caller])
+    params = {"numbers": numbers, "callers": callers, "since": since, "until": until}
+    _take_history(inputs, (await session.execute(_HISTORY, params)).all())
     return inputs
 
 
@@ -190,8 +186,11 @@ def _tracked_statement() -> Select[Any]:
 
 
 _TRACKED = _tracked_statement()
+# The lease history of the numbers and the callers' earlier attributed calls, in one round trip: the
+# same columns for both (the first part's types decide the union's).
 _LEASES = (
     select(
+        literal("lease"),
         Lease.number,
         Lease.started_at,
         Lease.ends_at,
@@ -200,6 +199,8 @@ _LEASES = (
         TrackingPool.site_id,
         TrackingPool.name,
         TrackingPool.branch,
+        null(),
+        null(),
         Lease.session_id,
         VisitorSession.channel,
         VisitorSession.source,
@@ -218,12 +219,17 @@ _LEASES = (
     .outerjoin(VisitorSession, VisitorSession.id == Lease.session_id)
     .where(Lease.number.in_(_NUMBERS), Lease.started_at >= _SINCE, Lease.started_at <= _UNTIL)
 )
-_HISTORY = (
+_EARLIER_CALLS = (
     select(
+        literal("call"),
         Call.outside_number,
         Call.started_at,
+        null(),
+        null(),
+        null(),
         Call.attr_site,
         Call.attr_pool,
+        Call.attr_branch,
         Call.attr_tracking_number,
         Call.attr_confidence,
         Call.attr_session,
@@ -243,11 +249,12 @@ _HISTORY = (
     .outerjoin(VisitorSession, VisitorSession.id == Call.attr_session)
     .where(
         Call.outside_number.in_(bindparam("callers", expanding=True)),
-        Call.started_at >= bindparam("since", type_=Call.started_at.type),
-        Call.started_at <= bindparam("until", type_=Call.started_at.type),
+        Call.started_at >= _SINCE,
+        Call.started_at <= _UNTIL,
         and_(Call.attr_session.is_not(None), Call.attr_pool.is_not(None), Call.attr_site.is_not(None)),
     )
 )
+_HISTORY = select(union_all(_LEASES, _EARLIER_CALLS).subquery())
 _VISIT_COLUMNS = (
     "channel",
     "source",
@@ -310,32 +317,31 @@ def _listed(replaces: object) -> list[str]:
     return [n for n in replaces if isinstance(n, str)] if isinstance(replaces, list) else []
 
 
-def _take_leases(inputs: Inputs, rows: Iterable[Sequence[Any]]) -> None:
-    for number, started, ends, confirmed, overflow, site, pool, branch, session_id, *visit in rows:
-        inputs.leases.setdefault(number, []).append(
-            LeaseRow(
-                Visit(session_id, *visit),
-                Place(site, pool, branch),
-                _aware(started),
-                _aware(ends),
-                _aware(confirmed) if confirmed is not None else None,
-                bool(overflow),
-            )
-        )
-
-
 def _take_history(inputs: Inputs, rows: Iterable[Sequence[Any]]) -> None:
-    for caller, started, site, pool, number, confidence, session_id, *visit in rows:
-        inputs.history.setdefault(caller, []).append(
-            EarlierCall(
-                _aware(started),
-                Visit(session_id, *visit),
-                site,
-                pool,
-                number,
-                float(confidence) if confidence is not None else 0.0,
+    for kind, key, started, ends, confirmed, overflow, site, pool, branch, number, confidence, *rest in rows:
+        session_id, *visit = rest
+        if kind == "lease":
+            inputs.leases.setdefault(key, []).append(
+                LeaseRow(
+                    Visit(session_id, *visit),
+                    Place(site, pool, branch),
+                    _aware(started),
+                    _aware(ends),
+                    _aware(confirmed) if confirmed is not None else None,
+                    bool(overflow),
+                )
             )
-        )
+        else:
+            inputs.history.setdefault(key, []).append(
+                EarlierCall(
+                    _aware(started),
+                    Visit(session_id, *visit),
+                    site,
+                    pool,
+                    number,
+                    float(confidence) if confidence is not None else 0.0,
+                )
+            )
 
 
 def _aware(moment: datetime) -> datetime:

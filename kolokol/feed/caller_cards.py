@@ -2,7 +2,7 @@
 
 Who is calling (every contact with that number: families share phones), whether they called before and
 how it went, what is still open for them, which clinic line they dialled, and (inbound) which visit or
-advertising brought the call. Three indexed queries, and one to three more for the source (one for a
+advertising brought the call. Three indexed queries, and one or two more for the source (one for a
 number kolokol does not track); the card is built once per ring and reused for the call's other messages.
 """
 

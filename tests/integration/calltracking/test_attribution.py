@@ -226,5 +226,5 @@ async def test_a_batch_reads_attribution_with_the_same_few_queries_whatever_its_
         await pipeline.record_many(many)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", count)
-    assert one == 3
-    assert len(statements) == 3
+    assert one == 2
+    assert len(statements) == 2
