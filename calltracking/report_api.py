@@ -10,16 +10,19 @@ from aiohttp import web
 from calltracking import reports
 from calltracking.csv_safe import Cell, csv_text
 from calltracking.report_params import csv_response, day_range, wants_csv
-from calltracking.report_rows import INTERVALS, build_report, build_series
+from calltracking.report_rows import INTERVALS, buckets, build_report, build_series
 from calltracking.reports import GROUPS, ReportQuery
 from kolokol.app_keys import CLOCK, SESSIONS, SETTINGS
 from kolokol.auth.api_guard import requires
 from kolokol.auth.roles import READ_TRACKING
 from kolokol.http import query
+from kolokol.http.errors import ApiError
 from kolokol.http.json_response import json_response
 
 routes = web.RouteTableDef()
 GROUP_NAMES = tuple(GROUPS)
+# A chart has no use for more points (eight years day by day, any range month by month).
+MAX_BUCKETS = 3000
 
 COLUMNS = (
     "calls",
@@ -126,9 +129,8 @@ async def report(request: web.Request) -> web.StreamResponse:
     q = _query(request)
     as_csv = wants_csv(request)
     lang = query.choice(request, "lang", ("en", "ru")) or "en"
+    per_group, total, reached = await reports.report_figures(request.app[SESSIONS], q, request.app[CLOCK]())
     async with request.app[SESSIONS]() as session:
-        per_group, total = await reports.call_counts(session, q)
-        reached = await reports.reached(session, q)
         cost_entries = await reports.costs(session, q.days)
     body = build_report(q.group, per_group, total, reached, cost_entries, q.days)
     if as_csv:
@@ -153,8 +155,14 @@ async def series(request: web.Request) -> web.Response:
     q = _query(request)
     interval = query.choice(request, "interval", INTERVALS) or "day"
     top = query.integer(request, "top", 5, 1, 20)
-    async with request.app[SESSIONS]() as session:
-        by_day = await reports.calls_by_day(session, q)
+    if len(buckets(q.days, interval)) > MAX_BUCKETS:
+        raise ApiError(
+            400,
+            "invalid-parameter",
+            f"at most {MAX_BUCKETS} {interval}s in one series: choose a longer interval or a shorter range",
+            {"parameter": "interval"},
+        )
+    by_day = await reports.calls_by_day(request.app[SESSIONS], q, request.app[CLOCK]())
     return json_response(
         {**_meta(request, q), "interval": interval, **build_series(by_day, q.days, interval, top)}
     )

@@ -7,11 +7,10 @@ Pure: plain values in, the JSON-ready report out.
 from __future__ import annotations
 
 import calendar
-import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -34,11 +33,29 @@ class CallCounts:
 
 @dataclass(frozen=True, slots=True)
 class Reached:
-    """A missed call and when its number was reached afterwards (None: not yet)."""
+    """How many missed calls of a group were reached after about `minutes` (the database rounds: to a
+    tenth of a minute within the first hour, to a minute within a day, to an hour beyond)."""
 
     key: Key
-    missed_at: datetime
-    reached_at: datetime | None
+    minutes: float
+    calls: int
+
+
+def weighted_median(values: Iterable[tuple[float, int]]) -> float | None:
+    """The median of values each occurring `count` times (the mean of the middle two for an even count)."""
+    ordered = sorted((value, count) for value, count in values if count > 0)
+    total = sum(count for _, count in ordered)
+    if not total:
+        return None
+    middle = [(total - 1) // 2, total // 2]
+    found: list[float] = []
+    seen = 0
+    for value, count in ordered:
+        while middle and middle[0] < seen + count:
+            found.append(value)
+            middle.pop(0)
+        seen += count
+    return (found[0] + found[1]) / 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +129,10 @@ def _cost_fields(money: Money | None, counts: CallCounts) -> dict[str, Any]:
 
 
 def _reach_fields(reached: list[Reached]) -> dict[str, Any]:
-    delays = [(r.reached_at - r.missed_at).total_seconds() / 60 for r in reached if r.reached_at is not None]
+    median = weighted_median((r.minutes, r.calls) for r in reached)
     return {
-        "missed_then_reached": len(delays),
-        "reached_median_minutes": round(statistics.median(delays), 1) if delays else None,
+        "missed_then_reached": sum(r.calls for r in reached),
+        "reached_median_minutes": round(median, 1) if median is not None else None,
     }
 
 
