@@ -90,7 +90,7 @@ def main() -> None:
             began = time.perf_counter()
             results = asyncio.run(run(traffic, size, url))
             took = time.perf_counter() - began
-        print(f"\n{label}: {results.requests} public requests in {took:.0f} s")
+        print(f"\n{label}: {took:.0f} s")
         for line in summary(results):
             print("  " + line)
         if label == "recommended":

@@ -190,18 +190,20 @@ _TRACKED = _tracked_statement()
 # same columns for both (the first part's types decide the union's).
 _LEASES = (
     select(
-        literal("lease"),
-        Lease.number,
-        Lease.started_at,
-        Lease.ends_at,
-        Lease.confirmed_at,
-        Lease.overflow,
-        TrackingPool.site_id,
-        TrackingPool.name,
-        TrackingPool.branch,
-        null(),
-        null(),
-        Lease.session_id,
+        # Every column named: the union's columns take the first part's names, and two unnamed nulls
+        # would be one column read twice.
+        literal("lease").label("kind"),
+        Lease.number.label("key"),
+        Lease.started_at.label("started_at"),
+        Lease.ends_at.label("ends_at"),
+        Lease.confirmed_at.label("confirmed_at"),
+        Lease.overflow.label("overflow"),
+        TrackingPool.site_id.label("site"),
+        TrackingPool.name.label("pool"),
+        TrackingPool.branch.label("branch"),
+        null().label("tracking_number"),
+        null().label("confidence"),
+        Lease.session_id.label("session_id"),
         VisitorSession.channel,
         VisitorSession.source,
         VisitorSession.medium,

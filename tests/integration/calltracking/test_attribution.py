@@ -195,8 +195,11 @@ async def test_a_repeat_caller_goes_back_to_their_session_within_a_batch_and_acr
     assert calls["2.2"]["source"]["session"] == "s-live"
     assert calls["2.2"]["source"]["reasons"] == ["repeat-caller", "lease-active-other"]
     assert calls["2.2"]["source"]["ambiguous"] is True
+    # As sure as the first call was, less the doubt that someone else holds the number now.
+    assert 0.5 < calls["2.2"]["source"]["confidence"] < calls["2.1"]["source"]["confidence"]
     assert calls["2.3"]["source"]["session"] == "s-live"
     assert calls["2.3"]["source"]["reasons"][0] == "repeat-caller"
+    assert 0.3 < calls["2.3"]["source"]["confidence"] < calls["2.1"]["source"]["confidence"]
     # Somebody else on the same number at the same time is not a repeat caller.
     await pipeline.record(inbound(4, POOL[0], caller="+79169999999", at=later))
     assert (await stored(sessions))["2.4"]["source"]["session"] == "s-next"

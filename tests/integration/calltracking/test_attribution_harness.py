@@ -37,6 +37,7 @@ async def test_at_a_generous_pool_size_calls_during_the_visit_are_all_right_and_
     db_url: str, aiohttp_client: ClientMaker
 ) -> None:
     results, report = await run(db_url, aiohttp_client, 2 * TRAFFIC.recommended_pool())
+    assert not results.refused, report
     assert results.overflows == 0, report
     assert min(results.count(kind) for kind in ("visit", "late", "saved", "repeat")) >= 3, report
     for outcome in results.outcomes:
@@ -65,6 +66,7 @@ async def test_an_undersized_pool_overflows_and_attribution_says_which_calls_are
     db_url: str, aiohttp_client: ClientMaker
 ) -> None:
     results, report = await run(db_url, aiohttp_client, max(1, TRAFFIC.recommended_pool() // 3))
+    assert not results.refused, report
     assert results.overflows > 0, report
     fallback_calls = [o for o in results.outcomes if o.source["reasons"][0] == "overflow-fallback"]
     assert fallback_calls, report
