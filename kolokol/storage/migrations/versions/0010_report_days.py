@@ -131,7 +131,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tracking_report_built")),
         sa.UniqueConstraint("zone", "target_seconds", "day", name="uq_tracking_report_built_day"),
     )
-    op.create_index("ix_tracking_report_built_starts", "tracking_report_built", ["starts_at"])
+    # The triggers look for the days a moment falls in (starts_at <= t < ends_at): a call stored now is
+    # after every kept day's end, so by ends_at the index finds nothing to scan.
+    op.create_index("ix_tracking_report_built_ends", "tracking_report_built", ["ends_at"])
     op.create_table(
         "tracking_report_days",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
