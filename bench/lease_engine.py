@@ -162,7 +162,7 @@ async def prepare_sites(db_url: str, sites: int, pool: int) -> list[str]:
         for _ in range(sites):
             n = next(_sites)
             site = f"bench-{n}"
-            numbers = [f"+7495{n:03d}{k:04d}" for k in range(pool)]
+            numbers = [f"+7499{n:03d}{k:04d}" for k in range(pool)]  # CLINIC is in 495
             wanted = site_settings(
                 {
                     "origins": [ORIGIN],

@@ -1,12 +1,19 @@
 """Runs the lease engine's transactions for the public endpoints.
 
 A session open is a handful of statements; through the async driver each is a trip through the event
-loop (and, on SQLite, several to aiosqlite's thread). Here a whole transaction runs in one thread on a
-synchronous engine (kolokol.storage.thread_sessions: one hop there and back, SQLite's write lock taken
-first), and runs again from the start when it lost a race to another writer (a deadlock or a
-serialization failure on PostgreSQL). On PostgreSQL several such threads take requests in turn (its
-row locks let transactions run side by side); SQLite has one writer at a time, so one thread. An
-in-memory SQLite database, which no second engine can reach, stays on the app's async sessions.
+loop (and, on SQLite, several to aiosqlite's thread). Here the work runs in a thread on a synchronous
+engine (kolokol.storage.thread_sessions: one hop there and back, SQLite's write lock taken first), and
+runs again from the start when it lost a race to another writer (a deadlock or a serialization failure
+on PostgreSQL).
+
+Requests that arrive while a transaction is under way wait for the next one, all together: one
+transaction (one lock, one commit, one hop) serves every request that queued meanwhile, so under load a
+lease costs its statements and little else, and a burst does not queue up hand-over after hand-over
+between the event loop and the thread. A request the engine refuses (``Refused``: unknown site or
+session, another origin, too many sessions) is refused before it writes anything, so the others in its
+transaction carry on. On PostgreSQL several threads take batches in turn (row locks let their
+transactions run side by side); SQLite has one writer at a time, so one thread. An in-memory SQLite
+database, which no second engine can reach, stays on the app's async sessions, one request at a time.
 """
 
 from __future__ import annotations
@@ -14,18 +21,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from calltracking.lease_engine import Answer, EngineLimits, SessionRequest, heartbeat, open_session
+from calltracking.lease_engine import Answer, EngineLimits, Refused, SessionRequest, heartbeat, open_session
 from kolokol.storage.thread_sessions import ThreadSessions, bound_dialect
 from kolokol.storage.write_lock import again_if_lost, write_transaction
 
 T = TypeVar("T")
 # Lease threads per process on PostgreSQL (each with its own connection).
 POSTGRES_THREADS = 4
+# Requests one transaction serves at most (a bound on how long its locks are held).
+MAX_BATCH = 64
+Work = Callable[[Connection], Any]
 
 
 class LeaseBook:
@@ -34,31 +45,72 @@ class LeaseBook:
         self._limits = limits
         count = POSTGRES_THREADS if bound_dialect(sessions) == "postgresql" else 1
         opened = [ThreadSessions.open(sessions, f"kolokol-leases-{n}") for n in range(count)]
-        self._threads = [threads for threads in opened if threads is not None]
-        self._turn = 0
+        self._idle = [threads for threads in opened if threads is not None]
+        self._all = list(self._idle)
+        self._pending: list[tuple[Work, asyncio.Future[Any]]] = []
+        self._draining: set[asyncio.Task[None]] = set()
 
     async def open(self, request: SessionRequest, now: datetime) -> Answer:
-        return await self._run(lambda db: open_session(db.connection(), request, now, self._limits))
+        return await self._run(lambda db: open_session(db, request, now, self._limits))
 
     async def heartbeat(
         self, site_id: str, session_id: str | None, now: datetime, origin: str | None = None
     ) -> Answer:
-        return await self._run(
-            lambda db: heartbeat(db.connection(), site_id, session_id, now, self._limits, origin)
-        )
+        return await self._run(lambda db: heartbeat(db, site_id, session_id, now, self._limits, origin))
 
     async def close(self) -> None:
-        threads, self._threads = self._threads, []
+        if self._draining:
+            await asyncio.gather(*self._draining, return_exceptions=True)
+        threads, self._all, self._idle = self._all, [], []
         for one in threads:
             await asyncio.to_thread(one.close)
 
-    async def _run(self, work: Callable[[Session], T]) -> T:
-        if not self._threads:
+    async def _run(self, work: Callable[[Connection], T]) -> T:
+        if not self._all:
 
             async def on_loop(session: AsyncSession) -> T:
-                return await session.run_sync(work)
+                return await session.run_sync(lambda sync: work(sync.connection()))
 
             return await write_transaction(self._sessions, on_loop)
-        self._turn = (self._turn + 1) % len(self._threads)
-        threads = self._threads[self._turn]
-        return await again_if_lost(lambda: threads.run(work))
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append((work, future))
+        if self._idle:
+            task = asyncio.create_task(self._drain(self._idle.pop()))
+            self._draining.add(task)
+            task.add_done_callback(self._draining.discard)
+        return await future
+
+    async def _drain(self, threads: ThreadSessions) -> None:
+        """Serve what is queued, a transaction at a time, until nothing is."""
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                await self._serve(threads, batch)
+        finally:
+            self._idle.append(threads)
+
+    async def _serve(self, threads: ThreadSessions, batch: list[tuple[Work, asyncio.Future[Any]]]) -> None:
+        def work(session: Session) -> list[tuple[bool, Any]]:
+            connection = session.connection()
+            outcomes: list[tuple[bool, Any]] = []
+            for one, _ in batch:
+                try:
+                    outcomes.append((True, one(connection)))
+                except Refused as exc:
+                    outcomes.append((False, exc))
+            return outcomes
+
+        try:
+            outcomes = await again_if_lost(lambda: threads.run(work))
+        except Exception as exc:  # the transaction failed: every request in it did
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (ok, value), (_, future) in zip(outcomes, batch, strict=True):
+            if future.done():  # the asker gave up (its client went away)
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)

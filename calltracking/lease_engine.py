@@ -45,19 +45,24 @@ ADDRESS_CHARS = 64
 NO_FALLBACK = ""
 
 
-class NoSuchSite(LookupError):
+class Refused(Exception):
+    """A request the engine turns down. Always raised before the transaction wrote anything, so the
+    rest of a batch of requests in the same transaction goes on unharmed."""
+
+
+class NoSuchSite(Refused, LookupError):
     pass
 
 
-class NoSuchSession(LookupError):
+class NoSuchSession(Refused, LookupError):
     pass
 
 
-class OriginNotAllowed(PermissionError):
+class OriginNotAllowed(Refused, PermissionError):
     """The page asking is not one of the site's origins."""
 
 
-class TooManySessions(Exception):
+class TooManySessions(Refused):
     """One address holds too many sessions whose pages never heartbeat (a bot): no new one for now."""
 
     def __init__(self, retry_after: int) -> None:

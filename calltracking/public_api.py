@@ -83,6 +83,11 @@ async def heartbeat(request: web.Request) -> web.Response:
 @routes.route("OPTIONS", "/t/v1/heartbeat")
 async def preflight(request: web.Request) -> web.Response:
     origin = _origin(request)
+    wait = _wait(request)
+    if wait > 0:
+        return _error(
+            429, "rate-limited", "too many requests from this address; try again later", None, None, wait
+        )
     if origin is None or not await _any_site_allows(request, origin):
         return _error(403, "origin-not-allowed", "this page may not ask for tracking numbers", None)
     return web.Response(
@@ -99,8 +104,8 @@ async def preflight(request: web.Request) -> web.Response:
 async def _answer(request: web.Request, *, heartbeat: bool) -> web.Response:
     origin = _origin(request)
     try:
-        address = request.app[ADDRESSES].of(request.remote, request.headers.get("X-Forwarded-For"))
-        wait = request.app[LIMITER].take(address, asyncio.get_running_loop().time())
+        address = _address(request)
+        wait = _wait(request, address)
         if wait > 0:
             refused = _Refused(429, "rate-limited", "too many requests from this address; try again later")
             refused.retry_after = wait
@@ -138,6 +143,16 @@ async def _answer(request: web.Request, *, heartbeat: bool) -> web.Response:
     except _Refused as exc:
         allowed = origin if exc.page_allowed else None
         return _error(exc.status, exc.slug, exc.message, allowed, exc.details, exc.retry_after)
+
+
+def _address(request: web.Request) -> str:
+    return request.app[ADDRESSES].of(request.remote, request.headers.get("X-Forwarded-For"))
+
+
+def _wait(request: web.Request, address: str | None = None) -> float:
+    """0 when the address may send this request, else the seconds until it may (429)."""
+    now = asyncio.get_running_loop().time()
+    return request.app[LIMITER].take(address or _address(request), now)
 
 
 async def _run(work: Any) -> Answer:

@@ -200,3 +200,17 @@ async def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(
         )
         statuses.append(status)
     assert 429 in statuses  # every request counted against the one real peer
+
+
+async def test_a_flood_of_preflights_is_limited_too(db_url: str, aiohttp_client: ClientMaker) -> None:
+    api = await _api(db_url, aiohttp_client, public_requests_per_minute=60, unconfirmed_per_address=0)
+    statuses = []
+    for _ in range(30):
+        async with api.client.options(
+            "/t/v1/session",
+            headers={"Origin": "https://clinic.example", "Access-Control-Request-Method": "POST"},
+        ) as resp:
+            statuses.append(resp.status)
+            if resp.status == 429:
+                assert int(resp.headers["Retry-After"]) >= 1
+    assert statuses[0] == 204 and statuses[-1] == 429
