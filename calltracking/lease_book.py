@@ -11,8 +11,10 @@ transaction (one lock, one commit, one hop) serves every request that queued mea
 lease costs its statements and little else, and a burst does not queue up hand-over after hand-over
 between the event loop and the thread. A request the engine refuses (``Refused``: unknown site or
 session, another origin, too many sessions) is refused before it writes anything, so the others in its
-transaction carry on. On PostgreSQL several threads take batches in turn (row locks let their
-transactions run side by side); SQLite has one writer at a time, so one thread. An in-memory SQLite
+transaction carry on. That is SQLite's way (one writer at a time, one thread). On PostgreSQL several
+threads take requests in turn, one per transaction: row locks let transactions run side by side, and a
+transaction that locks one session's rows only (its session, then its pools' numbers in pool order) can
+never deadlock with another. An in-memory SQLite
 database, which no second engine can reach, stays on the app's async sessions, one request at a time.
 """
 
@@ -34,8 +36,8 @@ from kolokol.storage.write_lock import again_if_lost, write_transaction
 T = TypeVar("T")
 # Lease threads per process on PostgreSQL (each with its own connection).
 POSTGRES_THREADS = 4
-# Requests one transaction serves at most (a bound on how long its locks are held).
-MAX_BATCH = 64
+# Requests one transaction serves at most on SQLite (a bound on how long it holds the write lock).
+SQLITE_BATCH = 64
 Work = Callable[[Connection], Any]
 
 
@@ -43,7 +45,8 @@ class LeaseBook:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], limits: EngineLimits) -> None:
         self._sessions = sessions
         self._limits = limits
-        count = POSTGRES_THREADS if bound_dialect(sessions) == "postgresql" else 1
+        postgres = bound_dialect(sessions) == "postgresql"
+        count, self._batch = (POSTGRES_THREADS, 1) if postgres else (1, SQLITE_BATCH)
         opened = [ThreadSessions.open(sessions, f"kolokol-leases-{n}") for n in range(count)]
         self._idle = [threads for threads in opened if threads is not None]
         self._all = list(self._idle)
@@ -84,7 +87,7 @@ class LeaseBook:
         """Serve what is queued, a transaction at a time, until nothing is."""
         try:
             while self._pending:
-                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                batch, self._pending = self._pending[: self._batch], self._pending[self._batch :]
                 await self._serve(threads, batch)
         finally:
             self._idle.append(threads)
