@@ -57,8 +57,9 @@ Reasons (the first is the main one) and confidence by case:
   is ``kind "direct"`` with the pool's site, pool and branch and no session.
 - ``caller-hidden`` is added when the caller's number was withheld (no caller history to use).
 
-A call is ``ambiguous`` when its confidence is below ``AMBIGUOUS_BELOW`` or another candidate weighs at
-least ``RIVAL_SHARE`` of the chosen one.
+A call is ``ambiguous`` when its confidence is below ``AMBIGUOUS_BELOW``, another candidate weighs at
+least ``RIVAL_SHARE`` of the chosen one, the number moved on or was saved (``lease-moved-on``,
+``saved-number``), or a repeat caller's session is not the one holding the number at the ring.
 """
 
 from __future__ import annotations
@@ -255,7 +256,9 @@ def _pool(
         if repeat is not None and repeat.tracking_number == called:
             # Nobody held it lately, but this caller dialled this very number before.
             conf = repeat.confidence * REPEAT_TRUST
-            return _session_answer(called, place, repeat.visit, conf, ["repeat-caller", *extra], conf < 0.5)
+            return _session_answer(
+                called, place, repeat.visit, conf, ["repeat-caller", *extra], conf < AMBIGUOUS_BELOW
+            )
         return _answer(
             "pool",
             called,
@@ -316,7 +319,9 @@ def _with_repeat(
         if best.active:
             why.append("lease-active-other")
             conf *= 0.8
-        return _session_answer(called, place, repeat.visit, conf, [*why, *extra], best.active or conf < 0.5)
+        return _session_answer(
+            called, place, repeat.visit, conf, [*why, *extra], best.active or conf < AMBIGUOUS_BELOW
+        )
     return _session_answer(
         called, place, best.row.visit, confidence, [*reasons, "repeat-caller-elsewhere", *extra], True
     )
@@ -340,7 +345,12 @@ def _fallback(
     if repeat is not None and repeat.tracking_number == called:
         conf = repeat.confidence * REPEAT_TRUST
         return _session_answer(
-            called, _place_of(places, repeat), repeat.visit, conf, ["repeat-caller", *extra], conf < 0.5
+            called,
+            _place_of(places, repeat),
+            repeat.visit,
+            conf,
+            ["repeat-caller", *extra],
+            conf < AMBIGUOUS_BELOW,
         )
     total = sum(c.weight for c in candidates) + stranger
     best = max(candidates, key=lambda c: (c.weight, c.row.ends_at), default=None)
