@@ -20,7 +20,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    JSON,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -96,8 +95,8 @@ class ReportDay(Base):
     target_calls: Mapped[int] = mapped_column(Integer)
     # The group's callers that day: sorted 64-bit digests of their numbers, packed.
     callers: Mapped[bytes] = mapped_column(LargeBinary)
-    # Missed calls reached afterwards: [[rounded minutes, calls], ...].
-    reached: Mapped[list[list[float]]] = mapped_column(JSON)
+    # Missed calls reached afterwards: packed pairs (rounded delay in tenths of a minute, calls).
+    reached: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 @dataclass
@@ -111,11 +110,34 @@ class Figures:
     # Callers of rolled-up days, still packed (see pack): united only once, for the whole range.
     packed: list[bytes] = field(default_factory=list)
     reached: Counter[float] = field(default_factory=Counter)
+    # Reach delays of rolled-up days, still packed (see pack_reached).
+    reached_packed: list[bytes] = field(default_factory=list)
 
 
 def all_callers(figures: Figures) -> set[int]:
     found = set(unpack(b"".join(figures.packed))) if figures.packed else set()
     return found | figures.callers if figures.callers else found
+
+
+def pack_reached(reached: Counter[float]) -> bytes:
+    pairs = array("i")
+    for minutes, calls in sorted(reached.items()):
+        pairs.append(round(minutes * 10))
+        pairs.append(calls)
+    return pairs.tobytes()
+
+
+def all_reached(figures: Figures) -> dict[float, int]:
+    """Reach delays (minutes) and how many calls took each, from counted and rolled-up days alike."""
+    tenths: dict[int, int] = defaultdict(int)
+    if figures.reached_packed:
+        pairs = array("i")
+        pairs.frombytes(b"".join(figures.reached_packed))
+        for i in range(0, len(pairs), 2):
+            tenths[pairs[i]] += pairs[i + 1]
+    for minutes, calls in figures.reached.items():
+        tenths[round(minutes * 10)] += calls
+    return {value / 10: calls for value, calls in tenths.items()}
 
 
 def caller_digest(number: str) -> int:
@@ -394,7 +416,7 @@ async def _build(session: AsyncSession, settings: Settings, run: list[date], now
                 "missed": f.missed,
                 "target_calls": f.target_calls,
                 "callers": pack(f.callers),
-                "reached": [[minutes, n] for minutes, n in sorted(f.reached.items())],
+                "reached": pack_reached(f.reached),
             }
             for (grouping, key), f in figures.get(day, {}).items()
         )
@@ -436,7 +458,7 @@ async def figures_by_day(
             missed=missed,
             target_calls=target,
             packed=[callers],
-            reached=Counter({float(m): int(n) for m, n in reached}),
+            reached_packed=[reached],
         )
     # Days not rolled up (not settled yet, or forgotten since): straight from their calls.
     pending = []

@@ -21,6 +21,7 @@ from calltracking.report_days import (
     Figures,
     Settings,
     all_callers,
+    all_reached,
     ensure_rolled_up,
     figures_by_day,
 )
@@ -57,6 +58,7 @@ async def report_figures(
             into.target_calls += f.target_calls
             into.callers |= f.callers
             into.packed += f.packed
+            into.reached_packed += f.reached_packed
             for minutes, n in f.reached.items():
                 into.reached[minutes] += n
     # Callers of rolled-up days come as packed digests: one set per group, built at C speed.
@@ -71,7 +73,7 @@ async def report_figures(
         missed=sum(c.missed for c in per_group.values()),
         target_calls=sum(c.target_calls for c in per_group.values()),
     )
-    reached = [Reached(key, minutes, n) for key, f in merged.items() for minutes, n in f.reached.items()]
+    reached = [Reached(key, minutes, n) for key, f in merged.items() for minutes, n in all_reached(f).items()]
     return per_group, total, reached
 
 

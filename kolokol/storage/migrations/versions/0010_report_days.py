@@ -146,7 +146,7 @@ def upgrade() -> None:
         sa.Column("missed", sa.Integer(), nullable=False),
         sa.Column("target_calls", sa.Integer(), nullable=False),
         sa.Column("callers", sa.LargeBinary(), nullable=False),
-        sa.Column("reached", sa.JSON(), nullable=False),
+        sa.Column("reached", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tracking_report_days")),
         # A day forgotten by a trigger takes its figures with it.
         sa.ForeignKeyConstraint(
