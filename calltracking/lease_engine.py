@@ -1,7 +1,9 @@
 """Visitor sessions and pool leases in SQL: what ``POST /t/v1/session`` and ``/t/v1/heartbeat`` do.
 
-Each function here is one transaction's work on a synchronous session (lease_book runs it in a thread).
-A pool number is never leased to two live sessions, however many processes ask at once:
+Each function here is one request's work on a synchronous connection inside a transaction (lease_book
+runs it in a thread; on SQLite several requests may share a transaction, so a refusal (``Refused``) is
+always raised before a request writes anything). A pool number is never leased to two live sessions,
+however many processes ask at once:
 - PostgreSQL: the free number is taken with ``SELECT … FOR UPDATE SKIP LOCKED LIMIT 1``; a second
   transaction skips the row the first one holds, and once the first commits the row is no longer free
   (PostgreSQL checks the condition again on the row's newest version before locking it);
