@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
 from calltracking.lease_rules import (
     LeaseTimes,
@@ -101,18 +101,26 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
+class PoolRules:
+    id: int
+    replaces: tuple[str, ...]
+    fallback: str | None
+    # Leased only to visitors of this channel; None: to every visitor.
+    channel: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class SiteRules:
     id: str
     origins: tuple[str, ...]
     times: LeaseTimes
     source_numbers: tuple[dict[str, Any], ...]
+    # The pools in rotation, in id order: two transactions renewing one session's leases lock their
+    # numbers in the same order and never deadlock.
+    pools: tuple[PoolRules, ...] = ()
 
-
-@dataclass(frozen=True, slots=True)
-class _Pool:
-    id: int
-    replaces: tuple[str, ...]
-    fallback: str | None
+    def pools_for(self, channel: str) -> list[PoolRules]:
+        return [pool for pool in self.pools if pool.channel is None or pool.channel == channel]
 
 
 def new_session_id() -> str:
@@ -123,22 +131,23 @@ def _now(name: str = "now") -> Any:
     return bindparam(name, type_=UtcDateTime())
 
 
-_SITE = select(
-    TrackingSite.id,
-    TrackingSite.origins,
-    TrackingSite.hold_seconds,
-    TrackingSite.heartbeat_seconds,
-    TrackingSite.max_lease_seconds,
-    TrackingSite.source_numbers,
-).where(TrackingSite.id == bindparam("site"))
-_POOLS = (
-    select(TrackingPool.id, TrackingPool.replaces, TrackingPool.fallback)
-    .where(
-        TrackingPool.site_id == bindparam("site"),
-        TrackingPool.retired_at.is_(None),
-        or_(TrackingPool.channel.is_(None), TrackingPool.channel == bindparam("channel")),
+# The site with its pools in rotation, in one statement (a site without pools: one row of nulls).
+_SITE = (
+    select(
+        TrackingSite.id,
+        TrackingSite.origins,
+        TrackingSite.hold_seconds,
+        TrackingSite.heartbeat_seconds,
+        TrackingSite.max_lease_seconds,
+        TrackingSite.source_numbers,
+        TrackingPool.id.label("pool_id"),
+        TrackingPool.replaces,
+        TrackingPool.fallback,
+        TrackingPool.channel,
     )
-    # Always in the same order: two transactions renewing one session's leases never deadlock.
+    .select_from(TrackingSite)
+    .outerjoin(TrackingPool, and_(TrackingPool.site_id == TrackingSite.id, TrackingPool.retired_at.is_(None)))
+    .where(TrackingSite.id == bindparam("site"))
     .order_by(TrackingPool.id)
 )
 _SESSION_COLUMNS = (
@@ -245,14 +254,26 @@ _HOLD = (
 
 
 def load_site(db: Connection, site_id: str) -> SiteRules | None:
-    site = db.execute(_SITE, {"site": site_id}).first()
-    if site is None:
+    rows = db.execute(_SITE, {"site": site_id}).all()
+    if not rows:
         return None
+    site = rows[0]
+    pools = tuple(
+        PoolRules(
+            row.pool_id,
+            tuple(r for r in row.replaces or () if isinstance(r, str)),
+            row.fallback,
+            row.channel,
+        )
+        for row in rows
+        if row.pool_id is not None
+    )
     return SiteRules(
         id=site.id,
         origins=tuple(site.origins or ()),
         times=LeaseTimes(site.hold_seconds, site.heartbeat_seconds, site.max_lease_seconds),
         source_numbers=tuple(e for e in site.source_numbers or () if isinstance(e, dict)),
+        pools=pools,
     )
 
 
@@ -281,7 +302,7 @@ def open_session(db: Connection, request: SessionRequest, now: datetime, limits:
     else:
         session_id, source = found
     numbers = source_numbers_for(site.source_numbers, source)
-    for pool in _pools(db, site.id, source.channel):
+    for pool in site.pools_for(source.channel):
         numbers.update(_lease(db, site, pool, session_id, now, heartbeat=False, fresh=fresh))
     return Answer(session_id, heartbeat_seconds, numbers)
 
@@ -302,7 +323,7 @@ def heartbeat(
     db.execute(_SEEN, {"session": session_id, "now": now, "ga": None, "ym": None})
     source = _source_of(visitor)
     numbers = source_numbers_for(site.source_numbers, source)
-    for pool in _pools(db, site.id, source.channel):
+    for pool in site.pools_for(source.channel):
         numbers.update(_lease(db, site, pool, session_id, now, heartbeat=True, fresh=False))
     return Answer(session_id, site.times.heartbeat_seconds, numbers)
 
@@ -410,18 +431,10 @@ def _check_address(
 # ---- leases ---------------------------------------------------------------------------------------
 
 
-def _pools(db: Connection, site_id: str, channel: str) -> list[_Pool]:
-    rows = db.execute(_POOLS, {"site": site_id, "channel": channel}).all()
-    return [
-        _Pool(row.id, tuple(r for r in row.replaces or () if isinstance(r, str)), row.fallback)
-        for row in rows
-    ]
-
-
 def _lease(
     db: Connection,
     site: SiteRules,
-    pool: _Pool,
+    pool: PoolRules,
     session_id: str,
     now: datetime,
     *,
@@ -451,7 +464,7 @@ def _rows(result: Any) -> bool:
 def _take(
     db: Connection,
     site: SiteRules,
-    pool: _Pool,
+    pool: PoolRules,
     session_id: str,
     now: datetime,
     *,
