@@ -182,6 +182,18 @@ _SEEN = (
         ym_client_id=func.coalesce(VisitorSession.ym_client_id, bindparam("ym")),
     )
 )
+# A heartbeat's session, seen now, while it lives (the row locked until the transaction ends).
+_BEAT_SESSION = (
+    update(VisitorSession)
+    .where(
+        VisitorSession.id == bindparam("session"),
+        VisitorSession.site_id == bindparam("site"),
+        VisitorSession.last_seen_at > _now("idle_since"),
+        VisitorSession.created_at > _now("max_since"),
+    )
+    .values(last_seen_at=_now())
+    .returning(*_SESSION_COLUMNS)
+)
 _NEW_SESSION = insert(VisitorSession)
 _UNCONFIRMED = (
     select(func.count(func.distinct(VisitorSession.id)))
@@ -317,10 +329,21 @@ def heartbeat(
 ) -> Answer:
     """The page is still open: renew the session's leases (or take new ones where they lapsed)."""
     site = allowed_site(db, site_id, origin)
-    visitor = _locked_session(db, site.id, session_id)
-    if visitor is None or session_id is None or _expired(visitor, site, now, limits):
+    if not session_id or not SESSION_ID.fullmatch(session_id):
         raise NoSuchSession(session_id)
-    db.execute(_SEEN, {"session": session_id, "now": now, "ga": None, "ym": None})
+    # Ended sessions (session_expired) are not matched: nothing is written for them.
+    visitor = db.execute(
+        _BEAT_SESSION,
+        {
+            "session": session_id,
+            "site": site.id,
+            "now": now,
+            "idle_since": now - timedelta(seconds=limits.session_idle_seconds),
+            "max_since": now - timedelta(seconds=site.times.max_lease_seconds),
+        },
+    ).first()
+    if visitor is None:
+        raise NoSuchSession(session_id)
     source = _source_of(visitor)
     numbers = source_numbers_for(site.source_numbers, source)
     for pool in site.pools_for(source.channel):
