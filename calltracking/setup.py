@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from calltracking import costs, exports, health_api, manage_api, public_api, report_api, snippet_http
+from calltracking.report_keeper import report_keeper
 
 
 def setup(app: web.Application) -> None:
@@ -17,3 +18,4 @@ def setup(app: web.Application) -> None:
     app.router.add_routes(report_api.routes)
     app.router.add_routes(costs.routes)
     app.router.add_routes(exports.routes)
+    app.cleanup_ctx.append(report_keeper)
