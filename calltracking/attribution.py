@@ -53,8 +53,9 @@ Reasons (the first is the main one) and confidence by case:
   as above against the fallback's stranger weight: ``FALLBACK_STRANGER`` for a number shown only to
   overflow visitors, ``PUBLIC_FALLBACK_STRANGER`` when the fallback is also one of the clinic numbers the
   pool replaces (dialled by everyone, so one overflow session is no more than a guess). Several
-  sessions are ``ambiguous``; when strangers outweigh every session (``no-overflow-session``) the call
-  is ``kind "direct"`` with the pool's site, pool and branch and no session.
+  sessions are ``ambiguous``; when no session outweighs ``FALLBACK_STRANGER`` (nobody was shown it
+  lately: ``no-overflow-session``) the call is ``kind "direct"`` with the pool's site, pool and branch
+  and no session.
 - ``caller-hidden`` is added when the caller's number was withheld (no caller history to use).
 
 A call is ``ambiguous`` when its confidence is below ``AMBIGUOUS_BELOW``, another candidate weighs at
@@ -77,7 +78,7 @@ LATE_TAU = timedelta(minutes=40)
 SAVED_SHARE = 0.0002
 UNCONFIRMED = 0.3
 STRANGER = 0.002
-FALLBACK_STRANGER = 0.05
+FALLBACK_STRANGER = 0.01
 PUBLIC_FALLBACK_STRANGER = 3.0
 SAVED_AFTER = timedelta(days=1)
 REPEAT_TRUST = 0.95
@@ -354,8 +355,9 @@ def _fallback(
         )
     total = sum(c.weight for c in candidates) + stranger
     best = max(candidates, key=lambda c: (c.weight, c.row.ends_at), default=None)
-    if best is None or best.weight < stranger:
-        # Nobody we showed it to is a likelier caller than somebody who found the number elsewhere.
+    # A session is named when it is likelier than a stranger on a number shown only to overflow
+    # visitors; on the clinic's published number it is still named (as a guess, ambiguous).
+    if best is None or best.weight < FALLBACK_STRANGER:
         place = best.row.place if best is not None else places[0]
         return _answer(
             "direct",

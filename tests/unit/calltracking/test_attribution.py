@@ -325,7 +325,9 @@ def test_a_public_fallback_is_less_surely_the_overflow_visitor() -> None:
     public_place = Place("clinic-main", "center", "Центр", public_fallback=True)
     public_rows = [lease(PAID, 2 * MIN, -3 * MIN, overflow=True, place=public_place)]
     public = attribute(FALLBACK, CALLER, RING, Tracked(fallback_of=(public_place,)), public_rows)
-    assert public["confidence"] < dedicated["confidence"]
+    assert public["session"] == dedicated["session"] == "s-paid"
+    assert public["confidence"] < 0.5 < dedicated["confidence"]
+    assert (public["ambiguous"], dedicated["ambiguous"]) == (True, False)
 
 
 def test_overflow_rows_and_pool_leases_do_not_mix() -> None:
