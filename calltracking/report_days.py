@@ -2,7 +2,7 @@
 report reads a few thousand rows instead of a million calls.
 
 A day is rolled up from its calls the first time a report needs it (and again whenever a trigger of
-migration 0010 forgot it: a call stored or changed on that day, a miss reached later, a callback task
+migration 0009 forgot it: a call stored or changed on that day, a miss reached later, a callback task
 closed). Unique callers stay exact over any range: each rolled-up group keeps the set of its callers
 (64-bit digests of their numbers), and a report unites the sets of its days. Days that ended less than
 an hour ago are counted from the calls each time and never kept: calls of a day still come in.
@@ -55,7 +55,7 @@ GROUPINGS: dict[str, Any] = {
 }
 # A day is kept once it ended this long ago; before, its calls may still be arriving.
 SETTLE = timedelta(hours=1)
-# An answered call makes an earlier miss of its number "reached" within this many days (migration 0010's
+# An answered call makes an earlier miss of its number "reached" within this many days (migration 0009's
 # triggers forget the days this far back).
 REACH_DAYS = 30
 _REACHED_RESOLUTIONS = ("reached", "done")

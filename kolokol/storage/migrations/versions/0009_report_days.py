@@ -10,7 +10,7 @@ New tables and triggers only: nothing stored is rewritten or lost. A later migra
 ``calls`` or ``callback_tasks`` on SQLite (``batch_alter_table``) drops their triggers and must create
 them again (``create_triggers`` below).
 
-Revision ID: 0010
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-03 18:00:00
 """
@@ -20,7 +20,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
+revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
