@@ -2,7 +2,9 @@
 for Metrica) and ``GET /api/tracking/exports/google-ads`` (click conversions for Google Ads).
 
 Both take ``from``/``to`` (days in the clinic's time zone) and the filters ``answered=1`` (answered calls
-only) and ``target=1`` (target calls only). The identifiers come from the call's ``source``.
+only) and ``target=1`` (target calls only). The identifiers come from the call's ``source``. Calls
+attribution is unsure of stay out (``min_confidence``, default ``DEFAULT_MIN_CONFIDENCE``): an ad platform
+told that the wrong visitor called learns the wrong thing, and cannot be told otherwise later.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from calltracking.attribution import AMBIGUOUS_BELOW
 from calltracking.export_formats import (
     GOOGLE_CLICK_WINDOW,
     METRICA_VISIT_WINDOW,
@@ -37,10 +40,30 @@ from kolokol.storage.tables import Call, VisitorSession
 routes = web.RouteTableDef()
 _MAX_DAYS = 366
 _CURRENCY_LENGTH = 3
+# The attribution's own line between a call it names and a guess (calltracking.attribution.AMBIGUOUS_BELOW).
+DEFAULT_MIN_CONFIDENCE = AMBIGUOUS_BELOW
 
 
 def _flag(request: web.Request, name: str) -> bool:
     return query.choice(request, name, ("0", "1", "true", "false")) in ("1", "true")
+
+
+def _min_confidence(request: web.Request) -> float:
+    text = query.text(request, "min_confidence", 10)
+    if text is None:
+        return DEFAULT_MIN_CONFIDENCE
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise ApiError(
+            400,
+            "invalid-parameter",
+            "min_confidence must be a number from 0 to 1",
+            {"parameter": "min_confidence"},
+        )
+    return value
 
 
 async def _calls(
@@ -50,9 +73,10 @@ async def _calls(
     since: datetime,
     kinds: Sequence[str],
     answered_only: bool,
+    min_confidence: float,
 ) -> list[tuple[ExportCall, datetime | None]]:
-    """Inbound calls of the range that attribution tied to a visit or a static number, with the visit's
-    last activity (None when unknown)."""
+    """Inbound calls of the range that attribution tied to a visit or a static number at least
+    ``min_confidence`` sure, with the visit's last activity (None when unknown)."""
     stmt = (
         select(Call, VisitorSession.last_seen_at)
         .outerjoin(VisitorSession, VisitorSession.id == Call.attr_session)
@@ -61,6 +85,7 @@ async def _calls(
             Call.started_at >= max(days.start, since),
             Call.started_at < days.end,
             Call.attr_kind.in_(kinds),
+            Call.attr_confidence >= min_confidence,
         )
         .order_by(Call.started_at, Call.id)
     )
@@ -113,6 +138,7 @@ async def yandex_metrica(request: web.Request) -> web.Response:
     include_static = query.choice(request, "static", ("0", "1")) != "0"
     target_only = _flag(request, "target")
     answered_only = _flag(request, "answered") or target_only
+    min_confidence = _min_confidence(request)
     oldest_visit = now - METRICA_VISIT_WINDOW
     async with request.app[SESSIONS]() as session:
         found = await _calls(
@@ -121,6 +147,7 @@ async def yandex_metrica(request: web.Request) -> web.Response:
             since=oldest_visit,
             kinds=("pool", "static") if include_static else ("pool",),
             answered_only=answered_only,
+            min_confidence=min_confidence,
         )
     calls = [c for c, seen in found if seen is None or seen >= oldest_visit]
     if target_only:
@@ -180,9 +207,15 @@ async def google_ads(request: web.Request) -> web.Response:
         )
     target_only = _flag(request, "target")
     answered_only = _flag(request, "answered") or target_only
+    min_confidence = _min_confidence(request)
     async with request.app[SESSIONS]() as session:
         found = await _calls(
-            session, days, since=now - GOOGLE_CLICK_WINDOW, kinds=("pool",), answered_only=answered_only
+            session,
+            days,
+            since=now - GOOGLE_CLICK_WINDOW,
+            kinds=("pool",),
+            answered_only=answered_only,
+            min_confidence=min_confidence,
         )
     calls = [c for c, _ in found]
     if target_only:

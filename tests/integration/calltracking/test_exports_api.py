@@ -161,6 +161,18 @@ async def test_google_ads_file_has_the_time_zone_line_and_local_times(api: Api) 
     assert table(text.split("\r\n", 1)[1])[1][3:] == ["", "RUB"]
 
 
+async def test_calls_attribution_is_unsure_of_stay_out_unless_asked_for(api: Api) -> None:
+    sure = visited(datetime(2026, 11, 30, 9, 0, tzinfo=UTC), gclid="Cj0KCQiA_sure")
+    guess = visited(datetime(2026, 11, 30, 10, 0, tzinfo=UTC), gclid="Cj0KCQiA_guess")
+    guess.attr_confidence = 0.3
+    await store(api.app, [sure, guess])
+    base = "/api/tracking/exports/google-ads?from=2026-11-01&conversion_name=call"
+    _, text, headers = await api.get(base)
+    assert headers["X-Kolokol-Rows"] == "1" and "Cj0KCQiA_guess" not in text
+    _, text, headers = await api.get(base + "&min_confidence=0.2")
+    assert headers["X-Kolokol-Rows"] == "2" and "Cj0KCQiA_guess" in text
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -173,6 +185,8 @@ async def test_google_ads_file_has_the_time_zone_line_and_local_times(api: Api) 
         "/api/tracking/exports/yandex-metrica?ids=email",
         "/api/tracking/exports/yandex-metrica?answered=yes",
         "/api/tracking/exports/yandex-metrica?from=2026-11-31",
+        "/api/tracking/exports/yandex-metrica?min_confidence=2",
+        "/api/tracking/exports/google-ads?conversion_name=a&min_confidence=half",
     ],
 )
 async def test_bad_parameters_get_400(api: Api, path: str) -> None:
