@@ -36,10 +36,9 @@ from calltracking.rate_limit import ClientAddress, RateLimiter, retry_after_head
 from calltracking.site_settings import normalized_origin, site_id_problem
 from calltracking.visit_source import classify, ga_client_id, ym_client_id
 from kolokol.app_keys import CLOCK, SESSIONS, SETTINGS
-from kolokol.http.body import read_body
+from kolokol.http.errors import ApiError, json_body
 from kolokol.http.json_response import json_response
 from kolokol.storage.tables import TrackingSite
-from pbx.untrusted import Unusable, load_json
 
 log = logging.getLogger("kolokol.tracking")
 routes = web.RouteTableDef()
@@ -231,18 +230,10 @@ async def _any_site_allows(request: web.Request, origin: str) -> bool:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    if request.content_type not in _CONTENT_TYPES:
-        raise _Refused(415, "unsupported-media-type", "send the body as application/json or text/plain")
-    raw = await read_body(request, MAX_BODY_BYTES)
     try:
-        body = load_json(raw)
-    except Unusable as exc:
-        if exc.field is not None:
-            raise _Refused(400, "invalid-field", exc.message, {"field": exc.field}) from None
-        raise _Refused(400, "invalid-json", f"the body is not usable JSON: {exc.message}") from None
-    if not isinstance(body, dict):
-        raise _Refused(400, "invalid-json", "the body must be a JSON object")
-    return body
+        return await json_body(request, content_types=_CONTENT_TYPES, max_bytes=MAX_BODY_BYTES)
+    except ApiError as exc:
+        raise _Refused(exc.status, exc.slug, exc.message, exc.details) from None
 
 
 def _site(body: Mapping[str, Any]) -> str:

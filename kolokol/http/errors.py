@@ -66,12 +66,18 @@ async def errors_middleware(
         return error_response(500, "internal-error", "internal error")
 
 
-async def json_body(request: web.Request) -> dict[str, Any]:
-    """The body as a JSON object: at most `MAX_JSON_BODY_BYTES`, nesting and numbers bounded, every
-    string valid text (400 naming the field otherwise: ``details.field``)."""
-    if request.content_type != "application/json":
-        raise ApiError(415, "unsupported-media-type", "send application/json")
-    raw = await read_body(request, MAX_JSON_BODY_BYTES)
+async def json_body(
+    request: web.Request,
+    *,
+    content_types: tuple[str, ...] = ("application/json",),
+    max_bytes: int = MAX_JSON_BODY_BYTES,
+) -> dict[str, Any]:
+    """The body as a JSON object: sent as one of ``content_types``, at most ``max_bytes``, nesting and
+    numbers bounded, every string valid text (400 naming the field otherwise: ``details.field``)."""
+    if request.content_type not in content_types:
+        named = " or ".join(t for t in content_types if t)
+        raise ApiError(415, "unsupported-media-type", f"send {named}")
+    raw = await read_body(request, max_bytes)
     try:
         body = load_json(raw)
     except Unusable as exc:
