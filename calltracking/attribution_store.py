@@ -186,6 +186,22 @@ def _tracked_statement() -> Select[Any]:
 
 
 _TRACKED = _tracked_statement()
+_VISIT_COLUMNS = (
+    "channel",
+    "source",
+    "medium",
+    "campaign",
+    "content",
+    "term",
+    "referrer",
+    "landing_page",
+    "gclid",
+    "yclid",
+    "ga_client_id",
+    "ym_client_id",
+)
+# What the history reads of the visit behind a lease or an earlier call, in that order.
+_VISIT = tuple(getattr(VisitorSession, name) for name in _VISIT_COLUMNS)
 # The lease history of the numbers and the callers' earlier attributed calls, in one round trip: the
 # same columns for both (the first part's types decide the union's).
 _LEASES = (
@@ -204,18 +220,7 @@ _LEASES = (
         null().label("tracking_number"),
         null().label("confidence"),
         Lease.session_id.label("session_id"),
-        VisitorSession.channel,
-        VisitorSession.source,
-        VisitorSession.medium,
-        VisitorSession.campaign,
-        VisitorSession.content,
-        VisitorSession.term,
-        VisitorSession.referrer,
-        VisitorSession.landing_page,
-        VisitorSession.gclid,
-        VisitorSession.yclid,
-        VisitorSession.ga_client_id,
-        VisitorSession.ym_client_id,
+        *_VISIT,
     )
     .join(TrackingPool, TrackingPool.id == Lease.pool_id)
     .outerjoin(VisitorSession, VisitorSession.id == Lease.session_id)
@@ -235,18 +240,7 @@ _EARLIER_CALLS = (
         Call.attr_tracking_number,
         Call.attr_confidence,
         Call.attr_session,
-        VisitorSession.channel,
-        VisitorSession.source,
-        VisitorSession.medium,
-        VisitorSession.campaign,
-        VisitorSession.content,
-        VisitorSession.term,
-        VisitorSession.referrer,
-        VisitorSession.landing_page,
-        VisitorSession.gclid,
-        VisitorSession.yclid,
-        VisitorSession.ga_client_id,
-        VisitorSession.ym_client_id,
+        *_VISIT,
     )
     .outerjoin(VisitorSession, VisitorSession.id == Call.attr_session)
     .where(
@@ -257,20 +251,6 @@ _EARLIER_CALLS = (
     )
 )
 _HISTORY = select(union_all(_LEASES, _EARLIER_CALLS).subquery())
-_VISIT_COLUMNS = (
-    "channel",
-    "source",
-    "medium",
-    "campaign",
-    "content",
-    "term",
-    "referrer",
-    "landing_page",
-    "gclid",
-    "yclid",
-    "ga_client_id",
-    "ym_client_id",
-)
 
 
 # --- rows to the scorer's data ----------------------------------------------------------------------
