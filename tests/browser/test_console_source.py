@@ -10,15 +10,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from kolokol.app_keys import SESSIONS
-from kolokol.storage.tables import (
-    Lease,
-    PoolNumber,
-    TrackingNumber,
-    TrackingPool,
-    TrackingSite,
-    VisitorSession,
-)
 from tests.browser.server import Kolokol, live_call, utc_now
+from tests.support.tracking_history import History
 
 pytestmark = pytest.mark.browser
 
@@ -33,65 +26,22 @@ def tracked(kolokol: Kolokol) -> Kolokol:
 
     async def numbers() -> None:
         async with kolokol.app[SESSIONS].begin() as session:
-            session.add(
-                TrackingNumber(
-                    number=BILLBOARD,
-                    name="Билборд на Тверской",
-                    channel="offline",
-                    source="billboard",
-                    medium="outdoor",
-                    campaign="<b>tverskaya</b>",
-                    created_at=now,
-                    updated_at=now,
-                )
+            history = History(session)
+            history.static(
+                BILLBOARD,
+                name="Билборд на Тверской",
+                channel="offline",
+                source="billboard",
+                medium="outdoor",
+                campaign="<b>tverskaya</b>",
             )
-            session.add(
-                TrackingSite(
-                    id="clinic-main",
-                    origins=["https://clinic.example"],
-                    hold_seconds=300,
-                    heartbeat_seconds=30,
-                    max_lease_seconds=10800,
-                    source_numbers=[],
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            await session.flush()
-            pool = TrackingPool(
-                site_id="clinic-main",
-                name="center",
-                replaces=["+74951110001"],
-                fallback="+74951110001",
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(pool)
-            await session.flush()
-            session.add(PoolNumber(number=POOL_NUMBER, pool_id=pool.id, state="active"))
-            session.add(
-                VisitorSession(
-                    id="visitor-one-0000000000",
-                    site_id="clinic-main",
-                    created_at=now - timedelta(days=3),
-                    last_seen_at=now - timedelta(days=3),
-                    channel="organic",
-                    source="yandex",
-                    medium="organic",
-                )
+            await history.site([POOL_NUMBER], fallback="+74951110001")
+            visited = now - timedelta(days=3)
+            visitor = history.visit(
+                "visitor-one-0000000000", visited, channel="organic", source="yandex", medium="organic"
             )
             # The visitor left three days ago: the number was dialled from the phone's history.
-            session.add(
-                Lease(
-                    pool_id=pool.id,
-                    number=POOL_NUMBER,
-                    session_id="visitor-one-0000000000",
-                    started_at=now - timedelta(days=3),
-                    confirmed_at=now - timedelta(days=3),
-                    last_heartbeat_at=now - timedelta(days=3),
-                    ends_at=now - timedelta(days=3) + timedelta(minutes=5),
-                )
-            )
+            history.lease(visitor, POOL_NUMBER, visited, visited + timedelta(minutes=5))
 
     kolokol.run(numbers())
     return kolokol
