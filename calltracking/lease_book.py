@@ -29,7 +29,15 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from calltracking.lease_engine import Answer, EngineLimits, Refused, SessionRequest, heartbeat, open_session
+from calltracking.lease_engine import (
+    Answer,
+    EngineLimits,
+    Refused,
+    SessionRequest,
+    SitesRead,
+    heartbeat,
+    open_session,
+)
 from kolokol.storage.thread_sessions import ThreadSessions, bound_dialect
 from kolokol.storage.write_lock import again_if_lost, write_transaction
 
@@ -38,7 +46,8 @@ T = TypeVar("T")
 POSTGRES_THREADS = 4
 # Requests one transaction serves at most on SQLite (a bound on how long it holds the write lock).
 SQLITE_BATCH = 64
-Work = Callable[[Connection], Any]
+# One request's work, on the transaction's connection and the sites it has read.
+Work = Callable[[Connection, SitesRead], Any]
 
 
 class LeaseBook:
@@ -54,12 +63,14 @@ class LeaseBook:
         self._draining: set[asyncio.Task[None]] = set()
 
     async def open(self, request: SessionRequest, now: datetime) -> Answer:
-        return await self._run(lambda db: open_session(db, request, now, self._limits))
+        return await self._run(lambda db, sites: open_session(db, request, now, self._limits, sites))
 
     async def heartbeat(
         self, site_id: str, session_id: str | None, now: datetime, origin: str | None = None
     ) -> Answer:
-        return await self._run(lambda db: heartbeat(db, site_id, session_id, now, self._limits, origin))
+        return await self._run(
+            lambda db, sites: heartbeat(db, site_id, session_id, now, self._limits, origin, sites)
+        )
 
     async def close(self) -> None:
         if self._draining:
@@ -68,11 +79,11 @@ class LeaseBook:
         for one in threads:
             await asyncio.to_thread(one.close)
 
-    async def _run(self, work: Callable[[Connection], T]) -> T:
+    async def _run(self, work: Callable[[Connection, SitesRead], T]) -> T:
         if not self._all:
 
             async def on_loop(session: AsyncSession) -> T:
-                return await session.run_sync(lambda sync: work(sync.connection()))
+                return await session.run_sync(lambda sync: work(sync.connection(), {}))
 
             return await write_transaction(self._sessions, on_loop)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
@@ -95,10 +106,11 @@ class LeaseBook:
     async def _serve(self, threads: ThreadSessions, batch: list[tuple[Work, asyncio.Future[Any]]]) -> None:
         def work(session: Session) -> list[tuple[bool, Any]]:
             connection = session.connection()
+            sites: SitesRead = {}
             outcomes: list[tuple[bool, Any]] = []
             for one, _ in batch:
                 try:
-                    outcomes.append((True, one(connection)))
+                    outcomes.append((True, one(connection, sites)))
                 except Refused as exc:
                     outcomes.append((False, exc))
             return outcomes

@@ -123,6 +123,12 @@ class SiteRules:
         return [pool for pool in self.pools if pool.channel is None or pool.channel == channel]
 
 
+# The sites one transaction has read, by id (None: no such site). On SQLite a transaction serves a batch of
+# requests, mostly for a few sites, and holds the write lock: no one changes a site meanwhile, so each is
+# read once per transaction rather than once per request.
+SitesRead = dict[str, SiteRules | None]
+
+
 def new_session_id() -> str:
     return secrets.token_urlsafe(16)
 
@@ -207,6 +213,9 @@ _UNCONFIRMED = (
         Lease.ends_at > _now(),
     )
 )
+# PostgreSQL: one transaction at a time counts (and then opens) one address's sessions on a site, until
+# it commits; without it two opens at once both count the same sessions and both pass the limit.
+_ADDRESS_TURN = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key"), 0)))
 _LAST_LEASE = (
     select(Lease.id, Lease.number, Lease.overflow, Lease.started_at, Lease.confirmed_at, Lease.ends_at)
     .where(Lease.session_id == bindparam("session"), Lease.pool_id == bindparam("pool"))
@@ -265,7 +274,16 @@ _HOLD = (
 )
 
 
-def load_site(db: Connection, site_id: str) -> SiteRules | None:
+def load_site(db: Connection, site_id: str, read: SitesRead | None = None) -> SiteRules | None:
+    if read is not None and site_id in read:
+        return read[site_id]
+    site = _read_site(db, site_id)
+    if read is not None:
+        read[site_id] = site
+    return site
+
+
+def _read_site(db: Connection, site_id: str) -> SiteRules | None:
     rows = db.execute(_SITE, {"site": site_id}).all()
     if not rows:
         return None
@@ -289,9 +307,11 @@ def load_site(db: Connection, site_id: str) -> SiteRules | None:
     )
 
 
-def allowed_site(db: Connection, site_id: str, origin: str | None) -> SiteRules:
+def allowed_site(
+    db: Connection, site_id: str, origin: str | None, read: SitesRead | None = None
+) -> SiteRules:
     """The site, when the asking page may ask for it: ``NoSuchSite``, ``OriginNotAllowed``."""
-    site = load_site(db, site_id)
+    site = load_site(db, site_id, read)
     if site is None:
         raise NoSuchSite(site_id)
     if origin is not None and origin not in site.origins:
@@ -299,9 +319,16 @@ def allowed_site(db: Connection, site_id: str, origin: str | None) -> SiteRules:
     return site
 
 
-def open_session(db: Connection, request: SessionRequest, now: datetime, limits: EngineLimits) -> Answer:
-    """Open a session (or resume the one the page had) and lease each of its pools' numbers to it."""
-    site = allowed_site(db, request.site_id, request.origin)
+def open_session(
+    db: Connection,
+    request: SessionRequest,
+    now: datetime,
+    limits: EngineLimits,
+    sites: SitesRead | None = None,
+) -> Answer:
+    """Open a session (or resume the one the page had) and lease each of its pools' numbers to it.
+    ``sites``: the sites this transaction has read already."""
+    site = allowed_site(db, request.site_id, request.origin, sites)
     heartbeat_seconds = site.times.heartbeat_seconds
     if not request.consent:
         # Nothing stored, nothing leased: numbers by the visit's source alone.
@@ -326,9 +353,10 @@ def heartbeat(
     now: datetime,
     limits: EngineLimits,
     origin: str | None = None,
+    sites: SitesRead | None = None,
 ) -> Answer:
     """The page is still open: renew the session's leases (or take new ones where they lapsed)."""
-    site = allowed_site(db, site_id, origin)
+    site = allowed_site(db, site_id, origin, sites)
     if not session_id or not SESSION_ID.fullmatch(session_id):
         raise NoSuchSession(session_id)
     # Ended sessions (session_expired) are not matched: nothing is written for them.
@@ -444,9 +472,10 @@ def _check_address(
         return
     span = site.times.unconfirmed_seconds
     since = now - timedelta(seconds=span)
-    held = db.scalar(
-        _UNCONFIRMED, {"site": site.id, "since": since, "address": fitted(address, ADDRESS_CHARS), "now": now}
-    )
+    address = fitted(address, ADDRESS_CHARS)
+    if db.dialect.name == "postgresql":  # SQLite: the write lock is held already
+        db.execute(_ADDRESS_TURN, {"key": f"{site.id} {address}"})
+    held = db.scalar(_UNCONFIRMED, {"site": site.id, "since": since, "address": address, "now": now})
     if (held or 0) >= limits.unconfirmed_per_address:
         raise TooManySessions(retry_after=span)
 

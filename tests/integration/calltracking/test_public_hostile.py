@@ -4,6 +4,7 @@ drained), X-Forwarded-For from anyone but a trusted proxy. Never a 500; a refusa
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -185,6 +186,28 @@ async def test_a_flood_from_one_address_gets_429_and_leaves_the_pool_to_others(
     async with api.app[SESSIONS]() as db:
         live = await db.scalar(select(func.count()).select_from(Lease).where(Lease.ends_at > api.clock.now))
     assert live == 0
+
+
+async def test_opens_at_once_from_one_address_do_not_pass_its_session_limit(
+    db_url: str, aiohttp_client: ClientMaker
+) -> None:
+    api = await _api(
+        db_url,
+        aiohttp_client,
+        public_requests_per_minute=100_000,
+        unconfirmed_per_address=2,
+        trusted_proxies=["127.0.0.1"],
+    )
+    bot = {"X-Forwarded-For": "203.0.113.10"}
+    opens = [
+        api.public("/t/v1/session", {"site": SITE, "url": "https://clinic.example/"}, headers=bot)
+        for _ in range(24)
+    ]
+    statuses = [status for status, _, _ in await asyncio.gather(*opens)]
+    # On PostgreSQL several transactions open sessions side by side: each counts the address's
+    # sessions only once the one before it has committed its own.
+    assert statuses.count(200) == 2
+    assert set(statuses) == {200, 429}
 
 
 async def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(
