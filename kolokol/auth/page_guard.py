@@ -9,7 +9,7 @@ from aiohttp import web
 from kolokol.app_keys import SETTINGS
 from kolokol.auth.login_html import message_page
 from kolokol.auth.principal import Principal
-from kolokol.auth.roles import CONSOLE_ROLES
+from kolokol.auth.roles import CONSOLE_ROLES, MANAGE_TRACKING
 from kolokol.auth.session_cookie import (
     SESSION_COOKIE,
     clear_session_cookie,
@@ -46,13 +46,21 @@ async def page_principal(request: web.Request, roles: frozenset[str]) -> Princip
                 page_language(request),
                 title_key="login.forbidden_title",
                 message_key="login.forbidden",
-                # Supervisors land here from a link meant for others; the console is theirs too.
-                link=("/console", "login.to_console") if principal.role in CONSOLE_ROLES else None,
+                link=_own_page(principal.role),
                 logout_csrf=live.csrf_token,
             ),
             content_type="text/html",
         )
     return principal
+
+
+def _own_page(role: str) -> tuple[str, str] | None:
+    """Where someone who followed a link meant for others can go instead: their own page."""
+    if role in CONSOLE_ROLES:
+        return ("/console", "login.to_console")
+    if role in MANAGE_TRACKING:
+        return ("/marketer", "login.to_marketer")
+    return None
 
 
 def csrf_token(request: web.Request) -> str:

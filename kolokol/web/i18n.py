@@ -30,6 +30,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "login.forbidden": "У вашей учётной записи нет доступа к этой странице.",
         "login.logout": "Выйти",
         "login.to_console": "Вернуться в консоль",
+        "login.to_marketer": "Перейти в коллтрекинг",
         "login.language_ru": "Русский",
         "login.language_en": "English",
         # -- console --
@@ -275,6 +276,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "login.forbidden": "Your account may not open this page.",
         "login.logout": "Sign out",
         "login.to_console": "Back to the console",
+        "login.to_marketer": "Go to call tracking",
         "login.language_ru": "Русский",
         "login.language_en": "English",
         # -- console --

@@ -56,6 +56,10 @@ async def test_a_marketer_lands_on_the_page_and_may_edit(db_url: str, aiohttp_cl
         "overflow_target": 0.01,
     }
     assert data["messages"]["marketer.tab.reports"] == "Отчёты"
+    # A link meant for the clinic's staff (the supervisor view) refuses them, and shows the way back.
+    async with client.get("/console/supervisor") as resp:
+        assert resp.status == 403
+        assert 'href="/marketer"' in await resp.text()
 
 
 async def test_a_manager_reads_and_an_operator_is_refused(db_url: str, aiohttp_client: ClientMaker) -> None:
