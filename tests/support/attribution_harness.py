@@ -222,6 +222,12 @@ class Results:
     def ambiguous(self) -> int:
         return sum(1 for o in self.outcomes if o.source.get("ambiguous"))
 
+    def sure_accuracy(self) -> float:
+        """Of the calls attribution named without flagging them ambiguous (what exports send by default),
+        the share it got right: how far a marketer can trust a named source."""
+        sure = [o for o in self.outcomes if not o.source.get("ambiguous")]
+        return sum(o.right for o in sure) / len(sure) if sure else float("nan")
+
     def brier(self) -> float:
         """Mean squared gap between each call's confidence and whether its session was right."""
         if not self.outcomes:
@@ -386,6 +392,8 @@ def summary(results: Results) -> list[str]:
         f"{results.requests} requests, refused: {dict(results.refused) or 'none'}",
         f"calls {results.count()}: right {results.accuracy():.1%}, ambiguous {results.ambiguous()}, "
         f"Brier {results.brier():.3f}",
+        f"calls not flagged ambiguous {results.count() - results.ambiguous()}: "
+        f"right {results.sure_accuracy():.1%}",
     ]
     for kind in ("visit", "late", "saved", "repeat"):
         if results.count(kind):
