@@ -16,8 +16,8 @@ Lease life (ct_design.md): unconfirmed leases are short; heartbeats renew them u
 lease; an expired lease is never revived (a new one is taken, the same number when it is still free);
 overflow leases record the fallback shown when a pool had no free number.
 
-The statements are built once (below) and run on the transaction's connection: building SQLAlchemy
-statements and going through the ORM's unit of work cost more than the database does here.
+The statements are SQL text per database (calltracking.lease_sql), run on the transaction's DBAPI
+cursor: SQLAlchemy's per-statement machinery cost the lease thread several times what the database did.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection
 
 from calltracking.lease_rules import (
     LeaseTimes,
@@ -37,8 +37,8 @@ from calltracking.lease_rules import (
     shown_for_pool,
     source_numbers_for,
 )
+from calltracking.lease_sql import LeaseCursor
 from calltracking.visit_source import VisitSource
-from kolokol.storage.tables import Lease, PoolNumber, TrackingPool, TrackingSite, UtcDateTime, VisitorSession
 from pbx.untrusted import fitted
 
 # What session ids look like (secrets.token_urlsafe(16)); anything else is no session of ours.
@@ -133,148 +133,7 @@ def new_session_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def _now(name: str = "now") -> Any:
-    return bindparam(name, type_=UtcDateTime())
-
-
-# The site with its pools in rotation, in one statement (a site without pools: one row of nulls).
-_SITE = (
-    select(
-        TrackingSite.id,
-        TrackingSite.origins,
-        TrackingSite.hold_seconds,
-        TrackingSite.heartbeat_seconds,
-        TrackingSite.max_lease_seconds,
-        TrackingSite.source_numbers,
-        TrackingPool.id.label("pool_id"),
-        TrackingPool.replaces,
-        TrackingPool.fallback,
-        TrackingPool.channel,
-    )
-    .select_from(TrackingSite)
-    .outerjoin(TrackingPool, and_(TrackingPool.site_id == TrackingSite.id, TrackingPool.retired_at.is_(None)))
-    .where(TrackingSite.id == bindparam("site"))
-    .order_by(TrackingPool.id)
-)
-_SESSION_COLUMNS = (
-    VisitorSession.id,
-    VisitorSession.created_at,
-    VisitorSession.last_seen_at,
-    VisitorSession.channel,
-    VisitorSession.source,
-    VisitorSession.medium,
-    VisitorSession.campaign,
-    VisitorSession.content,
-    VisitorSession.term,
-    VisitorSession.gclid,
-    VisitorSession.yclid,
-    VisitorSession.fbclid,
-    VisitorSession.landing_page,
-    VisitorSession.referrer,
-)
-# Locked so that two tabs of one visitor renewing at once take one lease per pool, not two.
-_SESSION = (
-    select(*_SESSION_COLUMNS)
-    .where(VisitorSession.id == bindparam("session"), VisitorSession.site_id == bindparam("site"))
-    .with_for_update()
-)
-_SEEN = (
-    update(VisitorSession)
-    .where(VisitorSession.id == bindparam("session"))
-    .values(
-        last_seen_at=_now(),
-        # The analytics cookies may have appeared since the first page (the counters load late).
-        ga_client_id=func.coalesce(VisitorSession.ga_client_id, bindparam("ga")),
-        ym_client_id=func.coalesce(VisitorSession.ym_client_id, bindparam("ym")),
-    )
-)
-# A heartbeat's session, seen now, while it lives (the row locked until the transaction ends).
-_BEAT_SESSION = (
-    update(VisitorSession)
-    .where(
-        VisitorSession.id == bindparam("session"),
-        VisitorSession.site_id == bindparam("site"),
-        VisitorSession.last_seen_at > _now("idle_since"),
-        VisitorSession.created_at > _now("max_since"),
-    )
-    .values(last_seen_at=_now())
-    .returning(*_SESSION_COLUMNS)
-)
-_NEW_SESSION = insert(VisitorSession)
-_UNCONFIRMED = (
-    select(func.count(func.distinct(VisitorSession.id)))
-    .join(Lease, Lease.session_id == VisitorSession.id)
-    .where(
-        VisitorSession.site_id == bindparam("site"),
-        VisitorSession.created_at >= _now("since"),
-        VisitorSession.address == bindparam("address"),
-        Lease.confirmed_at.is_(None),
-        Lease.overflow.is_(False),
-        Lease.ends_at > _now(),
-    )
-)
-# PostgreSQL: one transaction at a time counts (and then opens) one address's sessions on a site, until
-# it commits; without it two opens at once both count the same sessions and both pass the limit.
-_ADDRESS_TURN = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key"), 0)))
-_LAST_LEASE = (
-    select(Lease.id, Lease.number, Lease.overflow, Lease.started_at, Lease.confirmed_at, Lease.ends_at)
-    .where(Lease.session_id == bindparam("session"), Lease.pool_id == bindparam("pool"))
-    .order_by(Lease.id.desc())
-    .limit(1)
-)
-# Move a number's lease end, only while this very lease holds it and it is in rotation.
-_EXTEND_NUMBER = (
-    update(PoolNumber)
-    .where(
-        PoolNumber.number == bindparam("num"),
-        PoolNumber.lease_id == bindparam("lease"),
-        PoolNumber.state == "active",
-        PoolNumber.leased_until > _now(),
-    )
-    .values(leased_until=_now("end"))
-)
-_RENEW = update(Lease).where(Lease.id == bindparam("lease")).values(ends_at=_now("end"))
-_RENEW_BEAT = (
-    update(Lease)
-    .where(Lease.id == bindparam("lease"))
-    .values(
-        ends_at=_now("end"), last_heartbeat_at=_now(), confirmed_at=func.coalesce(Lease.confirmed_at, _now())
-    )
-)
-_IN_ROTATION = (
-    PoolNumber.pool_id == bindparam("pool"),
-    PoolNumber.state == "active",
-    or_(PoolNumber.leased_until.is_(None), PoolNumber.leased_until <= _now()),
-)
-# PostgreSQL: a number another transaction is taking is skipped, not waited for; SQLite: no FOR UPDATE
-# (the write lock is held already).
-_PREFERRED = (
-    select(PoolNumber.number)
-    .where(PoolNumber.number == bindparam("number"), *_IN_ROTATION)
-    .with_for_update(skip_locked=True)
-)
-_FREE_LONGEST = (
-    select(PoolNumber.number)
-    .where(*_IN_ROTATION)
-    .order_by(PoolNumber.last_leased_at.asc().nulls_first(), PoolNumber.number)
-    .limit(1)
-    .with_for_update(skip_locked=True)
-)
-_NEW_LEASE = insert(Lease).returning(Lease.id)
-_NEW_OVERFLOW = insert(Lease)
-_HOLD = (
-    update(PoolNumber)
-    .where(PoolNumber.number == bindparam("num"))
-    .values(
-        session_id=bindparam("session"),
-        lease_id=bindparam("lease"),
-        leased_until=_now("end"),
-        last_leased_at=_now(),
-    )
-)
-
-
-def load_site(db: Connection, site_id: str, read: SitesRead | None = None) -> SiteRules | None:
+def load_site(db: LeaseCursor, site_id: str, read: SitesRead | None = None) -> SiteRules | None:
     if read is not None and site_id in read:
         return read[site_id]
     site = _read_site(db, site_id)
@@ -283,32 +142,33 @@ def load_site(db: Connection, site_id: str, read: SitesRead | None = None) -> Si
     return site
 
 
-def _read_site(db: Connection, site_id: str) -> SiteRules | None:
-    rows = db.execute(_SITE, {"site": site_id}).all()
+def _read_site(db: LeaseCursor, site_id: str) -> SiteRules | None:
+    # The site with its pools in rotation, in one statement (a site without pools: one row of nulls).
+    rows = db.all(db.sql.site, (site_id,))
     if not rows:
         return None
     site = rows[0]
     pools = tuple(
         PoolRules(
-            row.pool_id,
-            tuple(r for r in row.replaces or () if isinstance(r, str)),
-            row.fallback,
-            row.channel,
+            pool_id,
+            tuple(r for r in db.read_json(replaces) or () if isinstance(r, str)),
+            fallback,
+            channel,
         )
-        for row in rows
-        if row.pool_id is not None
+        for *_, pool_id, replaces, fallback, channel in rows
+        if pool_id is not None
     )
     return SiteRules(
-        id=site.id,
-        origins=tuple(site.origins or ()),
-        times=LeaseTimes(site.hold_seconds, site.heartbeat_seconds, site.max_lease_seconds),
-        source_numbers=tuple(e for e in site.source_numbers or () if isinstance(e, dict)),
+        id=site[0],
+        origins=tuple(db.read_json(site[1]) or ()),
+        times=LeaseTimes(site[2], site[3], site[4]),
+        source_numbers=tuple(e for e in db.read_json(site[5]) or () if isinstance(e, dict)),
         pools=pools,
     )
 
 
 def allowed_site(
-    db: Connection, site_id: str, origin: str | None, read: SitesRead | None = None
+    db: LeaseCursor, site_id: str, origin: str | None, read: SitesRead | None = None
 ) -> SiteRules:
     """The site, when the asking page may ask for it: ``NoSuchSite``, ``OriginNotAllowed``."""
     site = load_site(db, site_id, read)
@@ -320,7 +180,7 @@ def allowed_site(
 
 
 def open_session(
-    db: Connection,
+    connection: Connection,
     request: SessionRequest,
     now: datetime,
     limits: EngineLimits,
@@ -328,26 +188,27 @@ def open_session(
 ) -> Answer:
     """Open a session (or resume the one the page had) and lease each of its pools' numbers to it.
     ``sites``: the sites this transaction has read already."""
-    site = allowed_site(db, request.site_id, request.origin, sites)
-    heartbeat_seconds = site.times.heartbeat_seconds
-    if not request.consent:
-        # Nothing stored, nothing leased: numbers by the visit's source alone.
-        return Answer(None, heartbeat_seconds, source_numbers_for(site.source_numbers, request.visit))
-    found = _resumable(db, site, request, now, limits)
-    fresh = found is None
-    if found is None:
-        _check_address(db, site, request.address, now, limits)
-        session_id, source = _new_session(db, site, request, now), request.visit
-    else:
-        session_id, source = found
-    numbers = source_numbers_for(site.source_numbers, source)
-    for pool in site.pools_for(source.channel):
-        numbers.update(_lease(db, site, pool, session_id, now, heartbeat=False, fresh=fresh))
-    return Answer(session_id, heartbeat_seconds, numbers)
+    with LeaseCursor(connection) as db:
+        site = allowed_site(db, request.site_id, request.origin, sites)
+        heartbeat_seconds = site.times.heartbeat_seconds
+        if not request.consent:
+            # Nothing stored, nothing leased: numbers by the visit's source alone.
+            return Answer(None, heartbeat_seconds, source_numbers_for(site.source_numbers, request.visit))
+        found = _resumable(db, site, request, now, limits)
+        fresh = found is None
+        if found is None:
+            _check_address(db, site, request.address, now, limits)
+            session_id, source = _new_session(db, site, request, now), request.visit
+        else:
+            session_id, source = found
+        numbers = source_numbers_for(site.source_numbers, source)
+        for pool in site.pools_for(source.channel):
+            numbers.update(_lease(db, site, pool, session_id, now, heartbeat=False, fresh=fresh))
+        return Answer(session_id, heartbeat_seconds, numbers)
 
 
 def heartbeat(
-    db: Connection,
+    connection: Connection,
     site_id: str,
     session_id: str | None,
     now: datetime,
@@ -356,45 +217,50 @@ def heartbeat(
     sites: SitesRead | None = None,
 ) -> Answer:
     """The page is still open: renew the session's leases (or take new ones where they lapsed)."""
-    site = allowed_site(db, site_id, origin, sites)
-    if not session_id or not SESSION_ID.fullmatch(session_id):
-        raise NoSuchSession(session_id)
-    # Ended sessions (session_expired) are not matched: nothing is written for them.
-    visitor = db.execute(
-        _BEAT_SESSION,
-        {
-            "session": session_id,
-            "site": site.id,
-            "now": now,
-            "idle_since": now - timedelta(seconds=limits.session_idle_seconds),
-            "max_since": now - timedelta(seconds=site.times.max_lease_seconds),
-        },
-    ).first()
-    if visitor is None:
-        raise NoSuchSession(session_id)
-    source = _source_of(visitor)
-    numbers = source_numbers_for(site.source_numbers, source)
-    for pool in site.pools_for(source.channel):
-        numbers.update(_lease(db, site, pool, session_id, now, heartbeat=True, fresh=False))
-    return Answer(session_id, site.times.heartbeat_seconds, numbers)
+    with LeaseCursor(connection) as db:
+        site = allowed_site(db, site_id, origin, sites)
+        if not session_id or not SESSION_ID.fullmatch(session_id):
+            raise NoSuchSession(session_id)
+        # Ended sessions (session_expired) are not matched: nothing is written for them.
+        visitor = db.one(
+            db.sql.beat_session,
+            (
+                db.time(now),
+                session_id,
+                site.id,
+                db.time(now - timedelta(seconds=limits.session_idle_seconds)),
+                db.time(now - timedelta(seconds=site.times.max_lease_seconds)),
+            ),
+        )
+        if visitor is None:
+            raise NoSuchSession(session_id)
+        source = _source_of(visitor)
+        numbers = source_numbers_for(site.source_numbers, source)
+        for pool in site.pools_for(source.channel):
+            numbers.update(_lease(db, site, pool, session_id, now, heartbeat=True, fresh=False))
+        return Answer(session_id, site.times.heartbeat_seconds, numbers)
 
 
 # ---- sessions -------------------------------------------------------------------------------------
 
-# A row of _SESSION_COLUMNS (read by name).
-_SessionRow = Any
+# A row of lease_sql.SESSION_COLUMNS: id, created_at, last_seen_at, then the visit's source.
+_SessionRow = tuple[Any, ...]
 
 
-def _locked_session(db: Connection, site_id: str, session_id: str | None) -> _SessionRow | None:
+def _locked_session(db: LeaseCursor, site_id: str, session_id: str | None) -> _SessionRow | None:
     if not session_id or not SESSION_ID.fullmatch(session_id):
         return None
-    return db.execute(_SESSION, {"session": session_id, "site": site_id}).first()
+    return db.one(db.sql.session, (session_id, site_id))
 
 
-def _expired(visitor: _SessionRow, site: SiteRules, now: datetime, limits: EngineLimits) -> bool:
+def _expired(
+    db: LeaseCursor, visitor: _SessionRow, site: SiteRules, now: datetime, limits: EngineLimits
+) -> bool:
+    created_at, last_seen_at = db.read_time(visitor[1]), db.read_time(visitor[2])
+    assert created_at is not None and last_seen_at is not None
     return session_expired(
-        visitor.created_at,
-        visitor.last_seen_at,
+        created_at,
+        last_seen_at,
         now,
         idle_seconds=limits.session_idle_seconds,
         max_lease_seconds=site.times.max_lease_seconds,
@@ -402,68 +268,68 @@ def _expired(visitor: _SessionRow, site: SiteRules, now: datetime, limits: Engin
 
 
 def _resumable(
-    db: Connection, site: SiteRules, request: SessionRequest, now: datetime, limits: EngineLimits
+    db: LeaseCursor, site: SiteRules, request: SessionRequest, now: datetime, limits: EngineLimits
 ) -> tuple[str, VisitSource] | None:
     visitor = _locked_session(db, site.id, request.session_id)
-    if visitor is None or _expired(visitor, site, now, limits):
+    if visitor is None or _expired(db, visitor, site, now, limits):
         return None
     source = _source_of(visitor)
     if not same_campaign(source, request.visit):
         return None
-    db.execute(
-        _SEEN, {"session": visitor.id, "now": now, "ga": request.ga_client_id, "ym": request.ym_client_id}
-    )
-    return visitor.id, source
+    session_id: str = visitor[0]
+    db.execute(db.sql.seen, (db.time(now), request.ga_client_id, request.ym_client_id, session_id))
+    return session_id, source
 
 
-def _new_session(db: Connection, site: SiteRules, request: SessionRequest, now: datetime) -> str:
+def _new_session(db: LeaseCursor, site: SiteRules, request: SessionRequest, now: datetime) -> str:
     visit = request.visit
     session_id = new_session_id()
+    at = db.time(now)
     db.execute(
-        _NEW_SESSION,
-        {
-            "id": session_id,
-            "site_id": site.id,
-            "created_at": now,
-            "last_seen_at": now,
-            "consent": True,
-            "channel": visit.channel,
-            "source": visit.source,
-            "medium": visit.medium,
-            "campaign": visit.campaign,
-            "content": visit.content,
-            "term": visit.term,
-            "landing_page": visit.landing_page,
-            "referrer": visit.referrer,
-            "gclid": visit.gclid,
-            "yclid": visit.yclid,
-            "fbclid": visit.fbclid,
-            "ga_client_id": request.ga_client_id,
-            "ym_client_id": request.ym_client_id,
-            "address": fitted(request.address, ADDRESS_CHARS) or None,
-        },
+        db.sql.new_session,
+        (
+            session_id,
+            site.id,
+            at,
+            at,
+            True,
+            visit.channel,
+            visit.source,
+            visit.medium,
+            visit.campaign,
+            visit.content,
+            visit.term,
+            visit.landing_page,
+            visit.referrer,
+            visit.gclid,
+            visit.yclid,
+            visit.fbclid,
+            request.ga_client_id,
+            request.ym_client_id,
+            fitted(request.address, ADDRESS_CHARS) or None,
+        ),
     )
     return session_id
 
 
 def _source_of(visitor: _SessionRow) -> VisitSource:
     return VisitSource(
-        channel=visitor.channel,
-        source=visitor.source,
-        medium=visitor.medium,
-        campaign=visitor.campaign,
-        content=visitor.content,
-        term=visitor.term,
-        gclid=visitor.gclid,
-        yclid=visitor.yclid,
-        fbclid=visitor.fbclid,
-        landing_page=visitor.landing_page,
-        referrer=visitor.referrer,
+        channel=visitor[3],
+        source=visitor[4],
+        medium=visitor[5],
+        campaign=visitor[6],
+        content=visitor[7],
+        term=visitor[8],
+        gclid=visitor[9],
+        yclid=visitor[10],
+        fbclid=visitor[11],
+        landing_page=visitor[12],
+        referrer=visitor[13],
     )
 
 
 def _check_address(
-    db: Connection, site: SiteRules, address: str | None, now: datetime, limits: EngineLimits
+    db: LeaseCursor, site: SiteRules, address: str | None, now: datetime, limits: EngineLimits
 ) -> None:
     """Refuse a new session to an address that already holds ``unconfirmed_per_address`` sessions whose
     pages never heartbeated: a bot opening sessions in a loop cannot drain a pool. Counted in the
@@ -473,9 +339,10 @@ def _check_address(
     span = site.times.unconfirmed_seconds
     since = now - timedelta(seconds=span)
     address = fitted(address, ADDRESS_CHARS)
-    if db.dialect.name == "postgresql":  # SQLite: the write lock is held already
-        db.execute(_ADDRESS_TURN, {"key": f"{site.id} {address}"})
-    held = db.scalar(_UNCONFIRMED, {"site": site.id, "since": since, "address": address, "now": now})
+    if db.postgres:  # SQLite: the write lock is held already
+        db.one(db.sql.address_turn, (f"{site.id} {address}",))
+    row = db.one(db.sql.unconfirmed, (site.id, db.time(since), address, db.time(now)))
+    held = row[0] if row is not None else 0
     if (held or 0) >= limits.unconfirmed_per_address:
         raise TooManySessions(retry_after=span)
 
@@ -484,7 +351,7 @@ def _check_address(
 
 
 def _lease(
-    db: Connection,
+    db: LeaseCursor,
     site: SiteRules,
     pool: PoolRules,
     session_id: str,
@@ -494,27 +361,32 @@ def _lease(
     fresh: bool,
 ) -> dict[str, str]:
     """The session's number for this pool: its live lease renewed, else a new lease."""
-    last = None if fresh else db.execute(_LAST_LEASE, {"session": session_id, "pool": pool.id}).first()
-    if last is not None and last.ends_at > now:
-        confirmed = heartbeat or last.confirmed_at is not None
-        end = site.times.renewed_end(last.started_at, last.ends_at, now, confirmed=confirmed)
-        kept = last.overflow or _rows(
-            db.execute(_EXTEND_NUMBER, {"num": last.number, "lease": last.id, "now": now, "end": end})
-        )
-        if kept:
-            db.execute(_RENEW_BEAT if heartbeat else _RENEW, {"lease": last.id, "now": now, "end": end})
-            return shown_for_pool(pool.replaces, last.number or None)
-        # The number was taken out of rotation meanwhile: its lease runs out, the session moves on.
-    preferred = last.number if last is not None and not last.overflow else None
+    last = None if fresh else db.one(db.sql.last_lease, (session_id, pool.id))
+    preferred: str | None = None
+    if last is not None:
+        lease_id, number, overflow, started_at, confirmed_at, ends_at = last
+        started_at, ends_at = db.read_time(started_at), db.read_time(ends_at)
+        assert started_at is not None and ends_at is not None
+        if ends_at > now:
+            confirmed = heartbeat or confirmed_at is not None
+            end = site.times.renewed_end(started_at, ends_at, now, confirmed=confirmed)
+            kept = bool(overflow) or db.execute(
+                db.sql.extend_number, (db.time(end), number, lease_id, db.time(now))
+            )
+            if kept:
+                if heartbeat:
+                    at = db.time(now)
+                    db.execute(db.sql.renew_beat, (db.time(end), at, at, lease_id))
+                else:
+                    db.execute(db.sql.renew, (db.time(end), lease_id))
+                return shown_for_pool(pool.replaces, number or None)
+            # The number was taken out of rotation meanwhile: its lease runs out, the session moves on.
+        preferred = None if overflow else number
     return _take(db, site, pool, session_id, now, confirmed=heartbeat, preferred=preferred)
 
 
-def _rows(result: Any) -> bool:
-    return bool(getattr(result, "rowcount", 0))
-
-
 def _take(
-    db: Connection,
+    db: LeaseCursor,
     site: SiteRules,
     pool: PoolRules,
     session_id: str,
@@ -525,24 +397,33 @@ def _take(
 ) -> dict[str, str]:
     """A new lease: the session's previous number when free, else the number free the longest; the
     fallback (an overflow lease) when none is free."""
-    number: str | None = None
-    if preferred is not None:
-        number = db.scalar(_PREFERRED, {"number": preferred, "pool": pool.id, "now": now})
-    if number is None:
-        number = db.scalar(_FREE_LONGEST, {"pool": pool.id, "now": now})
-    end = site.times.first_end(now, confirmed=confirmed)
-    lease = {
-        "pool_id": pool.id,
-        "session_id": session_id,
-        "started_at": now,
-        "confirmed_at": now if confirmed else None,
-        "last_heartbeat_at": now,
-        "ends_at": end,
-    }
-    if number is None:
+    at, end = db.time(now), db.time(site.times.first_end(now, confirmed=confirmed))
+    lease = (pool.id, session_id, at, at if confirmed else None, at, end)
+    free = (pool.id, at)
+    if db.postgres:
+        # One statement: pick (FOR UPDATE SKIP LOCKED), insert the lease, mark the number.
+        after = (session_id, end, at)
+        taken = None
+        if preferred is not None:
+            taken = db.one(db.sql.take_preferred, (*free, preferred, *lease, *after))
+        if taken is None:
+            taken = db.one(db.sql.take_free, (*free, *lease, *after))
+    else:
+        # Under the write lock: insert the lease from the pick, then mark the number.
+        taken = None
+        if preferred is not None:
+            taken = db.one(db.sql.take_preferred, (*lease, *free, preferred))
+        if taken is None:
+            taken = db.one(db.sql.take_free, (*lease, *free))
+        if taken is not None:
+            db.execute(db.sql.hold, (session_id, taken[0], end, at, taken[1]))
+    if taken is None:
         # Overflow: counted for pool health; the page shows the fallback, if the pool has one.
-        db.execute(_NEW_OVERFLOW, {**lease, "number": pool.fallback or NO_FALLBACK, "overflow": True})
+        pool_id, _, started, confirmed_at, beat, ends = lease
+        db.execute(
+            db.sql.new_overflow,
+            (pool_id, pool.fallback or NO_FALLBACK, session_id, True, started, confirmed_at, beat, ends),
+        )
         return shown_for_pool(pool.replaces, pool.fallback)
-    lease_id = db.execute(_NEW_LEASE, {**lease, "number": number, "overflow": False}).scalar_one()
-    db.execute(_HOLD, {"num": number, "session": session_id, "lease": lease_id, "end": end, "now": now})
+    number: str = taken[1]
     return shown_for_pool(pool.replaces, number)
