@@ -26,11 +26,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import itertools
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,6 +45,15 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from http_load import (  # noqa: E402
+    client_out_of_the_way,
+    free_port,
+    percentile,
+    sleep_until,
+    start_kolokol,
+    start_reference,
+    wait_ready,
+)
 from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
 
 from calltracking.site_settings import SiteSettings, site_settings  # noqa: E402
@@ -77,39 +84,20 @@ class Results:
     overflows: int = 0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 # ---- the servers ----------------------------------------------------------------------------------
 
 
 def start_server(db_url: str, port: int, log_path: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "KOLOKOL_DATABASE__URL": db_url,
-        "KOLOKOL_HTTP__HOST": "127.0.0.1",
-        "KOLOKOL_HTTP__PORT": str(port),
-        "KOLOKOL_FEED__HOST": "127.0.0.1",
-        "KOLOKOL_FEED__PORT": str(free_port()),
-        # Every visitor comes from 127.0.0.1 here: the per-address limits would stop the bench.
+    # Every visitor comes from 127.0.0.1 here: the per-address limits would stop the bench.
+    settings = {
         "KOLOKOL_TRACKING__PUBLIC_REQUESTS_PER_MINUTE": "100000",
         "KOLOKOL_TRACKING__UNCONFIRMED_PER_ADDRESS": "0",
-        "KOLOKOL_LOG__FORMAT": "json",
     }
-    env.pop("KOLOKOL_CONFIG", None)
-    log = log_path.open("wb")
-    return subprocess.Popen(
-        [sys.executable, "-m", "kolokol", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
-    )
+    return start_kolokol(db_url, port, log_path, settings)
 
 
 def start_ceiling_server(port: int, log_path: Path) -> subprocess.Popen[bytes]:
-    log = log_path.open("wb")
-    command = [sys.executable, str(Path(__file__).resolve()), "--answer-only", str(port)]
-    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    return start_reference(__file__, port, log_path)
 
 
 def answer_only(port: int) -> None:
@@ -131,21 +119,6 @@ def answer_only(port: int) -> None:
     app.router.add_post("/t/v1/session", ok)
     app.router.add_post("/t/v1/heartbeat", ok)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
-
-
-async def wait_ready(base: str, server: subprocess.Popen[bytes]) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(600):
-            if server.poll() is not None:
-                raise SystemExit("the server exited during start-up")
-            try:
-                async with session.get(f"{base}/readyz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise SystemExit("the server did not become ready")
 
 
 # ---- the sites ------------------------------------------------------------------------------------
@@ -238,14 +211,8 @@ async def _open(
     return sid if isinstance(sid, str) else None
 
 
-def _client_out_of_the_way() -> None:
-    # The load's own heap must not be walked by its collector mid-run (it reads as server latency).
-    gc.collect()
-    gc.freeze()
-
-
 async def flat_out(base: str, visits: list[Visit], heartbeats: int, concurrency: int) -> Results:
-    _client_out_of_the_way()
+    client_out_of_the_way()
     results = Results()
     queue = iter(visits)
 
@@ -266,16 +233,16 @@ async def flat_out(base: str, visits: list[Visit], heartbeats: int, concurrency:
 async def paced(base: str, visits: list[Visit], heartbeats: int, rate: float, gap: float) -> Results:
     """Open loop: visit n opens at n / visit rate, its heartbeats are due ``gap`` seconds apart after it,
     whatever the answers; each latency counts from when the request was due."""
-    _client_out_of_the_way()
+    client_out_of_the_way()
     results = Results()
     visit_rate = rate / (1 + heartbeats)
 
     async def visitor(session: aiohttp.ClientSession, visit: Visit, due: float) -> None:
-        await _sleep_until(due)
+        await sleep_until(due)
         sid = await _open(session, base, visit, due, results)
         for k in range(1, heartbeats + 1 if sid else 1):
             beat_due = due + k * gap
-            await _sleep_until(beat_due)
+            await sleep_until(beat_due)
             await _post(
                 session, base, "/t/v1/heartbeat", {"site": visit.site, "session": sid}, beat_due, results
             )
@@ -291,18 +258,7 @@ async def paced(base: str, visits: list[Visit], heartbeats: int, rate: float, ga
     return results
 
 
-async def _sleep_until(due: float) -> None:
-    delay = due - time.perf_counter()
-    if delay > 0:
-        await asyncio.sleep(delay)
-
-
 # ---- reporting ------------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def rate_of(results: Results) -> float:

@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import hashlib
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,6 +45,15 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from http_load import (  # noqa: E402
+    client_out_of_the_way,
+    free_port,
+    percentile,
+    start_kolokol,
+    start_reference,
+    wait_ready,
+)
 
 from kolokol.storage.engine import make_engine, make_sessionmaker  # noqa: E402
 from kolokol.storage.tables import Call  # noqa: E402
@@ -163,35 +170,18 @@ def build_traffic(
     return rounds, expected
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_server(db_url: str, port: int, log_path: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "KOLOKOL_DATABASE__URL": db_url,
-        "KOLOKOL_HTTP__PORT": str(port),
-        "KOLOKOL_FEED__PORT": str(free_port()),
+    settings = {
         "KOLOKOL_PBX__MANGO_OFFICE__VPBX_API_KEY": KEY,
         "KOLOKOL_PBX__MANGO_OFFICE__VPBX_API_SALT": SALT,
-        "KOLOKOL_LOG__FORMAT": "json",
     }
-    env.pop("KOLOKOL_CONFIG", None)
-    log = log_path.open("wb")
-    return subprocess.Popen(
-        [sys.executable, "-m", "kolokol", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
-    )
+    return start_kolokol(db_url, port, log_path, settings)
 
 
 def start_floor_server(port: int, log_path: Path) -> subprocess.Popen[bytes]:
     """The bench's floor: a server in its own process that reads each webhook and answers 200 at once,
     storing nothing. The same paced run against it is what the client, aiohttp and the shared cores cost."""
-    log = log_path.open("wb")
-    command = [sys.executable, str(Path(__file__).resolve()), "--answer-only", str(port)]
-    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    return start_reference(__file__, port, log_path)
 
 
 def answer_only(port: int) -> None:
@@ -205,21 +195,6 @@ def answer_only(port: int) -> None:
     app.router.add_get("/readyz", ok)
     app.router.add_post("/webhooks/mango_office/{tail:.*}", ok)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
-
-
-async def wait_ready(base: str, server: subprocess.Popen[bytes]) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            if server.poll() is not None:
-                raise SystemExit("the server exited during start-up")
-            try:
-                async with session.get(f"{base}/readyz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise SystemExit("the server did not become ready")
 
 
 Results = tuple[float, list[float], Counter[int]]
@@ -241,17 +216,9 @@ async def _send(
     latencies.append(time.perf_counter() - since)
 
 
-def _client_out_of_the_way() -> None:
-    # The load's own heap (every request signed in advance) must not be walked by its collector in the
-    # middle of a run: a full collection of it stalls the sender for up to ~100 ms, which reads as the
-    # server's latency. Frozen, the collector skips it (it is freed as usual once the run drops it).
-    gc.collect()
-    gc.freeze()
-
-
 async def saturate(base: str, rounds: list[list[Request]], concurrency: int) -> Results:
     """Closed loop: ``concurrency`` senders, each sending its next request as soon as the last is answered."""
-    _client_out_of_the_way()
+    client_out_of_the_way()
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     queue = iter(rounds)
@@ -270,7 +237,7 @@ async def saturate(base: str, rounds: list[list[Request]], concurrency: int) -> 
 async def paced(base: str, rounds: list[list[Request]], rate: float) -> Results:
     """Open loop: requests leave on a fixed schedule whatever the answers; latency counts from the moment
     a request was due, so a server that falls behind cannot hide it (no coordinated omission)."""
-    _client_out_of_the_way()
+    client_out_of_the_way()
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     tasks: list[asyncio.Task[None]] = []
@@ -303,11 +270,6 @@ async def stored_calls(db_url: str, prefix: str) -> tuple[int, int, Counter[str]
     distinct = len({pbx_call_id for pbx_call_id, _, _ in rows})
     kinds = Counter("outbound" if direction == "outbound" else status for _, direction, status in rows)
     return len(rows), distinct, kinds
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def report(label: str, requests: int, results: Results) -> None:
