@@ -38,12 +38,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from calltracking import reports  # noqa: E402
 from calltracking.local_dates import DayRange  # noqa: E402
-from calltracking.report_days import ReportBuilt  # noqa: E402
 from calltracking.report_rows import build_report  # noqa: E402
 from calltracking.reports import ReportQuery  # noqa: E402
 from kolokol.storage.engine import make_engine, make_sessionmaker  # noqa: E402
 from kolokol.storage.migrate import upgrade  # noqa: E402
-from kolokol.storage.tables import Call, CallbackTask, TrackingCost  # noqa: E402
+from kolokol.storage.tables import (  # noqa: E402
+    Call,
+    CallbackTask,
+    ReportBuilt,
+    TrackingCost,
+)
 
 ZONE = ZoneInfo("Europe/Moscow")
 # The reports run as if on this day: every day of the year measured has settled.

@@ -20,10 +20,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    ForeignKey,
-    Integer,
-    LargeBinary,
-    String,
     and_,
     case,
     delete,
@@ -35,11 +31,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, aliased, mapped_column
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from calltracking.local_dates import DayRange, local_day, offset_spans
-from kolokol.storage.tables import Base, Call, CallbackTask, UtcDateTime
+from kolokol.storage.tables import Call, CallbackTask, ReportBuilt, ReportDay
 from kolokol.storage.write_lock import write_transaction
 
 GROUPINGS: dict[str, Any] = {
@@ -65,38 +61,6 @@ _REACHED_RESOLUTIONS = ("reached", "done")
 _BUILD_CHUNK_DAYS = 2
 # Days not rolled up, counted from their calls in one read.
 _READ_CHUNK_DAYS = 31
-
-
-class ReportBuilt(Base):
-    """A local day (of a zone, for a target-call threshold) whose figures are rolled up."""
-
-    __tablename__ = "tracking_report_built"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    zone: Mapped[str] = mapped_column(String(64))
-    target_seconds: Mapped[int] = mapped_column(Integer)
-    day: Mapped[str] = mapped_column(String(10))
-    starts_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    ends_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    built_at: Mapped[datetime] = mapped_column(UtcDateTime())
-
-
-class ReportDay(Base):
-    """One group's figures on a rolled-up day."""
-
-    __tablename__ = "tracking_report_days"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    built_id: Mapped[int] = mapped_column(ForeignKey("tracking_report_built.id", ondelete="CASCADE"))
-    grouping: Mapped[str] = mapped_column(String(20))
-    key: Mapped[str | None] = mapped_column(String(1000))
-    calls: Mapped[int] = mapped_column(Integer)
-    first_time_callers: Mapped[int] = mapped_column(Integer)
-    answered: Mapped[int] = mapped_column(Integer)
-    missed: Mapped[int] = mapped_column(Integer)
-    target_calls: Mapped[int] = mapped_column(Integer)
-    # The group's callers that day: sorted 64-bit digests of their numbers, packed.
-    callers: Mapped[bytes] = mapped_column(LargeBinary)
-    # Missed calls reached afterwards: packed pairs (rounded delay in tenths of a minute, calls).
-    reached: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 @dataclass

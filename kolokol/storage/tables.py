@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -404,3 +405,41 @@ class TrackingCost(Base):
     amount: Mapped[Any] = mapped_column(Numeric(14, 2))
     currency: Mapped[str] = mapped_column(String(3), default="RUB")
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ReportBuilt(Base):
+    """A local day (of a zone, for a target-call threshold) whose report figures are rolled up
+    (calltracking.report_days; migration 0009, whose triggers forget a day when its calls change)."""
+
+    __tablename__ = "tracking_report_built"
+    __table_args__ = (
+        UniqueConstraint("zone", "target_seconds", "day", name="uq_tracking_report_built_day"),
+        Index("ix_tracking_report_built_ends", "ends_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    zone: Mapped[str] = mapped_column(String(64))
+    target_seconds: Mapped[int] = mapped_column(Integer)
+    day: Mapped[str] = mapped_column(String(10))
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    built_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ReportDay(Base):
+    """One group's figures on a rolled-up day."""
+
+    __tablename__ = "tracking_report_days"
+    __table_args__ = (Index("ix_tracking_report_days_built_grouping", "built_id", "grouping"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    built_id: Mapped[int] = mapped_column(ForeignKey("tracking_report_built.id", ondelete="CASCADE"))
+    grouping: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str | None] = mapped_column(String(1000))
+    calls: Mapped[int] = mapped_column(Integer)
+    first_time_callers: Mapped[int] = mapped_column(Integer)
+    answered: Mapped[int] = mapped_column(Integer)
+    missed: Mapped[int] = mapped_column(Integer)
+    target_calls: Mapped[int] = mapped_column(Integer)
+    # The group's callers that day: sorted 64-bit digests of their numbers, packed.
+    callers: Mapped[bytes] = mapped_column(LargeBinary)
+    # Missed calls reached afterwards: packed pairs (rounded delay in tenths of a minute, calls).
+    reached: Mapped[bytes] = mapped_column(LargeBinary)

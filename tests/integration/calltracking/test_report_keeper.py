@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from calltracking.report_days import ReportBuilt
 from calltracking.report_keeper import keep_rolled_up
 from kolokol.app_keys import SESSIONS
+from kolokol.storage.tables import ReportBuilt
 from tests.support.clock import Clock
 from tests.support.logins import ClientMaker, start_app
 from tests.support.tracking_reports import call, store, tokens

@@ -11,9 +11,8 @@ import pytest
 from aiohttp import web
 from sqlalchemy import func, select, update
 
-from calltracking.report_days import ReportBuilt, ReportDay
 from kolokol.app_keys import SESSIONS
-from kolokol.storage.tables import Call, CallbackTask
+from kolokol.storage.tables import Call, CallbackTask, ReportBuilt, ReportDay
 from tests.support.clock import Clock
 from tests.support.logins import Client, ClientMaker, start_app
 from tests.support.tracking_reports import call, store, task, tokens
