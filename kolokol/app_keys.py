@@ -16,12 +16,18 @@ from kolokol.feed.publisher import LiveFeed
 from kolokol.phones import PhoneNormalizer
 from kolokol.settings import Settings
 from pbx.webhooks.base import WebhookAdapter
+from recordings.storage import RecordingStorage
 from softphone_ws.server import FeedServer
 
 
 class AmiStatus(Protocol):
     @property
     def logged_in(self) -> bool: ...
+
+
+class RecordingWorkerHandle(Protocol):
+    def poke(self) -> None:
+        """Look for due recordings now (a new one was planned, an upload arrived)."""
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -39,3 +45,8 @@ LOGIN_LIMITER = web.AppKey("login_limiter", LoginLimiter)
 LIVE = web.AppKey("live", LiveFeed)
 # None when no Asterisk is configured: click-to-call needs AMI.
 CLICK_TO_CALL: web.AppKey[ClickToCall | None] = web.AppKey("click_to_call")
+# Where recordings are stored (recordings.storage); set by recordings.setup even when recordings are off,
+# so what was stored stays playable.
+RECORDING_STORAGE: web.AppKey[RecordingStorage] = web.AppKey("recording_storage")
+# The recordings worker (None when recordings.enabled is false).
+RECORDING_WORKER: web.AppKey[RecordingWorkerHandle | None] = web.AppKey("recording_worker")

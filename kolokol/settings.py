@@ -205,14 +205,20 @@ class _Webhook(_Section):
         return value
 
 
+_API_BASE_URL = r"^https?://[^?#\s]+$"
+
+
 class MangoOfficeSettings(_Webhook):
     vpbx_api_key: str = Field(min_length=1)
     vpbx_api_salt: SecretStr
+    # Where recordings are requested (a fake provider in tests).
+    api_base_url: str = Field("https://app.mango-office.ru/vpbx", pattern=_API_BASE_URL)
 
 
 class ZadarmaSettings(_Webhook):
     api_key: str = Field(min_length=1)
     api_secret: SecretStr
+    api_base_url: str = Field("https://api.zadarma.com", pattern=_API_BASE_URL)
     # Zadarma writes call_start in the account's own time zone ("Settings -> time zone" in its cabinet).
     timezone: str = "Europe/Moscow"
 
@@ -240,6 +246,7 @@ class TwilioSettings(_Webhook):
     ring: dict[str, str] = Field(default_factory=dict)
     dial_timeout_seconds: int = Field(30, ge=5, le=600)
     record: bool = False
+    api_base_url: str = Field("https://api.twilio.com", pattern=_API_BASE_URL)
 
 
 class TelnyxSettings(_Webhook):
@@ -248,6 +255,9 @@ class TelnyxSettings(_Webhook):
     # A Call Control application answers incoming calls itself (greeting, IVR): then only an answered
     # outgoing leg to an operator means a person took the call.
     app_answers_inbound: bool = True
+    api_base_url: str = Field("https://api.telnyx.com", pattern=_API_BASE_URL)
+    # Refreshes a recording's pre-signed link once it expired (without it such a recording fails).
+    api_key: SecretStr | None = None
 
 
 class GenericSettings(_Webhook):
@@ -273,6 +283,28 @@ class CallSettings(_Section):
     # Late events (a queue leave after the last hang-up) arrive within this grace after the call ends.
     settle_seconds: float = Field(2.0, ge=0)
     first_time_lookback_days: int | None = Field(None, ge=1)
+    # A call's branch when attribution names none (kolokol.calls.branches): by the clinic number (the
+    # number dialled, or the outgoing line; any spelling), else by the operator's extension.
+    branch_by_number: dict[str, str] = Field(default_factory=dict)
+    branch_by_extension: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("branch_by_number", "branch_by_extension", mode="before")
+    @classmethod
+    def _branch_pairs(cls, value: Any) -> Any:
+        # From the environment: "+74951234567=Center,+74957654321=North"; in TOML keys may be unquoted
+        # numbers and branches anything printable.
+        if isinstance(value, str):
+            pairs = [item.partition("=") for item in value.split(",") if item.strip()]
+            return {key.strip(): branch.strip() for key, _, branch in pairs}
+        return value
+
+    @field_validator("branch_by_number", "branch_by_extension")
+    @classmethod
+    def _branch_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, branch in value.items():
+            if not key.strip() or not branch.strip() or len(branch) > 100:
+                raise ValueError(f"{key!r} -> {branch!r}: a branch is 1-100 characters")
+        return value
 
 
 class TaskSettings(_Section):
@@ -357,6 +389,57 @@ class TrackingSettings(_Section):
         return value
 
 
+class RecordingSettings(_Section):
+    """Call recordings (recordings/): collected, transcoded, stored, kept for retention_days."""
+
+    enabled: bool = True
+    # Relative to kolokol's home (kolokol.home); the audio is stored by call date under it.
+    storage_dir: str = "var/recordings"
+    format: Literal["opus", "mp3"] = "opus"
+    bitrate_kbps: int = Field(24, ge=8, le=320)
+    keep_originals: bool = False
+    # 0: kept forever. A branch listed in retention_days_by_branch keeps its own number of days.
+    retention_days: int = Field(365, ge=0, le=36500)
+    retention_days_by_branch: dict[str, int] = Field(default_factory=dict)
+    # Asterisk's monitor directory and where kolokol reads that same directory (a file named under the
+    # first is read under the second).
+    asterisk_monitor_dir: str = "/var/spool/asterisk/monitor"
+    asterisk_local_dir: str = "/var/spool/asterisk/monitor"
+    # The file must not change for this long after the call ended before it is taken.
+    asterisk_stable_seconds: float = Field(3, ge=0, le=3600)
+    # A file that never appears or never stops growing fails after this long.
+    asterisk_file_timeout_seconds: float = Field(600, gt=0, le=7 * 24 * 3600)
+    upload_max_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+    fetch_timeout_seconds: float = Field(60, gt=0, le=3600)
+    fetch_max_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+    # A cloud recording is retried with backoff for this long, then marked failed with the last reason.
+    fetch_give_up_hours: float = Field(72, gt=0, le=30 * 24)
+    # Transcoding processes at once (the process pool's size).
+    workers: int = Field(2, ge=1, le=64)
+    # Which recordings operators may hear: "all", "own" (calls on their extensions) or "none".
+    operators_listen: Literal["all", "own", "none"] = "own"
+    link_ttl_seconds: int = Field(3600, ge=10, le=7 * 24 * 3600)
+    # Signs the links; default: a secret generated once and kept in the database (shared by every node).
+    link_secret: SecretStr | None = Field(None, min_length=32)
+
+    @field_validator("retention_days_by_branch", mode="before")
+    @classmethod
+    def _days_from_text(cls, value: Any) -> Any:
+        # From the environment: "Center=30,North=90".
+        if isinstance(value, str):
+            pairs = [item.partition("=") for item in value.split(",") if item.strip()]
+            return {key.strip(): days.strip() for key, _, days in pairs}
+        return value
+
+    @field_validator("retention_days_by_branch")
+    @classmethod
+    def _days(cls, value: dict[str, int]) -> dict[str, int]:
+        for branch, days in value.items():
+            if not 0 <= days <= 36500:
+                raise ValueError(f"{branch!r}: {days} days is not 0..36500 (0 keeps forever)")
+        return value
+
+
 class LogSettings(_Section):
     level: str = "INFO"
     format: str = Field("auto", pattern="^(auto|json|console)$")
@@ -375,6 +458,7 @@ class Settings(_Section):
     # Clinic numbers (any spelling, keyed as written) -> their name and branch, shown on caller cards.
     lines: dict[str, LineSettings] = Field(default_factory=dict)
     tracking: TrackingSettings = TrackingSettings()
+    recordings: RecordingSettings = RecordingSettings()
     log: LogSettings = LogSettings()
 
     @model_validator(mode="after")
@@ -385,6 +469,9 @@ class Settings(_Section):
         for number in self.lines:
             if phones.e164(number) is None:
                 raise ValueError(f"lines: {number!r} is not a phone number")
+        for number in self.calls.branch_by_number:
+            if phones.e164(number) is None:
+                raise ValueError(f"calls.branch_by_number: {number!r} is not a phone number")
         return self
 
 

@@ -1,0 +1,1 @@
+"""Call recordings: acquired from Asterisk or a cloud PBX, transcoded, stored, played, purged."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -132,6 +133,9 @@ class Call(Base):
     attr_branch: Mapped[str | None] = mapped_column(String(100))
     attr_session: Mapped[str | None] = mapped_column(String(32), index=True)
     attr_confidence: Mapped[float | None] = mapped_column(Float)
+    # The clinic branch the call belongs to (kolokol.calls.branches): attribution's branch, else the
+    # calls.branch_by_number / branch_by_extension settings. Set on every store (migration 0010).
+    branch: Mapped[str | None] = mapped_column(String(100), index=True)
     # Only so the unit of work inserts a new task before the call pointing at it; never loaded.
     callback_task: Mapped[CallbackTask | None] = relationship(lazy="raise")
 
@@ -443,3 +447,76 @@ class ReportDay(Base):
     callers: Mapped[bytes] = mapped_column(LargeBinary)
     # Missed calls reached afterwards: packed pairs (rounded delay in tenths of a minute, calls).
     reached: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# --- Recordings (recordings/, migration 0010) ------------------------------------------------------
+
+
+class Recording(Base):
+    """A call's recording: what to acquire, where the worker stands with it, and the result."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (
+        Index("ix_recordings_status_next_attempt", "status", "next_attempt_at"),
+        Index("ix_recordings_call_started_at", "call_started_at"),
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), unique=True)
+    # "asterisk" or the cloud provider (its webhook adapter's name).
+    origin: Mapped[str] = mapped_column(String(20))
+    # What to acquire: asterisk {"file": name as the PBX gave it}; cloud: the call's recording_ref.
+    ref: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The contract's status (pending | ready | failed | purged); stage is what the worker does next
+    # (acquire | process | done).
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    stage: Mapped[str] = mapped_column(String(10), default="acquire")
+    failure: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    # A worker's claim; a crashed node's claim runs out and another worker takes the row.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Asterisk: the file's {"size", "mtime", "since"} while waiting for it to stop growing.
+    observed: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    original_key: Mapped[str | None] = mapped_column(String(300))
+    audio_key: Mapped[str | None] = mapped_column(String(300))
+    mime: Mapped[str | None] = mapped_column(String(60))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    channels: Mapped[int | None] = mapped_column(Integer)
+    peaks: Mapped[Any] = mapped_column(JSON, nullable=True)
+    figures: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Copied from the call: retention is per branch and by the call's age.
+    branch: Mapped[str | None] = mapped_column(String(100))
+    call_started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ready_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class RecordingAccess(Base):
+    """One playback, download or link of a recording: who, when, from where (the audit admins see)."""
+
+    __tablename__ = "recording_access"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recording_id: Mapped[str] = mapped_column(ForeignKey("recordings.id"), index=True)
+    call_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    # A username, an API token's name, or "link".
+    who: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str | None] = mapped_column(String(20))
+    via: Mapped[str] = mapped_column(String(10))  # session | token | link
+    action: Mapped[str] = mapped_column(String(10))  # play | download | link
+    address: Mapped[str] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+    range: Mapped[str | None] = mapped_column(String(64))
+
+
+class AppSecret(Base):
+    """A secret generated once and shared by every node (e.g. the signed-link key when none is set)."""
+
+    __tablename__ = "app_secrets"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
