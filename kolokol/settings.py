@@ -234,6 +234,8 @@ class ZadarmaSettings(_Webhook):
 
 class MegafonVatsSettings(_Webhook):
     crm_token: SecretStr
+    # The VPBX API key (not crm_token): sent as X-API-KEY when downloading a call's recording link.
+    api_key: SecretStr | None = None
 
 
 class TwilioSettings(_Webhook):
