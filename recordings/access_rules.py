@@ -1,0 +1,41 @@
+"""Who may hear a recording, and which requests for it count as a playback in the audit log. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Literal
+
+from kolokol.auth.roles import SUPERVISOR_ROLES
+
+OperatorsListen = Literal["all", "own", "none"]
+# A player seeking sends a new Range request at every jump; they are one playback when they come from
+# the same person and address within this long.
+SAME_PLAYBACK = timedelta(minutes=10)
+
+
+def call_phones(operator: str | None, answered_by: str | None, rang: Iterable[str]) -> frozenset[str]:
+    """The extensions a call was on: the ones that rang, the one that answered, the operator's."""
+    return frozenset(p for p in (operator, answered_by, *rang) if p)
+
+
+def may_listen(
+    role: str, extensions: Iterable[str], *, operators_listen: OperatorsListen, phones: frozenset[str]
+) -> bool:
+    """Admins and managers hear every recording; operators as ``recordings.operators_listen`` says
+    ("own": a call that was on one of their phones); nobody else (marketers, the CRM's tokens: they get
+    signed links)."""
+    if role in SUPERVISOR_ROLES:
+        return True
+    if role != "operator" or operators_listen == "none":
+        return False
+    return operators_listen == "all" or not phones.isdisjoint(extensions)
+
+
+def starts_playback(range_start: int | None, last_access: datetime | None, now: datetime) -> bool:
+    """Whether a request for the audio is a new playback (one audit row) rather than a seek within one
+    already recorded: a request without a range or from the first byte always is; a later range only
+    when the same person at the same address has not been recorded for this recording lately."""
+    if range_start is None or range_start == 0:
+        return True
+    return last_access is None or now - last_access >= SAME_PLAYBACK
