@@ -32,10 +32,15 @@ def may_listen(
     return operators_listen == "all" or not phones.isdisjoint(extensions)
 
 
+def from_the_start(range_start: int | None) -> bool:
+    """A request without a range, or from the first byte: always a new playback."""
+    return range_start is None or range_start == 0
+
+
 def starts_playback(range_start: int | None, last_access: datetime | None, now: datetime) -> bool:
     """Whether a request for the audio is a new playback (one audit row) rather than a seek within one
-    already recorded: a request without a range or from the first byte always is; a later range only
-    when the same person at the same address has not been recorded for this recording lately."""
-    if range_start is None or range_start == 0:
+    already recorded: one from the start always is; a later range only when the same person at the same
+    address has not been recorded for this recording lately (``last_access``)."""
+    if from_the_start(range_start):
         return True
     return last_access is None or now - last_access >= SAME_PLAYBACK

@@ -1,0 +1,153 @@
+"""Who listened to which recording, when and from where: written as the audio is served, read by admins.
+
+A playback is one row (``access_rules.starts_playback``): the seeks of a player within it are not
+logged one by one. The row is written before the first byte is sent: a recording is not served when
+its access could not be recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from calltracking.rate_limit import ClientAddress
+from kolokol.app_keys import SESSIONS
+from kolokol.auth.api_guard import requires
+from kolokol.http import query
+from kolokol.http.json_response import json_response
+from kolokol.storage.tables import RecordingAccess
+from kolokol.storage.write_lock import write_transaction
+from kolokol.times import iso
+from recordings.access_rules import SAME_PLAYBACK, from_the_start, starts_playback
+
+routes = web.RouteTableDef()
+# The client's address, honouring X-Forwarded-For from tracking.trusted_proxies only.
+ADDRESSES = web.AppKey("recording_audit_addresses", ClientAddress)
+READ_AUDIT = frozenset({"admin"})
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    recording_id: str
+    call_id: str
+    who: str
+    role: str | None
+    via: str  # session | token | link
+    action: str  # play | download | link
+    address: str
+    user_agent: str | None
+    range: str | None
+
+
+def describe(
+    request: web.Request,
+    *,
+    recording_id: str,
+    call_id: str,
+    who: str,
+    role: str | None,
+    via: str,
+    action: str,
+) -> Access:
+    """An access as this request makes it (address, user agent and range from the request)."""
+    addresses = request.app.get(ADDRESSES)
+    address = (
+        addresses.of(request.remote, request.headers.get("X-Forwarded-For"))
+        if addresses is not None
+        else request.remote or "unknown"
+    )
+    user_agent = request.headers.get("User-Agent")
+    requested = request.headers.get("Range")
+    return Access(
+        recording_id=recording_id,
+        call_id=call_id,
+        who=who[:100],
+        role=role,
+        via=via,
+        action=action,
+        address=address[:64],
+        user_agent=user_agent[:200] if user_agent else None,
+        range=requested[:64] if requested else None,
+    )
+
+
+async def record(
+    sessions: async_sessionmaker[AsyncSession], access: Access, *, range_start: int | None, now: datetime
+) -> bool:
+    """Write the access when it starts a playback; whether it did."""
+    if from_the_start(range_start):
+        # From the start (or no range): always a row, one insert and nothing read.
+        async with sessions.begin() as session:
+            session.add(RecordingAccess(at=now, **asdict(access)))
+        return True
+
+    async def write_if_new(session: AsyncSession) -> bool:
+        last = await session.scalar(
+            select(func.max(RecordingAccess.at)).where(
+                RecordingAccess.recording_id == access.recording_id,
+                RecordingAccess.who == access.who,
+                RecordingAccess.address == access.address,
+                RecordingAccess.at > now - SAME_PLAYBACK,
+            )
+        )
+        if not starts_playback(range_start, last, now):
+            return False
+        session.add(RecordingAccess(at=now, **asdict(access)))
+        return True
+
+    # Read and write under the write lock (SQLite): two seeks at once make one row, not two.
+    return await write_transaction(sessions, write_if_new)
+
+
+def access_json(row: RecordingAccess) -> dict[str, object]:
+    return {
+        "id": row.id,
+        "at": iso(row.at),
+        "recording_id": row.recording_id,
+        "call_id": row.call_id,
+        "who": row.who,
+        "role": row.role,
+        "via": row.via,
+        "action": row.action,
+        "address": row.address,
+        "user_agent": row.user_agent,
+        "range": row.range,
+    }
+
+
+@routes.get("/api/recordings/access")
+@requires(READ_AUDIT)
+async def list_access(request: web.Request) -> web.Response:
+    """The audit, newest first: ``from``/``to`` (when), ``call`` (a call id), ``recording``, ``who``."""
+    stmt = select(RecordingAccess)
+    since = query.moment(request, "from")
+    until = query.moment(request, "to")
+    if since is not None:
+        stmt = stmt.where(RecordingAccess.at >= since)
+    if until is not None:
+        stmt = stmt.where(RecordingAccess.at < until)
+    call = query.text(request, "call", 32)
+    if call:
+        stmt = stmt.where(RecordingAccess.call_id == call)
+    recording = query.text(request, "recording", 32)
+    if recording:
+        stmt = stmt.where(RecordingAccess.recording_id == recording)
+    who = query.text(request, "who", 100)
+    if who:
+        stmt = stmt.where(RecordingAccess.who == who)
+    limit, offset = query.page(request)
+    async with request.app[SESSIONS]() as session:
+        total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+        rows = (
+            await session.scalars(
+                stmt.order_by(RecordingAccess.at.desc(), RecordingAccess.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+        ).all()
+    items = [access_json(row) for row in rows]
+    return json_response({"items": items, "total": total, "limit": limit, "offset": offset})
