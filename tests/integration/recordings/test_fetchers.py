@@ -386,3 +386,15 @@ async def test_unknown_provider_and_reference_without_a_link(
         place,
         "cannot fetch",
     )
+
+
+async def test_a_link_planted_at_the_destination_is_not_followed(
+    fake: FakeProviders, place: Place, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("kept")
+    place.dest.symlink_to(outside)
+    outcome = await run(generic_ref(fake), place, http, settings_for(fake))
+    assert isinstance(outcome, Failed) and "cannot write the recording" in outcome.reason
+    assert outside.read_text() == "kept"
+    assert place.files() == []
