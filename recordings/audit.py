@@ -85,22 +85,32 @@ async def record(
             session.add(RecordingAccess(at=now, **asdict(access)))
         return True
 
+    # Most such requests are a player seeking: a plain read answers them, without the write lock.
+    async with sessions() as session:
+        if not starts_playback(range_start, await _last_access(session, access, now), now):
+            return False
+
     async def write_if_new(session: AsyncSession) -> bool:
-        last = await session.scalar(
-            select(func.max(RecordingAccess.at)).where(
-                RecordingAccess.recording_id == access.recording_id,
-                RecordingAccess.who == access.who,
-                RecordingAccess.address == access.address,
-                RecordingAccess.at > now - SAME_PLAYBACK,
-            )
-        )
-        if not starts_playback(range_start, last, now):
+        if not starts_playback(range_start, await _last_access(session, access, now), now):
             return False
         session.add(RecordingAccess(at=now, **asdict(access)))
         return True
 
-    # Read and write under the write lock (SQLite): two seeks at once make one row, not two.
+    # Read again and write under the write lock: on SQLite two seeks at once make one row, not two (on
+    # PostgreSQL both may be written in the same instant: a duplicate, never a missing row).
     return await write_transaction(sessions, write_if_new)
+
+
+async def _last_access(session: AsyncSession, access: Access, now: datetime) -> datetime | None:
+    """When this person at this address was last recorded for this recording, if lately."""
+    return await session.scalar(
+        select(func.max(RecordingAccess.at)).where(
+            RecordingAccess.recording_id == access.recording_id,
+            RecordingAccess.who == access.who,
+            RecordingAccess.address == access.address,
+            RecordingAccess.at > now - SAME_PLAYBACK,
+        )
+    )
 
 
 def access_json(row: RecordingAccess) -> dict[str, object]:
