@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -36,6 +37,7 @@ _UNKNOWN_DURATION_TIMEOUT_SECONDS = 900.0
 _TRUNCATED_SLACK_SECONDS = 1.0
 _TRUNCATED_SLACK_SHARE = 0.05
 _STDERR_REASON_CHARS = 300
+_FFMPEG_CONTEXT = re.compile(r"\[[\w:. -]+ @ 0x[0-9a-f]+\] ")
 
 
 class BadAudio(Exception):
@@ -173,6 +175,8 @@ def summarise(stderr: bytes, src: Path | None = None) -> str:
     text = stderr.decode("utf-8", errors="replace")
     if src is not None:
         text = text.replace(f"{src}: ", "").replace(str(src), "the file")
+    # "[mp3 @ 0x55d0c2a8b140] " names ffmpeg's internal object: nothing a reader can use.
+    text = _FFMPEG_CONTEXT.sub("", text)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         return "no details"
