@@ -9,7 +9,8 @@ on PostgreSQL).
 Requests that arrive while a transaction is under way wait for the next one, all together: one
 transaction (one lock, one commit, one hop) serves every request that queued meanwhile, so under load a
 lease costs its statements and little else, and a burst does not queue up hand-over after hand-over
-between the event loop and the thread. A request the engine refuses (``Refused``: unknown site or
+between the event loop and the thread. Sites read by one transaction serve the next ones while they are
+unchanged (calltracking.lease_sites). A request the engine refuses (``Refused``: unknown site or
 session, another origin, too many sessions) is refused before it writes anything, so the others in its
 transaction carry on. That is SQLite's way (one writer at a time, one thread). On PostgreSQL several
 threads take requests in turn, one per transaction: row locks let transactions run side by side, and a
@@ -38,6 +39,7 @@ from calltracking.lease_engine import (
     heartbeat,
     open_session,
 )
+from calltracking.lease_sites import SiteCache
 from kolokol.storage.thread_sessions import ThreadSessions, bound_dialect
 from kolokol.storage.write_lock import again_if_lost, write_transaction
 
@@ -56,6 +58,7 @@ class LeaseBook:
         self._limits = limits
         postgres = bound_dialect(sessions) == "postgresql"
         count, self._batch = (POSTGRES_THREADS, 1) if postgres else (1, SQLITE_BATCH)
+        self._sites = SiteCache(postgres=postgres)
         opened = [ThreadSessions.open(sessions, f"kolokol-leases-{n}") for n in range(count)]
         self._idle = [threads for threads in opened if threads is not None]
         self._all = list(self._idle)
@@ -104,24 +107,26 @@ class LeaseBook:
             self._idle.append(threads)
 
     async def _serve(self, threads: ThreadSessions, batch: list[tuple[Work, asyncio.Future[Any]]]) -> None:
-        def work(session: Session) -> list[tuple[bool, Any]]:
+        def work(session: Session) -> tuple[list[tuple[bool, Any]], SitesRead, SitesRead]:
             connection = session.connection()
-            sites: SitesRead = {}
+            given = self._sites.sites_for(connection)
+            sites: SitesRead = dict(given)
             outcomes: list[tuple[bool, Any]] = []
             for one, _ in batch:
                 try:
                     outcomes.append((True, one(connection, sites)))
                 except Refused as exc:
                     outcomes.append((False, exc))
-            return outcomes
+            return outcomes, sites, given
 
         try:
-            outcomes = await again_if_lost(lambda: threads.run(work))
+            outcomes, read, given = await again_if_lost(lambda: threads.run(work))
         except Exception as exc:  # the transaction failed: every request in it did
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
+        self._sites.keep(read, given)
         for (ok, value), (_, future) in zip(outcomes, batch, strict=True):
             if future.done():  # the asker gave up (its client went away)
                 continue

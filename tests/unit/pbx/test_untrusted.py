@@ -32,9 +32,12 @@ def test_valid_json_comes_back_as_it_was_sent() -> None:
         ('{"phones": ["+7916", "\\udc00"]}', "phones[1]"),
         ('{"name": "NUL \\u0000 inside"}', "name"),
         ('{"fields": {"\\ud800": "key"}}', "fields"),
+        # Not escaped: a surrogate in the text itself (a str), or encoded in the bytes as UTF-8 would.
+        ('{"name": "\ud800"}', "name"),
+        (b'{"name": "\xed\xa0\x80"}', "name"),
     ],
 )
-def test_a_string_that_is_not_valid_text_is_refused_naming_its_field(raw: str, field: str) -> None:
+def test_a_string_that_is_not_valid_text_is_refused_naming_its_field(raw: str | bytes, field: str) -> None:
     with pytest.raises(Unusable) as caught:
         load_json(raw)
     assert caught.value.field == field
