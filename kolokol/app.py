@@ -26,6 +26,7 @@ from kolokol.settings import Settings
 from kolokol.storage import setup as storage
 from kolokol.tasks import setup as tasks
 from kolokol.web import setup as pages
+from recordings import setup as recordings
 
 # Bodies beyond this are refused before they are read: contacts and task updates are small.
 MAX_BODY = 1024 * 1024
@@ -54,6 +55,7 @@ def make_app(settings: Settings) -> web.Application:
     # The feed before the PBX side: calls are published on it from their first event.
     feed.setup(app)
     calls.setup(app)
+    recordings.setup(app)
     tasks.setup(app)
     calltracking.setup(app)
     contacts.setup(app)

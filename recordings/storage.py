@@ -81,9 +81,8 @@ class LocalDiskStorage:
     """Files under one directory, by date; keys are checked to stay inside it."""
 
     def __init__(self, root: Path) -> None:
-        root.mkdir(parents=True, exist_ok=True)
+        # Made on the first write, not here: an app that never records creates no directories.
         self.root = root.resolve()
-        (self.root / INCOMING).mkdir(exist_ok=True)
 
     def path_of(self, key: str) -> Path:
         """The file for ``key``, refusing anything that resolves outside the root."""
@@ -134,7 +133,7 @@ class LocalDiskStorage:
 
     def incoming(self, recording_id: str, suffix: str) -> Path:
         directory = self.root / INCOMING
-        directory.mkdir(exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True)
         return directory / f"{_checked_part(recording_id)}{_checked_suffix(suffix)}"
 
 

@@ -25,12 +25,14 @@ from sqlalchemy.orm import Session
 
 from calltracking import attribution_store
 from calltracking.attribution import report_columns
+from kolokol.calls.branches import BranchRules
 from kolokol.calls.record_fit import fitted_record
-from kolokol.storage.tables import Call, CallbackTask, ContactPhone, new_id
+from kolokol.storage.tables import Call, CallbackTask, ContactPhone, Recording, new_id
 from kolokol.storage.write_lock import write_transaction
 from kolokol.tasks.rules import CloseReached, OpenOrUpdate, decide
 from kolokol.times import iso
 from pbx.call_record import PbxCallRecord
+from recordings import planning
 
 log = logging.getLogger("kolokol.calls")
 T = TypeVar("T")
@@ -43,10 +45,18 @@ class CallPipeline:
         *,
         sla: timedelta,
         first_time_lookback: timedelta | None = None,
+        branches: BranchRules | None = None,
+        e164: Callable[[str], str | None] | None = None,
+        plan_recordings: bool = False,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._sessions = sessions
         self._sla = sla
         self._lookback = first_time_lookback
+        self._branches = branches or BranchRules()
+        self._e164 = e164 or _no_number
+        self._plan_recordings = plan_recordings
+        self._clock = clock or _utc_now
 
     async def record(self, record: PbxCallRecord) -> Call:
         [call] = await self.record_many([record])
@@ -71,7 +81,7 @@ class CallPipeline:
             return []
         # Whatever the PBX sent, the call log holds it (the one place records are fitted).
         records = [fitted_record(record) for record in records]
-        batch = _Batch(session, records, self._lookback)
+        batch = _Batch(session, records, self._lookback, recordings=self._plan_recordings)
         batch.load()
         stored: list[Call] = []
         for record in records:
@@ -87,13 +97,69 @@ class CallPipeline:
                     existing.contact_ids = list(batch.contacts.get(number, [])) if number else []
                 if before != (existing.status, existing.outside_number):
                     self._outcome_changed(batch, existing, record, was_missed=before[0] == "missed")
+                self._place(batch, existing)
                 stored.append(existing)
                 continue
             call = batch.new_call(record)
             self._apply_task_rules(batch, call, record)
+            self._place(batch, call)
             stored.append(call)
         session.flush()
         return stored
+
+    def _place(self, batch: _Batch, call: Call) -> None:
+        """The call's branch, and its recording row planned (same transaction: a stored call never
+        misses its recording)."""
+        call.branch = self._branches.branch_of(
+            attributed=call.attr_branch,
+            direction=call.direction,
+            caller=call.caller,
+            called=call.called,
+            operator=call.operator,
+            answered_by=call.answered_by,
+            e164=self._e164,
+        )
+        if not self._plan_recordings:
+            return
+        existing = batch.recordings.get(call.id)
+        decision = planning.plan(call, existing)
+        now = self._clock()
+        if isinstance(decision, planning.Create):
+            row = Recording(
+                id=new_id(),
+                call_id=call.id,
+                origin=decision.origin,
+                ref=decision.ref,
+                status="pending",
+                stage="acquire",
+                attempts=0,
+                next_attempt_at=now,
+                branch=call.branch,
+                call_started_at=call.started_at,
+                created_at=now,
+                updated_at=now,
+            )
+            row.call = call
+            batch.session.add(row)
+            batch.recordings[call.id] = row
+        elif existing is not None:
+            if isinstance(decision, planning.Refresh):
+                existing.origin = decision.origin
+                existing.ref = decision.ref
+                existing.stage = "acquire"
+                existing.attempts = 0
+                existing.next_attempt_at = now
+                existing.failure = None
+                existing.observed = None
+                existing.original_key = None
+                # A worker busy with the old reference loses its claim and writes nothing.
+                existing.claimed_by = None
+                existing.claimed_until = None
+                existing.updated_at = now
+            if (existing.branch, existing.call_started_at) != (call.branch, call.started_at):
+                existing.branch = call.branch
+                existing.call_started_at = call.started_at
+                existing.updated_at = now
 
     def _outcome_changed(self, batch: _Batch, call: Call, record: PbxCallRecord, *, was_missed: bool) -> None:
         """A stored call turned out differently (a timed-out call whose final report came late)."""
@@ -185,6 +251,7 @@ _FIRST_CALLS = (
 _CALLS_SINCE = select(Call.outside_number, Call.started_at).where(
     Call.started_at >= bindparam("since", type_=Call.started_at.type), Call.outside_number.in_(_NUMBERS)
 )
+_RECORDINGS_OF = select(Recording).where(Recording.call_id.in_(bindparam("call_ids", expanding=True)))
 _OPEN_TASKS = (
     select(CallbackTask)
     .where(CallbackTask.number.in_(_NUMBERS), CallbackTask.status == "open")
@@ -196,9 +263,16 @@ class _Batch:
     """Everything the rules need for a batch, read up front with one query per kind."""
 
     def __init__(
-        self, session: Session, records: Sequence[PbxCallRecord], lookback: timedelta | None
+        self,
+        session: Session,
+        records: Sequence[PbxCallRecord],
+        lookback: timedelta | None,
+        *,
+        recordings: bool = False,
     ) -> None:
         self.session = session
+        self.with_recordings = recordings
+        self.recordings: dict[str, Recording] = {}
         self.records = records
         self.lookback = lookback
         self.numbers = sorted({n for r in records if (n := _outside(r))})
@@ -215,6 +289,10 @@ class _Batch:
             ids = [cid for p, cid in keys if p == pbx]
             for call in session.scalars(_STORED_CALLS, {"pbx": pbx, "ids": ids}).all():
                 self.existing[(call.pbx, call.pbx_call_id)] = call
+        if self.with_recordings and self.existing:
+            call_ids = [call.id for call in self.existing.values()]
+            for row in session.scalars(_RECORDINGS_OF, {"call_ids": call_ids}).all():
+                self.recordings[row.call_id] = row
         # A call's source is decided once, when it is first stored: only new inbound calls need one.
         rings = [
             _ring(r)
@@ -268,6 +346,14 @@ class _Batch:
         since = started_at - self.lookback if self.lookback is not None else None
         times = self.call_times.get(number, [])
         return any(t < started_at and (since is None or t >= since) for t in times)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _no_number(_text: str) -> str | None:
+    return None
 
 
 def _aware(moment: datetime) -> datetime:

@@ -8,10 +8,11 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from kolokol.bounded import bounded_contact
 from kolokol.contacts.views import contact_json
-from kolokol.storage.tables import Call, CallbackTask, Contact
+from kolokol.storage.tables import Call, CallbackTask, Contact, Recording
 from kolokol.tasks.views import task_json
 from kolokol.times import iso
 
@@ -22,7 +23,12 @@ def _seconds(start: datetime, end: datetime | None) -> float:
     return round(max(0.0, (end - start).total_seconds()), 3)
 
 
-def call_json(call: Call, contacts: Sequence[Contact], task: CallbackTask | None) -> dict[str, Any]:
+def call_json(
+    call: Call,
+    contacts: Sequence[Contact],
+    task: CallbackTask | None,
+    recording: Recording | None = None,
+) -> dict[str, Any]:
     return {
         "id": call.id,
         "pbx": call.pbx,
@@ -31,6 +37,7 @@ def call_json(call: Call, contacts: Sequence[Contact], task: CallbackTask | None
         "caller": call.caller,
         "caller_name": call.caller_name,
         "called": call.called,
+        "branch": call.branch,
         "status": call.status,
         "disposition": call.disposition,
         "missed_where": call.missed_where,
@@ -47,27 +54,49 @@ def call_json(call: Call, contacts: Sequence[Contact], task: CallbackTask | None
         "contacts": [bounded_contact(contact_json(c)) for c in contacts],
         "first_time_caller": call.first_time_caller,
         "source": call.source,
-        "recording": _recording(call),
+        "recording": recording_json(call, recording),
         "callback_task": task_json(task) if task is not None else None,
         "closed_by_timeout": call.closed_by_timeout,
     }
 
 
-def _recording(call: Call) -> dict[str, Any] | None:
-    """What is known of the call's recording. A cloud PBX's reference waits to be fetched ("pending")."""
+def recording_json(call: Call, recording: Recording | None) -> dict[str, Any] | None:
+    """The call's recording as the contract shows it: its row once planned (recordings.planning); before
+    that (recordings switched off, or a cloud reference not yet planned) a cloud PBX's reference pending.
+    ``url`` and ``peaks_url`` are given once the audio is ready. A cloud call keeps its ``provider_ref``."""
     ref = call.recording_ref
-    if not ref:
-        return None
-    return {
-        "id": None,
-        "status": "pending",
-        "duration_seconds": ref.get("duration_seconds"),
-        "provider_ref": ref,
+    if recording is None:
+        if not ref:
+            return None
+        return {
+            "id": None,
+            "status": "pending",
+            "duration_seconds": ref.get("duration_seconds"),
+            "format": None,
+            "url": None,
+            "peaks_url": None,
+            "failure": None,
+            "figures": None,
+            "provider_ref": ref,
+        }
+    ready = recording.status == "ready"
+    item: dict[str, Any] = {
+        "id": recording.id,
+        "status": recording.status,
+        "duration_seconds": recording.duration_seconds,
+        "format": recording.mime,
+        "url": f"/api/recordings/{recording.id}/audio" if ready else None,
+        "peaks_url": f"/api/recordings/{recording.id}/peaks" if ready else None,
+        "failure": recording.failure,
+        "figures": recording.figures,
     }
+    if ref:
+        item["provider_ref"] = ref
+    return item
 
 
 async def calls_json(session: AsyncSession, calls: Iterable[Call]) -> list[dict[str, Any]]:
-    """Serialise many calls with two extra queries, not two per call."""
+    """Serialise many calls with three extra queries, not three per call."""
     calls = list(calls)
     contact_ids = {cid for call in calls for cid in call.contact_ids}
     task_ids = {call.callback_task_id for call in calls if call.callback_task_id}
@@ -84,11 +113,24 @@ async def calls_json(session: AsyncSession, calls: Iterable[Call]) -> list[dict[
         if task_ids
         else {}
     )
+    recordings = await recordings_of(session, [call.id for call in calls])
     return [
         call_json(
             call,
             [contacts[cid] for cid in call.contact_ids if cid in contacts],
             tasks.get(call.callback_task_id) if call.callback_task_id else None,
+            recordings.get(call.id),
         )
         for call in calls
     ]
+
+
+async def recordings_of(session: AsyncSession, call_ids: Sequence[str]) -> dict[str, Recording]:
+    """The recording rows of these calls, by call id (one query; none for calls without one)."""
+    if not call_ids:
+        return {}
+    # The peaks stay behind: a page of the call log needs none of their thousands of numbers.
+    rows = await session.scalars(
+        select(Recording).options(defer(Recording.peaks)).where(Recording.call_id.in_(set(call_ids)))
+    )
+    return {row.call_id: row for row in rows.all()}

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kolokol.calls.branches import BranchRules
 from kolokol.calls.pipeline import CallPipeline
 from kolokol.phones import PhoneNormalizer
 from kolokol.settings import Settings
@@ -50,10 +51,14 @@ def make_assembler(settings: Settings, phones: PhoneNormalizer, *, live: bool = 
 
 def make_pipeline(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> CallPipeline:
     lookback = settings.calls.first_time_lookback_days
+    e164 = make_phones(settings).e164
     return CallPipeline(
         sessions,
         sla=timedelta(minutes=settings.tasks.sla_minutes),
         first_time_lookback=timedelta(days=lookback) if lookback else None,
+        branches=BranchRules.build(settings.calls.branch_by_number, settings.calls.branch_by_extension, e164),
+        e164=e164,
+        plan_recordings=settings.recordings.enabled,
     )
 
 

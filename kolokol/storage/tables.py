@@ -493,6 +493,8 @@ class Recording(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     ready_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Only so the unit of work inserts a new call before its recording; never loaded.
+    call: Mapped[Call] = relationship(lazy="raise")
 
 
 class RecordingAccess(Base):

@@ -91,6 +91,8 @@ async def make_hook(
         "database": {"url": db_url},
         "feed": {"port": 0},
         "pbx": {provider: settings},
+        # No worker fetching from the real providers' addresses: recording tests turn it on with theirs.
+        "recordings": {"enabled": False},
         **extra,
     }
     app = make_app(Settings.model_validate(tree))
