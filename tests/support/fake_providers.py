@@ -25,13 +25,16 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from tests.support.providers import zadarma as zadarma_hooks
+
 MANGO_KEY = "mango-api-key"
 MANGO_SALT = "mango-api-salt"
 MANGO_RECORDING = "MToxMDA4Mjc0MzoxNTc2NjQzMTYyNzow"
-ZADARMA_KEY = "zadarma-key"
-ZADARMA_SECRET = "zadarma-secret"
-ZADARMA_CALL = "1607012345.8812"
-ZADARMA_PBX_CALL = "in_3f8c2b"
+# The same account as the webhook fixtures (Zadarma signs its notifications with the API secret too).
+ZADARMA_KEY = zadarma_hooks.KEY
+ZADARMA_SECRET = zadarma_hooks.SECRET
+ZADARMA_CALL = "1700000000.12345"
+ZADARMA_PBX_CALL = "in_answered1"
 MEGAFON_KEY = "megafon-vpbx-api-key"
 TWILIO_SID = "AC" + "0" * 32
 TWILIO_TOKEN = "twilio-auth-token"

@@ -1,0 +1,94 @@
+"""A cloud PBX call through the whole app: Zadarma's signed notifications come in, the call is stored with
+its recording reference, the real worker fetches the file from the fake Zadarma API, ffmpeg transcodes it,
+and a manager plays it. When the provider misbehaves the recording ends failed with a reason and the call
+record stays as it was."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import fake_providers as fp
+from tests.support.fake_providers import FakeProviders, fake_providers, make_audio
+from tests.support.logins import add_user, log_in
+from tests.support.providers.zadarma import deliver, inbound_answered
+from tests.support.webhooks import ClientMaker, Hook, make_hook
+
+# Only a bound for a broken run: fetching and transcoding a second of audio takes far less.
+WITHIN = 60
+
+
+@pytest.fixture(scope="module")
+def audio(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    return make_audio(tmp_path_factory.mktemp("audio"))
+
+
+@pytest.fixture
+async def fake(audio: dict[str, bytes]) -> AsyncIterator[FakeProviders]:
+    async with fake_providers(audio) as providers:
+        yield providers
+
+
+@pytest.fixture
+async def zadarma(db_url: str, aiohttp_client: ClientMaker, fake: FakeProviders, tmp_path: Path) -> Hook:
+    settings = {"api_key": fp.ZADARMA_KEY, "api_secret": fp.ZADARMA_SECRET, "api_base_url": fake.api_url}
+    recordings = {"enabled": True, "storage_dir": str(tmp_path / "recordings"), "workers": 1}
+    return await make_hook(aiohttp_client, db_url, "zadarma", settings, recordings=recordings)
+
+
+async def settled_call(hook: Hook) -> dict[str, Any]:
+    """The call record once the worker is done with its recording (ready or failed)."""
+    try:
+        async with asyncio.timeout(WITHIN):
+            while True:
+                [call] = await hook.calls()
+                recording = call["recording"]
+                if recording is not None and recording.get("status") in ("ready", "failed"):
+                    return call
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise AssertionError(f"the recording was neither ready nor failed after {WITHIN} s") from None
+
+
+async def test_the_recording_is_fetched_transcoded_and_playable(zadarma: Hook, fake: FakeProviders) -> None:
+    await deliver(zadarma, inbound_answered())
+    call = await settled_call(zadarma)
+    recording = call["recording"]
+    assert recording["status"] == "ready", recording
+    assert recording["format"] == "audio/ogg; codecs=opus"
+    # The provider's file is one second of tone.
+    assert 0.9 <= recording["duration_seconds"] <= 1.1
+    assert recording["failure"] is None
+    assert [s.path for s in fake.seen] == ["/v1/pbx/record/request/", f"/files/zadarma-{fp.ZADARMA_CALL}.mp3"]
+
+    await add_user(zadarma.app, "boss", "manager")
+    await log_in(zadarma.client, "boss")
+    async with zadarma.client.get(recording["url"]) as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Type"] == "audio/ogg; codecs=opus"
+        assert (await resp.read()).startswith(b"OggS")
+
+
+async def test_a_provider_answering_503_then_200_ends_ready(zadarma: Hook, fake: FakeProviders) -> None:
+    fake.switches.fail_first, fake.switches.retry_after = 1, "0"
+    await deliver(zadarma, inbound_answered())
+    call = await settled_call(zadarma)
+    assert call["recording"]["status"] == "ready", call["recording"]
+    assert [s.path for s in fake.seen][:2] == ["/v1/pbx/record/request/", "/v1/pbx/record/request/"]
+
+
+async def test_a_web_page_instead_of_audio_fails_the_recording_not_the_call(
+    zadarma: Hook, fake: FakeProviders
+) -> None:
+    fake.switches.html = True
+    await deliver(zadarma, inbound_answered())
+    call = await settled_call(zadarma)
+    recording = call["recording"]
+    assert recording["status"] == "failed"
+    assert recording["failure"] == "The provider sent a web page, not audio"
+    assert recording["url"] is None
+    assert call["status"] == "answered" and call["operator"] == "101"
