@@ -13,6 +13,7 @@ def setup(app: web.Application) -> None:
     settings = app[SETTINGS]
     app[audit.ADDRESSES] = ClientAddress(settings.tracking.trusted_proxies)
     app[link_api.LINK_KEY] = link_api.LinkKey(settings)
+    app[audit.RECENT] = audit.RecentPlaybacks()
     app.router.add_routes(audio_api.routes)
     app.router.add_routes(link_api.routes)
     app.router.add_routes(audit.routes)

@@ -7,12 +7,13 @@ its access could not be recorded.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from aiohttp import web
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from calltracking.rate_limit import ClientAddress
 from kolokol.app_keys import SESSIONS
@@ -75,17 +76,48 @@ def describe(
     )
 
 
-async def record(
-    sessions: async_sessionmaker[AsyncSession], access: Access, *, range_start: int | None, now: datetime
-) -> bool:
+class RecentPlaybacks:
+    """Who this process recorded lately, by (recording, who, address): a player's seeks are answered
+    from here without reading the database. Only ever says "recorded lately" when a row was written
+    (by this process) within ``SAME_PLAYBACK``, so it cannot hide a playback; other nodes' rows are
+    found in the database. Bounded: the least recently recorded are forgotten first."""
+
+    def __init__(self, max_keys: int = 10_000) -> None:
+        self._max_keys = max_keys
+        self._at: OrderedDict[tuple[str, str, str], datetime] = OrderedDict()
+
+    def recorded_lately(self, access: Access, now: datetime) -> bool:
+        at = self._at.get(_key(access))
+        return at is not None and now - at < SAME_PLAYBACK
+
+    def remember(self, access: Access, at: datetime) -> None:
+        key = _key(access)
+        self._at[key] = at
+        self._at.move_to_end(key)
+        while len(self._at) > self._max_keys:
+            self._at.popitem(last=False)
+
+
+RECENT = web.AppKey("recording_recent_playbacks", RecentPlaybacks)
+
+
+def _key(access: Access) -> tuple[str, str, str]:
+    return (access.recording_id, access.who, access.address)
+
+
+async def record(app: web.Application, access: Access, *, range_start: int | None, now: datetime) -> bool:
     """Write the access when it starts a playback; whether it did."""
+    sessions = app[SESSIONS]
+    recent = app.get(RECENT) or RecentPlaybacks(max_keys=1)
     if from_the_start(range_start):
         # From the start (or no range): always a row, one insert and nothing read.
         async with sessions.begin() as session:
             session.add(RecordingAccess(at=now, **asdict(access)))
+        recent.remember(access, now)
         return True
-
-    # Most such requests are a player seeking: a plain read answers them, without the write lock.
+    if recent.recorded_lately(access, now):
+        return False
+    # Other nodes' rows: a plain read answers most seeks, without the write lock.
     async with sessions() as session:
         if not starts_playback(range_start, await _last_access(session, access, now), now):
             return False
@@ -98,7 +130,10 @@ async def record(
 
     # Read again and write under the write lock: on SQLite two seeks at once make one row, not two (on
     # PostgreSQL both may be written in the same instant: a duplicate, never a missing row).
-    return await write_transaction(sessions, write_if_new)
+    written = await write_transaction(sessions, write_if_new)
+    if written:
+        recent.remember(access, now)
+    return written
 
 
 async def _last_access(session: AsyncSession, access: Access, now: datetime) -> datetime | None:

@@ -87,7 +87,7 @@ async def make_link(request: web.Request) -> web.Response:
         via=principal.via,
         action="link",
     )
-    await audit.record(request.app[SESSIONS], access, range_start=None, now=now)
+    await audit.record(request.app, access, range_start=None, now=now)
     public = settings.http.public_url
     url = public.rstrip("/") + link.path if public else link.path
     return json_response({"url": url, "expires_at": iso(link.expires_at)}, status=201)

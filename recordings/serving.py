@@ -17,7 +17,7 @@ from pathlib import PurePosixPath
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kolokol.app_keys import CLOCK, RECORDING_STORAGE, SESSIONS
+from kolokol.app_keys import CLOCK, RECORDING_STORAGE
 from kolokol.http.errors import ApiError, error_response
 from kolokol.storage.tables import Recording
 from recordings import audit, streaming
@@ -84,22 +84,35 @@ async def serve(
 ) -> web.StreamResponse:
     """The recording's audio (whole, or the part asked for), the playback recorded first."""
     key = require_playable(recording)
-    storage = request.app[RECORDING_STORAGE]
-    size = await storage.size(key)
-    if size is None:
+    source = await streaming.open_source(request.app[RECORDING_STORAGE], key)
+    if source is None:
         log.error("a ready recording's audio is missing", extra={"recording": recording.id, "key": key})
         raise ApiError(404, "recording-missing", "the recording's audio is missing from storage")
-    etag = entity_tag(recording, key, size)
+    try:
+        return await _answer(request, recording, listener, source, download=download)
+    finally:
+        source.close()
+
+
+async def _answer(
+    request: web.Request,
+    recording: Recording,
+    listener: Listener,
+    source: streaming.AudioSource,
+    *,
+    download: bool,
+) -> web.StreamResponse:
+    etag = entity_tag(recording, source.key, source.size)
     last_modified = (recording.ready_at or recording.updated_at).astimezone(UTC)
     selection = choose(
         request.headers.get("Range"),
         request.headers.get("If-Range"),
-        size=size,
+        size=source.size,
         etag=etag,
         last_modified=last_modified,
     )
     if isinstance(selection, Unsatisfiable):
-        return _unsatisfiable(size)
+        return _unsatisfiable(source.size)
     if request.method != "HEAD":
         access = audit.describe(
             request,
@@ -111,7 +124,7 @@ async def serve(
             action="download" if download else "play",
         )
         start = selection.start if isinstance(selection, Part) else None
-        await audit.record(request.app[SESSIONS], access, range_start=start, now=request.app[CLOCK]())
+        await audit.record(request.app, access, range_start=start, now=request.app[CLOCK]())
     response = web.StreamResponse(
         headers={
             "Content-Type": recording.mime or "application/octet-stream",
@@ -122,8 +135,8 @@ async def serve(
         }
     )
     if download:
-        response.headers["Content-Disposition"] = f'attachment; filename="{_filename(recording, key)}"'
-    return await streaming.send(request, response, storage=storage, key=key, size=size, selection=selection)
+        response.headers["Content-Disposition"] = f'attachment; filename="{_filename(recording, source.key)}"'
+    return await streaming.send(request, response, source, selection)
 
 
 def _unsatisfiable(size: int) -> web.Response:

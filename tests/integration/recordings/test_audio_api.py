@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from recordings.storage import audio_key
 from tests.support.clock import Clock
 from tests.support.listening import Listening, start_listening
 from tests.support.logins import ClientMaker, add_user, log_in
-from tests.support.stored_recordings import WithoutLocalFiles, make_opus
+from tests.support.stored_recordings import STARTED, WithoutLocalFiles, make_opus
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +175,13 @@ async def test_what_is_not_there_to_hear(on_disk: Listening) -> None:
     for unknown in ("0" * 32, "x" * 300):
         answer = await on_disk.get(audio_url(unknown))
         assert answer.status == 404 and b'"error": "no-such-recording"' in answer.body
+
+
+async def test_a_ready_recording_whose_file_is_gone_is_a_clear_404(listening: Listening) -> None:
+    stored = await listening.store()
+    await listening.storage.delete(audio_key(stored.recording_id, STARTED, ".ogg"))
+    answer = await listening.get(audio_url(stored.recording_id))
+    assert answer.status == 404 and b'"error": "recording-missing"' in answer.body
 
 
 async def test_peaks_for_the_player(on_disk: Listening) -> None:
