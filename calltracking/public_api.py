@@ -53,6 +53,9 @@ MAX_SESSION_CHARS = 64
 MAX_SITE_CHARS = 64
 MAX_COOKIE_CHARS = 200
 _CONTENT_TYPES = ("application/json", "text/plain", "application/octet-stream", "")
+# Origin headers as sent -> as normalized ("invalid": no origin), at most this many.
+MAX_KNOWN_ORIGINS = 1024
+_ORIGINS: dict[str, str] = {}
 _PREFLIGHT_SECONDS = "600"
 
 
@@ -215,7 +218,14 @@ def _origin(request: web.Request) -> str | None:
     raw = request.headers.get("Origin")
     if raw is None or raw == "null":
         return None if raw is None else "null"
-    return normalized_origin(raw) or "invalid"
+    known = _ORIGINS.get(raw)
+    if known is None:
+        # A site's pages send a handful of origins, each in every request: each is worked out once.
+        known = normalized_origin(raw) or "invalid"
+        if len(_ORIGINS) >= MAX_KNOWN_ORIGINS:
+            _ORIGINS.clear()
+        _ORIGINS[raw] = known
+    return known
 
 
 async def _any_site_allows(request: web.Request, origin: str) -> bool:
