@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from recordings.pool import ProcessPool
 from recordings.processing import BadAudio, ProcessedAudio, process
 from tests.support.call_audio import Samples, Segment, Silence, Tone, convert, probe, speech, write_wav
 
@@ -110,8 +111,19 @@ def test_the_same_audio_in_both_channels_is_one_voice(tmp_path: Path) -> None:
     assert audio.figures["talk_seconds"] is None
 
 
-def test_a_result_crosses_process_boundaries(tmp_path: Path) -> None:
-    audio = process(write_wav(tmp_path / "a.wav", [Tone(1)]), tmp_path / "a.ogg", "opus", 24)
+async def test_processing_in_the_worker_process_pool(tmp_path: Path) -> None:
+    pool = ProcessPool(1)
+    try:
+        src = write_wav(tmp_path / "call.wav", CALLER, CLINIC)
+        audio = await pool.run(process, src, tmp_path / "call.ogg", "opus", 24)
+        _assert_call_figures(audio)
+        page = tmp_path / "page.mp3"
+        page.write_bytes(b"<html><body>Forbidden</body></html>")
+        with pytest.raises(BadAudio) as caught:
+            await pool.run(process, page, tmp_path / "page.ogg", "opus", 24)
+        assert caught.value.reason == "the file is a web page (HTML), not audio"
+    finally:
+        await pool.close()
     assert pickle.loads(pickle.dumps(audio)) == audio  # noqa: S301 - our own bytes
 
 
