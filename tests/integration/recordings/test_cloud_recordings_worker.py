@@ -6,6 +6,9 @@ record stays as it was."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ import pytest
 from tests.support import fake_providers as fp
 from tests.support.fake_providers import FakeProviders, fake_providers, make_audio
 from tests.support.logins import add_user, log_in
+from tests.support.providers import telnyx as telnyx_hooks
 from tests.support.providers.zadarma import deliver, inbound_answered
 from tests.support.webhooks import ClientMaker, Hook, make_hook
 
@@ -92,3 +96,36 @@ async def test_a_web_page_instead_of_audio_fails_the_recording_not_the_call(
     assert recording["failure"] == "The provider sent a web page, not audio"
     assert recording["url"] is None
     assert call["status"] == "answered" and call["operator"] == "101"
+
+
+@pytest.fixture
+async def telnyx(db_url: str, aiohttp_client: ClientMaker, fake: FakeProviders, tmp_path: Path) -> Hook:
+    settings = {"public_key": telnyx_hooks.PUBLIC_KEY, "api_base_url": fake.api_url, "api_key": fp.TELNYX_KEY}
+    recordings = {"enabled": True, "storage_dir": str(tmp_path / "recordings"), "workers": 1}
+    return await make_hook(aiohttp_client, db_url, "telnyx", settings, recordings=recordings)
+
+
+async def deliver_telnyx(hook: Hook, events: list[telnyx_hooks.Event]) -> None:
+    for event in events:
+        body = json.dumps(event, separators=(",", ":")).encode()
+        stamp = str(int(time.time()))
+        signature = base64.b64encode(telnyx_hooks.KEY.sign(stamp.encode() + b"|" + body)).decode()
+        headers = {"telnyx-signature-ed25519": signature, "telnyx-timestamp": stamp}
+        status, reply = await hook.send(
+            "POST", "/", body=body, content_type="application/json", headers=headers
+        )
+        assert status == 200, reply
+
+
+async def test_a_telnyx_link_expired_before_the_fetch_is_renewed_through_the_api(
+    telnyx: Hook, fake: FakeProviders
+) -> None:
+    events = telnyx_hooks.inbound_answered()
+    saved = events[-1]["data"]["payload"]
+    # The recording was saved days ago: its pre-signed link ran out ten minutes after that.
+    saved["recording_id"] = fp.TELNYX_RECORDING
+    saved["recording_urls"] = {"mp3": fake.presigned("old.mp3"), "wav": fake.presigned("old.wav")}
+    await deliver_telnyx(telnyx, events)
+    call = await settled_call(telnyx)
+    assert call["recording"]["status"] == "ready", call["recording"]
+    assert [s.path for s in fake.seen] == [f"/v2/recordings/{fp.TELNYX_RECORDING}", "/s3/fresh.mp3"]
