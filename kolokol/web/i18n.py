@@ -7,6 +7,7 @@ languages (a test checks it), so a missing translation is a failed test, not a b
 from __future__ import annotations
 
 from kolokol.settings import LANGUAGES
+from kolokol.web.i18n_calls import CALLS_MESSAGES
 from kolokol.web.i18n_marketer import MARKETER_MESSAGES
 
 LANGUAGE_COOKIE = "kolokol_lang"
@@ -79,6 +80,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "console.recent.missed": "пропущен",
         "console.recent.unanswered": "без ответа",
         "console.recent.ended": "завершён",
+        "console.recent.open": "Открыть звонок в журнале",
         "console.recent.answered_by": "ответил(а) {who}",
         "console.ago.now": "только что",
         "console.ago.minutes": "{n} мин назад",
@@ -325,6 +327,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "console.recent.missed": "missed",
         "console.recent.unanswered": "no answer",
         "console.recent.ended": "ended",
+        "console.recent.open": "Open the call in the call log",
         "console.recent.answered_by": "answered by {who}",
         "console.ago.now": "just now",
         "console.ago.minutes": "{n} min ago",
@@ -507,6 +510,9 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 # The marketer page's words are kept in their own table (kolokol.web.i18n_marketer).
 for _language, _messages in MARKETER_MESSAGES.items():
+    MESSAGES[_language].update(_messages)
+# And the call log's and call page's (kolokol.web.i18n_calls).
+for _language, _messages in CALLS_MESSAGES.items():
     MESSAGES[_language].update(_messages)
 
 

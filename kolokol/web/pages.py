@@ -30,11 +30,13 @@ STATIC = Path(__file__).parent / "static"
 CONSOLE_PATH = "/console"
 SUPERVISOR_PATH = "/console/supervisor"
 MARKETER_PATH = "/marketer"
+CALLS_PATH = "/calls"
 
 # The pages in the header's tabs, in order, and who may open each.
 PAGES = (
     ("console", CONSOLE_PATH, "console.nav.console", CONSOLE_ROLES),
     ("supervisor", SUPERVISOR_PATH, "console.nav.supervisor", SUPERVISOR_ROLES),
+    ("calls", CALLS_PATH, "calls.nav", CONSOLE_ROLES),
     ("marketer", MARKETER_PATH, "marketer.nav", READ_TRACKING),
 )
 
@@ -70,6 +72,7 @@ def page_data(request: web.Request, principal: Principal, language: str, page: s
             "console": CONSOLE_PATH,
             "supervisor": SUPERVISOR_PATH,
             "marketer": MARKETER_PATH,
+            "calls": CALLS_PATH,
         },
     }
 
@@ -92,7 +95,8 @@ def _nav(principal: Principal, language: str, page: str) -> str:
         return ""
     links = []
     for target, path, key in pages:
-        current = ' aria-current="page"' if target == page else ""
+        # A call's page belongs to the call log's tab.
+        current = ' aria-current="page"' if target == {"call": "calls"}.get(page, page) else ""
         label = html.escape(translate(language, key))
         links.append(f'<a class="topnav-link" href="{path}"{current}>{label}</a>')
     label = html.escape(translate(language, "console.nav.label"))
@@ -117,7 +121,13 @@ def _extensions_text(principal: Principal, language: str) -> str:
     return translate(language, "console.me.extensions").replace("{ext}", ", ".join(principal.extensions))
 
 
-def render_page(request: web.Request, principal: Principal, language: str, page: str) -> web.Response:
+def render_page(
+    request: web.Request,
+    principal: Principal,
+    language: str,
+    page: str,
+    extra: dict[str, Any] | None = None,
+) -> web.Response:
     values = {
         "lang": language,
         "csrf": csrf_token(request),
@@ -128,6 +138,7 @@ def render_page(request: web.Request, principal: Principal, language: str, page:
     data = page_data(request, principal, language, page)
     if page == "marketer":
         data["tracking"] = tracking_data(request, principal)
+    data.update(extra or {})
     raw = {
         "nav": _nav(principal, language, page),
         "languages": _language_links(language),

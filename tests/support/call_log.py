@@ -53,9 +53,9 @@ class LogCall:
             caller=self.caller,
             caller_name=self.caller_name,
             called=self.called,
-            status="answered" if answered else ("missed" if missed else "unanswered"),  # type: ignore[arg-type]
-            disposition="answered" if answered else ("caller_hangup" if missed else "no_answer"),  # type: ignore[arg-type]
-            missed_where=None if answered or not missed else "ringing",  # type: ignore[arg-type]
+            status="answered" if answered else ("missed" if missed else "unanswered"),
+            disposition="answered" if answered else ("caller_hangup" if missed else "no_answer"),
+            missed_where=None if answered or not missed else "ringing",
             operator=self.operator if answered else None,
             answered_by=self.operator if answered else None,
             rang=self.rang,

@@ -303,7 +303,7 @@ function renderRecent() {
         'li',
         { class: `recent-item${answered || item.pending ? '' : ' is-missed'}`, dataset: { callId: call.id, outcome: item.pending ? 'unknown' : answered ? 'answered' : 'unanswered' } },
         h('span', { class: 'recent-kind' }, icon(kind)),
-        h('span', { class: 'recent-text' }, h('span', { class: 'recent-who' }, callerLabel(item)), h('span', { class: 'recent-meta' }, [timeOfDay(call.started_at), outcome].filter(Boolean).join(' · '))),
+        h('span', { class: 'recent-text' }, h('a', { class: 'recent-who', href: `/calls/${encodeURIComponent(call.id)}`, title: t('console.recent.open') }, callerLabel(item)), h('span', { class: 'recent-meta' }, [timeOfDay(call.started_at), outcome].filter(Boolean).join(' · '))),
         h(
           'span',
           { class: 'recent-actions' },

@@ -81,7 +81,9 @@ async def test_an_operator_console_carries_its_user_words_and_settings(
         "click_to_call": False,
     }
     assert data["messages"] == MESSAGES["ru"]
-    assert 'class="topnav"' not in body, "operators have one page: no tabs"
+    # Operators have the console and their calls' log: two tabs.
+    assert '<a class="topnav-link" href="/console" aria-current="page">' in body
+    assert '<a class="topnav-link" href="/calls">' in body and 'href="/console/supervisor"' not in body
 
 
 async def test_the_language_is_picked_and_remembered(db_url: str, aiohttp_client: ClientMaker) -> None:
