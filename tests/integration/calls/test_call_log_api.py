@@ -178,9 +178,11 @@ async def test_csv_has_the_filtered_calls_in_the_clinics_time_with_formulas_neut
     assert set(by_id) == {log.ids["a"], log.ids["f"]}
     a = by_id[log.ids["a"]]
     assert a["Начало (Europe/Moscow)"] == "2026-11-23 12:00:00", "09:00 UTC in Moscow"
-    assert (a["Статус"], a["Разговор, с"], a["Источник"], a["Канал"]) == ("отвечен", "95", "yandex", "paid")
+    assert (a["Статус"], a["Разговор, с"], a["Филиал"], a["Источник"], a["Канал"]) == (
+        "отвечен", "95", "north", "yandex", "paid",
+    )  # fmt: skip
     assert a["Кампания"] == "'=cmd|' /C calc'!A0", "a formula is text in a spreadsheet"
-    # (the recording column: once record_json carries the recordings row)
+    assert a["Запись"] == "есть"
     assert a["Кто звонил"] == "+79161111111", "a phone number stays a number"
     f = by_id[log.ids["f"]]
     assert f["Имя от АТС"] == "'@SUM(1+1)*cmd"
