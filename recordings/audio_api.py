@@ -12,7 +12,6 @@ from kolokol.app_keys import SESSIONS, SETTINGS
 from kolokol.auth.api_guard import PRINCIPAL, requires
 from kolokol.auth.principal import Principal
 from kolokol.auth.roles import CONSOLE_ROLES
-from kolokol.http import query
 from kolokol.http.errors import ApiError
 from kolokol.http.json_response import json_response
 from kolokol.storage.tables import Call, Recording
@@ -38,15 +37,11 @@ async def _recording_for(request: web.Request, principal: Principal) -> Recordin
     return recording
 
 
-def _download(request: web.Request) -> bool:
-    return query.choice(request, "download", ("0", "1", "true", "false")) in ("1", "true")
-
-
 @routes.get("/api/recordings/{recording_id}/audio")
 @requires(LISTEN_ROLES)
 async def audio(request: web.Request) -> web.StreamResponse:
     principal = request[PRINCIPAL]
-    download = _download(request)
+    download = serving.wants_download(request)
     recording = await _recording_for(request, principal)
     listener = serving.Listener(who=principal.name, role=principal.role, via=principal.via)
     return await serving.serve(request, recording, listener, download=download)

@@ -105,7 +105,6 @@ async def follow_link(request: web.Request) -> web.StreamResponse:
         raise ApiError(403, "link-invalid", "this is not a valid recording link")
     async with request.app[SESSIONS]() as session:
         recording = await serving.find(session, info["recording_id"])
-    download = request.query.get("download") in ("1", "true")
+    download = serving.wants_download(request)
     listener = serving.Listener(who="link", role=None, via="link")
-    response = await serving.serve(request, recording, listener, download=download)
-    return response
+    return await serving.serve(request, recording, listener, download=download)

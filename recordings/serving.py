@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from email.utils import format_datetime
 from pathlib import PurePosixPath
 
@@ -18,8 +18,10 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kolokol.app_keys import CLOCK, RECORDING_STORAGE
+from kolokol.http import query
 from kolokol.http.errors import ApiError, error_response
 from kolokol.storage.tables import Recording
+from kolokol.times import iso
 from recordings import audit, streaming
 from recordings.range_header import Part, Unsatisfiable, choose
 
@@ -51,7 +53,7 @@ def require_playable(recording: Recording) -> str:
             410,
             "recording-purged",
             "the recording was deleted when its retention period ended",
-            {"purged_at": _iso(recording.purged_at)},
+            {"purged_at": iso(recording.purged_at)},
         )
     if recording.status != "ready" or recording.audio_key is None:
         raise ApiError(
@@ -63,8 +65,9 @@ def require_playable(recording: Recording) -> str:
     return recording.audio_key
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
+def wants_download(request: web.Request) -> bool:
+    """``?download=1`` (or ``true``): the audio as an attachment, audited as a download."""
+    return query.choice(request, "download", ("0", "1", "true", "false")) in ("1", "true")
 
 
 def entity_tag(recording: Recording, key: str, size: int) -> str:

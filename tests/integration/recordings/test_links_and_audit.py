@@ -52,6 +52,7 @@ async def test_a_link_plays_without_a_login_until_it_expires(listening: Listenin
     assert (part.status, part.body) == (206, listening.audio[100:200])
     download = await listening.get(link["url"] + "?download=1", role=None)
     assert download.headers["Content-Disposition"].startswith("attachment;")
+    assert (await listening.get(link["url"] + "?download=please", role=None)).status == 400
     listening.clock.advance(seconds=600)
     expired = await listening.get(link["url"], role=None)
     assert expired.status == 403 and json.loads(expired.body)["error"] == "link-expired"
