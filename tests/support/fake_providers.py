@@ -68,6 +68,7 @@ class Switches:
     not_ready: bool = False  # the recording is not there yet (404 from the APIs)
     expired_links: bool = False  # pre-signed and one-time links answer 403 as expired storage links do
     html: bool = False  # the file hosts answer 200 with a login page
+    api_html: bool = False  # the APIs answer 200 with a maintenance page
     hang: bool = False  # the file hosts never answer
     redirects: int = 0  # the file hosts redirect this many times before serving
     huge_bytes: int = 0  # the file hosts stream this many bytes (an MP3 frame, then zeros), no length
@@ -162,6 +163,8 @@ class FakeProviders:
     # ---- Zadarma: Authorization key:base64(hex(hmac_sha1(secret, path + query + md5(query)))) ----
 
     async def _zadarma(self, request: web.Request) -> web.StreamResponse:
+        if self.switches.api_html:
+            return web.Response(text="<html><body>Maintenance</body></html>", content_type="text/html")
         params = sorted(request.query.items())
         query = urlencode(params)
         signed = request.path + query + hashlib.md5(query.encode(), usedforsecurity=False).hexdigest()

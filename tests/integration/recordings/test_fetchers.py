@@ -312,6 +312,15 @@ async def test_a_web_page_instead_of_audio_fails(
     assert place.files() == []
 
 
+async def test_an_api_answering_a_web_page_instead_of_its_json_fails(
+    fake: FakeProviders, place: Place, http: aiohttp.ClientSession
+) -> None:
+    fake.switches.api_html = True
+    outcome = await run(zadarma_ref(), place, http, settings_for(fake))
+    assert_failed(outcome, place, "web page", "not the JSON its API promises")
+    assert fake.file_requests() == []
+
+
 async def test_a_body_over_the_size_cap_fails_and_leaves_nothing(
     fake: FakeProviders, place: Place, http: aiohttp.ClientSession
 ) -> None:
