@@ -34,7 +34,7 @@ from recordings.job_store import Job, JobStore
 from recordings.jobs import ACQUIRE, PROCESS, JobFacts, Next, Policy
 from recordings.outcomes import Failed, Outcome, RetryLater
 from recordings.planning import ASTERISK
-from recordings.pool import PoolBroken, ProcessPool
+from recordings.pool import PoolBroken
 from recordings.retention import cutoffs
 from recordings.storage import INCOMING, RecordingStorage, UnsafeKey, audio_key, original_key
 
@@ -63,6 +63,12 @@ class ProcessedAudioLike(Protocol):
 Process = Callable[[Path, Path, str, int], ProcessedAudioLike]
 
 
+class Pool(Protocol):
+    """Where transcoding runs (recordings.pool.ProcessPool)."""
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -87,7 +93,7 @@ class RecordingWorker:
         store: JobStore,
         storage: RecordingStorage,
         settings: Settings,
-        pool: ProcessPool,
+        pool: Pool,
         *,
         acquire: Acquire | None = None,
         process: Process | None = None,
@@ -137,13 +143,14 @@ class RecordingWorker:
         self._stopping = True
         for task in self._tasks:
             task.cancel()
+        held = list(self._in_flight)
         in_flight = list(self._in_flight.values())
         for task in in_flight:
             task.cancel()
         await asyncio.gather(*self._tasks, *in_flight, return_exceptions=True)
         # Rows left half done go back at once (their originals stay in incoming/ for the next worker).
         with contextlib.suppress(Exception):
-            await self.store.release(self.name, list(self._in_flight))
+            await self.store.release(self.name, held)
         self._in_flight.clear()
         if self._http is not None:
             await self._http.close()
