@@ -17,7 +17,7 @@ from kolokol.app_keys import RECORDING_STORAGE, SESSIONS
 from kolokol.storage.tables import new_id
 from pbx.call_record import Transfer
 from recordings.storage import audio_key
-from tests.browser.server import Kolokol, screenshot, utc_now, wait_for
+from tests.browser.server import Kolokol, answered, ended, live_call, screenshot, utc_now, wait_for
 from tests.support.call_log import LogCall, store_calls
 from tests.support.stored_recordings import OPUS, make_opus
 
@@ -195,3 +195,22 @@ def test_a_marketer_is_refused_and_shown_their_page(kolokol: Kolokol, open_page:
     expect(page.locator("body")).to_contain_text("Нет доступа")
     page.click("a[href='/marketer']")
     page.wait_for_url("**/marketer")
+
+
+def test_the_consoles_recent_call_opens_its_page(kolokol: Kolokol, open_page: Any) -> None:
+    kolokol.add_user("anna", "operator", extensions=("101",), display_name="Анна")
+    anna = open_page("anna")
+    expect(anna.locator("#conn")).to_have_attribute("data-state", "live", timeout=10_000)
+    call = live_call(number="+79997776655", ringing=("101",))
+    kolokol.live("call.ringing", call)
+    talking = answered(call, "101")
+    kolokol.live("call.answered", talking)
+    kolokol.record(talking, "answered", by="101")
+    kolokol.live("call.ended", ended(talking))
+    link = anna.locator(f'.recent-item[data-call-id="{call.id}"] a.recent-who')
+    expect(link).to_have_text("+7 999 777-66-55")
+    link.click()
+    # The live call's id leads to its record's page (the address becomes the record's).
+    expect(anna.locator("#call-title")).to_have_text("+7 999 777-66-55")
+    expect(anna.locator("#timeline")).to_contain_text("Ответил(а) Анна")
+    assert "%3A" not in anna.url and ":" not in anna.url.split("/calls/")[1]
