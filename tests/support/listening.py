@@ -13,7 +13,6 @@ from multidict import CIMultiDictProxy
 from kolokol.app_keys import RECORDING_STORAGE, SESSIONS
 from kolokol.auth.roles import ROLES
 from kolokol.auth.tokens import create_token
-from recordings import access_setup
 from recordings.storage import LocalDiskStorage, RecordingStorage
 from tests.support.clock import Clock
 from tests.support.logins import Client, ClientMaker, start_app
@@ -69,10 +68,6 @@ async def start_listening(
     recordings = {"enabled": False, "storage_dir": str(storage_dir), **sections.pop("recordings", {})}
 
     def hide_files(app: web.Application) -> None:
-        # INTERIM until recordings/setup.py is wired into make_app (core).
-        if RECORDING_STORAGE not in app:
-            app[RECORDING_STORAGE] = LocalDiskStorage(storage_dir)
-            access_setup.setup(app)
         if not local_files:
             app[RECORDING_STORAGE] = WithoutLocalFiles(LocalDiskStorage(storage_dir))
 
