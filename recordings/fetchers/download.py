@@ -118,11 +118,8 @@ async def api_json(
     try:
         return JsonAnswer(json.loads(body))
     except (ValueError, UnicodeDecodeError):
-        return Failed(
-            not_audio_reason(body[:HEAD_BYTES], opened.headers.get("Content-Type")).replace(
-                "not audio", "not the JSON its API promises"
-            )
-        )
+        content_type = opened.headers.get("Content-Type")
+        return Failed(not_audio_reason(body[:HEAD_BYTES], content_type, "the JSON its API promises"))
 
 
 async def _open(

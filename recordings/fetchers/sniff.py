@@ -35,8 +35,8 @@ def audio_mime(head: bytes) -> str | None:
     return None
 
 
-def not_audio_reason(head: bytes, content_type: str | None) -> str:
-    """A sentence a manager can read about a body that is not audio."""
+def not_audio_reason(head: bytes, content_type: str | None, expected: str = "audio") -> str:
+    """A sentence a manager can read about a body that is not what was ``expected``."""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     kind = (content_type or "").split(";")[0].strip().lower()
     if not head:
@@ -45,14 +45,14 @@ def not_audio_reason(head: bytes, content_type: str | None) -> str:
         "text/html",
         "application/xhtml+xml",
     ):
-        return "the provider sent a web page, not audio"
+        return f"the provider sent a web page, not {expected}"
     if text.startswith((b"<?xml", b"<")) or kind.endswith("xml"):
-        return "the provider sent an XML document, not audio"
+        return f"the provider sent an XML document, not {expected}"
     if text.startswith((b"{", b"[")) or kind == "application/json" or kind.endswith("+json"):
-        return "the provider sent a JSON answer, not audio"
+        return f"the provider sent a JSON answer, not {expected}"
     if kind.startswith("text/") or _printable(head):
-        return "the provider sent text, not audio"
-    return f"the provider sent a file that is not audio (it starts with {head[:8].hex(' ')})"
+        return f"the provider sent text, not {expected}"
+    return f"the provider sent a file that is not {expected} (it starts with {head[:8].hex(' ')})"
 
 
 def _printable(head: bytes) -> bool:
