@@ -39,8 +39,12 @@ ABSOLUTE_FLOOR_DBFS = -55.0
 # A listener hears words separated by short pauses as one stretch of talk, and a click as nothing.
 BRIDGE_GAP_SECONDS = 0.3
 MIN_BURST_SECONDS = 0.1
-# A two-channel file whose channels carry the same audio is a mono recording stored twice.
+# A two-channel file whose channels carry the same audio is a mono recording stored twice. Lossy stereo
+# coding (Opus) does not give back identical samples, so "the same" is: nearly every frame (a real
+# conversation has far more frames where one side speaks alone) has the same energy on both sides.
 SAME_CHANNELS_SHARE = 0.99
+SAME_ENERGY_RATIO = 0.1
+SAME_ENERGY_FLOOR = FULL_SCALE * FULL_SCALE * 1e-7  # -70 dBFS: quieter than any line's own hiss
 SILENT_DB = -120.0
 
 
@@ -53,7 +57,6 @@ class Levels:
     samples: int  # per channel
     energy: tuple[array[float], ...]
     peak: tuple[array[int], ...]
-    same_frames: int  # frames where every channel held the very same samples
 
     @property
     def channels(self) -> int:
@@ -80,7 +83,6 @@ class LevelMeter:
         self._frame_bytes = self.frame_samples * channels * 2
         self._pending = bytearray()
         self._samples = 0
-        self._same = 0
         self._energy: tuple[array[float], ...] = tuple(array("d") for _ in range(channels))
         self._peak: tuple[array[int], ...] = tuple(array("l") for _ in range(channels))
 
@@ -102,7 +104,6 @@ class LevelMeter:
             samples=self._samples,
             energy=self._energy,
             peak=self._peak,
-            same_frames=self._same,
         )
 
     def _measure(self, pcm: bytes) -> None:
@@ -121,11 +122,6 @@ class LevelMeter:
                 half = values[start : start + n : 2]
                 energy.append(sum(map(mul, half, half)) / len(half))
                 peak.append(max(max(half), -min(half)))
-        if self.channels == 2:
-            left, right = per_channel
-            for start in range(0, len(left), n):
-                if left[start : start + n] == right[start : start + n]:
-                    self._same += 1
 
 
 @dataclass(frozen=True)
@@ -154,7 +150,7 @@ def figures(levels: Levels) -> AudioFigures:
     speaking = [_speaking(energy, frame_seconds) for energy in levels.energy]
     anyone = [any(column) for column in zip(*speaking, strict=True)]
     silent = [not s for s in anyone]
-    two_sides = levels.channels == 2 and levels.same_frames < SAME_CHANNELS_SHARE * levels.frames
+    two_sides = levels.channels == 2 and not same_audio(levels.energy[0], levels.energy[1])
     talk: tuple[float, float] | None = None
     overlap: float | None = None
     if two_sides:
@@ -185,6 +181,18 @@ def waveform(levels: Levels, buckets: int = PEAK_BUCKETS) -> list[int] | list[li
     scale = max(float(top), FULL_SCALE / 32)
     drawn = [_buckets(peak, count, scale) for peak in levels.peak]
     return drawn[0] if levels.channels == 1 else drawn
+
+
+def same_audio(first: array[float], second: array[float]) -> bool:
+    """Whether two channels carry the same audio (see SAME_CHANNELS_SHARE), judged on the frames where
+    either side makes a sound (digital silence on both sides proves nothing)."""
+    sounding = alike = 0
+    for a, b in zip(first, second, strict=True):
+        louder = max(a, b)
+        if louder > SAME_ENERGY_FLOOR:
+            sounding += 1
+            alike += abs(a - b) <= SAME_ENERGY_RATIO * louder
+    return sounding > 0 and alike >= SAME_CHANNELS_SHARE * sounding
 
 
 def threshold_db(levels_db: list[float]) -> float:

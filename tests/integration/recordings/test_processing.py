@@ -104,11 +104,16 @@ def test_spoken_words_count_as_talk(tmp_path: Path) -> None:
     assert audio.figures["longest_silence_seconds"] == pytest.approx(1.0, abs=0.3)
 
 
-def test_the_same_audio_in_both_channels_is_one_voice(tmp_path: Path) -> None:
-    layout: list[Segment] = [Tone(2), Silence(1), Tone(2)]
-    audio = process(write_wav(tmp_path / "dup.wav", layout, layout), tmp_path / "dup.ogg", "opus", 24)
+@pytest.mark.parametrize("codec", ["pcm_s16le", "libopus"])
+def test_the_same_audio_in_both_channels_is_one_voice(tmp_path: Path, codec: str) -> None:
+    voice = speech("Hello, I would like to book an appointment.")
+    layout: list[Segment] = [Silence(1), Samples(voice), Silence(2), Samples(voice)]
+    wav = write_wav(tmp_path / "dup.wav", layout, layout)
+    src = convert(wav, tmp_path / ("dup.ogg" if codec == "libopus" else "dup2.wav"), "-c:a", codec)
+    audio = process(src, tmp_path / "out.ogg", "opus", 24)
     assert audio.channels == 2
     assert audio.figures["talk_seconds"] is None
+    assert audio.figures["overlap_seconds"] is None
 
 
 async def test_processing_in_the_worker_process_pool(tmp_path: Path) -> None:

@@ -111,11 +111,24 @@ def test_pauses_between_words_are_talk_and_a_click_is_not() -> None:
 
 
 def test_a_mono_recording_stored_in_two_channels_has_no_sides() -> None:
-    voice = tone(2) + silence(2)
+    voice = tone(2) + silence(2) + noise(2, -20)
     found = figures(measure(voice, voice))
     assert found.channels == 2
     assert found.talk_seconds is None
     assert found.overlap_seconds is None
+    # A lossy codec hands back two slightly different copies: still one voice.
+    copy = [round(s * 0.98) + (i % 3) - 1 for i, s in enumerate(voice)]
+    assert figures(measure(voice, copy)).talk_seconds is None
+
+
+def test_one_side_louder_than_the_other_is_two_sides() -> None:
+    found = figures(measure(tone(2) + silence(2), tone(2, dbfs=-30) + silence(2)))
+    assert found.talk_seconds == pytest.approx((2.0, 2.0), abs=0.05)
+
+
+def test_a_few_words_in_a_long_silence_are_still_one_side() -> None:
+    found = figures(measure(silence(60) + tone(0.5) + silence(10), silence(71)))
+    assert found.talk_seconds == pytest.approx((0.5, 0.0), abs=0.05)
 
 
 def test_nothing_but_silence() -> None:
