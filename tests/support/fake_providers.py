@@ -70,6 +70,7 @@ class Switches:
     html: bool = False  # the file hosts answer 200 with a login page
     api_html: bool = False  # the APIs answer 200 with a maintenance page
     hang: bool = False  # the file hosts never answer
+    stall_after: int = 0  # the file hosts send this many bytes of the file, then nothing more
     redirects: int = 0  # the file hosts redirect this many times before serving
     huge_bytes: int = 0  # the file hosts stream this many bytes (an MP3 frame, then zeros), no length
 
@@ -245,6 +246,16 @@ class FakeProviders:
             return web.Response(status=403, text=body, content_type="application/xml")
         if self.switches.hang:
             await self._forever.wait()
+        kind = "wav" if name.endswith(".wav") else "mp3"
+        if self.switches.stall_after:
+            body = self.audio[kind]
+            stalled = web.StreamResponse(
+                headers={"Content-Type": "audio/mpeg", "Content-Length": str(len(body))}
+            )
+            await stalled.prepare(request)
+            await stalled.write(body[: self.switches.stall_after])
+            await self._forever.wait()
+            return stalled
         if self.switches.html:
             page = "<!DOCTYPE html><html><body><form>Log in to see the recording</form></body></html>"
             return web.Response(text=page, content_type="text/html")
@@ -260,7 +271,6 @@ class FakeProviders:
                 sent += len(piece)
             await response.write_eof()
             return response
-        kind = "wav" if name.endswith(".wav") else "mp3"
         return web.Response(
             body=self.audio[kind], content_type="audio/mpeg" if kind == "mp3" else "audio/wav"
         )

@@ -10,16 +10,27 @@ import base64
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kolokol.settings import Settings
+from kolokol.storage.engine import make_sessionmaker
+from recordings.job_store import JobStore
+from recordings.pool import ProcessPool
+from recordings.storage import LocalDiskStorage
+from recordings.worker import RecordingWorker, WorkerTiming
 from tests.support import fake_providers as fp
+from tests.support.clock import Clock
 from tests.support.fake_providers import FakeProviders, fake_providers, make_audio
 from tests.support.logins import add_user, log_in
 from tests.support.providers import telnyx as telnyx_hooks
 from tests.support.providers.zadarma import deliver, inbound_answered
+from tests.support.recording_jobs import T0, answered, pipeline, rows
+from tests.support.waiting import eventually
 from tests.support.webhooks import ClientMaker, Hook, make_hook
 
 # Only a bound for a broken run: fetching and transcoding a second of audio takes far less.
@@ -129,3 +140,59 @@ async def test_a_telnyx_link_expired_before_the_fetch_is_renewed_through_the_api
     call = await settled_call(telnyx)
     assert call["recording"]["status"] == "ready", call["recording"]
     assert [s.path for s in fake.seen] == [f"/v2/recordings/{fp.TELNYX_RECORDING}", "/s3/fresh.mp3"]
+
+
+async def test_a_worker_killed_in_the_middle_of_a_download_loses_nothing(
+    engine: AsyncEngine, fake: FakeProviders, tmp_path: Path
+) -> None:
+    sessions = make_sessionmaker(engine)
+    clock = Clock(T0 + timedelta(minutes=1))
+    ref = {"provider": "zadarma", "pbx_call_id": fp.ZADARMA_PBX_CALL, "call_id_with_rec": fp.ZADARMA_CALL}
+    call = await pipeline(sessions, clock).record(
+        answered(1, pbx="zadarma", recording_ref={**ref, "ready": True})
+    )
+    settings = Settings.model_validate(
+        {
+            "pbx": {
+                "zadarma": {
+                    "api_key": fp.ZADARMA_KEY,
+                    "api_secret": fp.ZADARMA_SECRET,
+                    "api_base_url": fake.api_url,
+                }
+            },
+            "recordings": {"storage_dir": str(tmp_path / "store"), "workers": 1},
+        }
+    )
+
+    def worker(name: str, pool: ProcessPool) -> RecordingWorker:
+        storage = LocalDiskStorage(tmp_path / "store")
+        timing = WorkerTiming(claim_seconds=60)
+        return RecordingWorker(
+            JobStore(sessions), storage, settings, pool, clock=clock, timing=timing, name=name
+        )
+
+    fake.switches.stall_after = 1000
+    pool = ProcessPool(1)
+    try:
+        first = worker("node-a", pool)
+        killed = asyncio.create_task(first.run_once())
+        incoming = tmp_path / "store" / "incoming"
+        await eventually(lambda: incoming.is_dir() and any(incoming.iterdir()), "the download to have begun")
+        killed.cancel()  # the node is gone in the middle of the download: its claim stays until it runs out
+        with pytest.raises(asyncio.CancelledError):
+            await killed
+        await first.stop()  # only closes its HTTP client: it held nothing in its own loop
+
+        fake.switches.stall_after = 0
+        second = worker("node-b", pool)
+        assert await second.run_once() == 0, "the first worker's claim still holds"
+        clock.advance(seconds=61)
+        assert await second.run_once() == 1
+        await second.stop()
+    finally:
+        await pool.close()
+    row = (await rows(sessions))[call.id]
+    assert row.status == "ready" and row.failure is None and row.mime == "audio/ogg; codecs=opus"
+    # The half-done download was overwritten and the original removed after transcoding.
+    assert list((tmp_path / "store" / "incoming").iterdir()) == []
+    assert len(fake.file_requests()) == 2
