@@ -236,16 +236,27 @@ def heartbeat(
         if visitor is None:
             raise NoSuchSession(session_id)
         source = _source_of(visitor)
+        last = _last_leases(db, visitor[-1])  # after the session's columns
         numbers = source_numbers_for(site.source_numbers, source)
         for pool in site.pools_for(source.channel):
-            numbers.update(_lease(db, site, pool, session_id, now, heartbeat=True, fresh=False))
+            numbers.update(
+                _lease(db, site, pool, session_id, now, heartbeat=True, fresh=False, last=last.get(pool.id))
+            )
         return Answer(session_id, site.times.heartbeat_seconds, numbers)
+
+
+def _last_leases(db: LeaseCursor, found: Any) -> dict[int, _LeaseRow]:
+    """beat_session's leases (JSON) by pool."""
+    return {int(pool_id): tuple(rest) for pool_id, *rest in db.read_json(found) or ()}
 
 
 # ---- sessions -------------------------------------------------------------------------------------
 
 # A row of lease_sql.SESSION_COLUMNS: id, created_at, last_seen_at, then the visit's source.
 _SessionRow = tuple[Any, ...]
+# A session's last lease in a pool: id, number, overflow, started_at, confirmed_at, ends_at.
+_LeaseRow = tuple[Any, ...]
+_NOT_READ: _LeaseRow = ()
 
 
 def _locked_session(db: LeaseCursor, site_id: str, session_id: str | None) -> _SessionRow | None:
@@ -360,9 +371,14 @@ def _lease(
     *,
     heartbeat: bool,
     fresh: bool,
+    last: _LeaseRow | None = _NOT_READ,
 ) -> dict[str, str]:
-    """The session's number for this pool: its live lease renewed, else a new lease."""
-    last = None if fresh else db.one(db.sql.last_lease, (session_id, pool.id))
+    """The session's number for this pool: its live lease renewed, else a new lease. ``last``: the
+    session's last lease in the pool when the caller read it already (None: it has none)."""
+    if fresh:
+        last = None
+    elif last is _NOT_READ:
+        last = db.one(db.sql.last_lease, (session_id, pool.id))
     preferred: str | None = None
     if last is not None:
         lease_id, number, overflow, started_at, confirmed_at, ends_at = last
@@ -371,19 +387,29 @@ def _lease(
         if ends_at > now:
             confirmed = heartbeat or confirmed_at is not None
             end = site.times.renewed_end(started_at, ends_at, now, confirmed=confirmed)
-            kept = bool(overflow) or db.execute(
-                db.sql.extend_number, (db.time(end), number, lease_id, db.time(now))
-            )
-            if kept:
-                if heartbeat:
-                    at = db.time(now)
-                    db.execute(db.sql.renew_beat, (db.time(end), at, at, lease_id))
-                else:
-                    db.execute(db.sql.renew, (db.time(end), lease_id))
+            if _renewed(db, lease_id, number, bool(overflow), db.time(end), db.time(now), heartbeat):
                 return shown_for_pool(pool.replaces, number or None)
             # The number was taken out of rotation meanwhile: its lease runs out, the session moves on.
         preferred = None if overflow else number
     return _take(db, site, pool, session_id, now, confirmed=heartbeat, preferred=preferred)
+
+
+def _renewed(
+    db: LeaseCursor, lease_id: int, number: str, overflow: bool, end: Any, at: Any, heartbeat: bool
+) -> bool:
+    """Move the lease's end (and its number's) to ``end``; False when the number is no longer held by it
+    (taken out of rotation meanwhile), and then nothing is written."""
+    if heartbeat and not overflow and db.sql.extend_and_renew_beat:
+        return (
+            db.execute(db.sql.extend_and_renew_beat, (end, number, lease_id, at, end, at, at, lease_id)) > 0
+        )
+    if not overflow and not db.execute(db.sql.extend_number, (end, number, lease_id, at)):
+        return False
+    if heartbeat:
+        db.execute(db.sql.renew_beat, (end, at, at, lease_id))
+    else:
+        db.execute(db.sql.renew, (end, lease_id))
+    return True
 
 
 def _take(

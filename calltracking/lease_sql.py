@@ -11,7 +11,8 @@ if SQLAlchemy had written it:
 Differences between the two: placeholders (``?`` / ``%s``), row locks (PostgreSQL only: SQLite's writer
 holds the database's write lock), and taking a free number: one statement on PostgreSQL (pick with
 ``FOR UPDATE SKIP LOCKED``, insert the lease, mark the number), two on SQLite (insert the lease from the
-pick, mark the number).
+pick, mark the number); and a heartbeat's renewal: one statement on PostgreSQL (a round trip each), two on
+SQLite.
 """
 
 # The statements are composed from this module's own constants only (no value ever goes into the text).
@@ -35,6 +36,10 @@ SESSION_COLUMNS = (
 _LEASE_COLUMNS = "pool_id, number, session_id, overflow, started_at, confirmed_at, last_heartbeat_at, ends_at"
 _FREE = "pool_id = ? AND state = 'active' AND (leased_until IS NULL OR leased_until <= ?)"
 _FREE_ORDER = "ORDER BY last_leased_at ASC NULLS FIRST, number LIMIT 1"
+_EXTEND_NUMBER = (
+    "UPDATE pool_numbers SET leased_until = ? WHERE number = ? AND lease_id = ? AND state = 'active' "
+    "AND leased_until > ?"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,7 @@ class Statements:
     extend_number: str
     renew: str
     renew_beat: str
+    extend_and_renew_beat: str
     new_overflow: str
     # Take a free number (params: see LeaseCursor.take); the preferred variant names the number too.
     take_free: str
@@ -60,6 +66,7 @@ class Statements:
 
 def _statements(postgres: bool) -> Statements:
     lock = " FOR UPDATE" if postgres else ""
+    json_rows, json_row = ("json_agg", "json_build_array") if postgres else ("json_group_array", "json_array")
     if postgres:
         pick = f"SELECT number FROM pool_numbers WHERE {_FREE}{{also}} {_FREE_ORDER} FOR UPDATE SKIP LOCKED"
         take = (
@@ -91,10 +98,16 @@ def _statements(postgres: bool) -> Statements:
             "UPDATE visitor_sessions SET last_seen_at = ?, ga_client_id = coalesce(ga_client_id, ?), "
             "ym_client_id = coalesce(ym_client_id, ?) WHERE id = ?"
         ),
-        # A heartbeat's session, seen now, while it lives (the row locked until the transaction ends).
+        # A heartbeat's session, seen now, while it lives (the row locked until the transaction ends); its
+        # last column is its last lease in each pool, as JSON: [[pool_id, id, number, overflow,
+        # started_at, confirmed_at, ends_at], …] (times as text; null on PostgreSQL when it has none).
+        # One statement instead of one more per pool.
         beat_session=(
             "UPDATE visitor_sessions SET last_seen_at = ? WHERE id = ? AND site_id = ? AND last_seen_at > ? "
-            f"AND created_at > ? RETURNING {SESSION_COLUMNS}"
+            f"AND created_at > ? RETURNING {SESSION_COLUMNS}, (SELECT {json_rows}({json_row}(l.pool_id, "
+            "l.id, l.number, l.overflow, l.started_at, l.confirmed_at, l.ends_at)) FROM leases l "
+            "WHERE l.id IN "
+            "(SELECT max(m.id) FROM leases m WHERE m.session_id = visitor_sessions.id GROUP BY m.pool_id))"
         ),
         new_session=(
             "INSERT INTO visitor_sessions (id, site_id, created_at, last_seen_at, consent, channel, source, "
@@ -114,14 +127,19 @@ def _statements(postgres: bool) -> Statements:
             "WHERE session_id = ? AND pool_id = ? ORDER BY id DESC LIMIT 1"
         ),
         # Move a number's lease end, only while this very lease holds it and it is in rotation.
-        extend_number=(
-            "UPDATE pool_numbers SET leased_until = ? WHERE number = ? AND lease_id = ? AND state = 'active' "
-            "AND leased_until > ?"
-        ),
+        extend_number=_EXTEND_NUMBER,
         renew="UPDATE leases SET ends_at = ? WHERE id = ?",
         renew_beat=(
             "UPDATE leases SET ends_at = ?, last_heartbeat_at = ?, confirmed_at = coalesce(confirmed_at, ?) "
             "WHERE id = ?"
+        ),
+        # PostgreSQL: extend_number, then renew_beat only when it moved the number's end (one round trip).
+        extend_and_renew_beat=(
+            f"WITH held AS ({_EXTEND_NUMBER} RETURNING number) UPDATE leases SET ends_at = ?, "
+            "last_heartbeat_at = ?, confirmed_at = coalesce(confirmed_at, ?) WHERE id = ? "
+            "AND EXISTS (SELECT 1 FROM held)"
+            if postgres
+            else ""
         ),
         new_overflow=f"INSERT INTO leases ({_LEASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         take_free=take.format(also=""),
