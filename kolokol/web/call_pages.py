@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from kolokol.app_keys import SESSIONS, SETTINGS
 from kolokol.auth.page_guard import page_language, page_principal
+from kolokol.auth.principal import Principal
 from kolokol.auth.roles import CONSOLE_ROLES
 from kolokol.storage.tables import Call
 from kolokol.web.pages import CALLS_PATH, render_page
@@ -34,9 +35,13 @@ async def _branches(request: web.Request) -> list[str]:
     return sorted(names)[:_BRANCHES]
 
 
-def _calllog(request: web.Request, branches: list[str]) -> dict[str, Any]:
+def _calllog(request: web.Request, principal: Principal, branches: list[str]) -> dict[str, Any]:
+    settings = request.app[SETTINGS]
     return {
-        "timezone": request.app[SETTINGS].tracking.timezone,
+        "timezone": settings.tracking.timezone,
+        # Which recordings the player may offer (the audio API decides; this spares a player that
+        # cannot load): every one, those of calls on the user's phones, or none.
+        "listen": settings.recordings.operators_listen if principal.role == "operator" else "all",
         "branches": branches,
         "api": "/api/calls",
         "csv": "/api/calls.csv",
@@ -45,7 +50,7 @@ def _calllog(request: web.Request, branches: list[str]) -> dict[str, Any]:
 
 async def calls_page(request: web.Request) -> web.Response:
     principal = await page_principal(request, CONSOLE_ROLES)
-    extra = {"calllog": _calllog(request, await _branches(request))}
+    extra = {"calllog": _calllog(request, principal, await _branches(request))}
     return render_page(request, principal, page_language(request), "calls", extra)
 
 
@@ -54,7 +59,7 @@ async def call_page(request: web.Request) -> web.Response:
     call_id = request.match_info["call_id"]
     # Whether the call exists (and is theirs) is the API's to say: the shell is the same for any id. The
     # id is the call record's, or the live call's "<pbx>:<pbx_call_id>" (the console's recent calls).
-    extra = {"calllog": _calllog(request, []), "call_id": call_id[:_LONGEST_ID]}
+    extra = {"calllog": _calllog(request, principal, []), "call_id": call_id[:_LONGEST_ID]}
     return render_page(request, principal, page_language(request), "call", extra)
 
 

@@ -87,6 +87,7 @@ CALLS_MESSAGES: dict[str, dict[str, str]] = {
         "call.recording.pending": "Запись ещё готовится: обычно это занимает меньше минуты после звонка.",
         "call.recording.failed": "Запись получить не удалось.",
         "call.recording.failed_because": "Запись получить не удалось: {reason}",
+        "call.recording.not_allowed": "Прослушивать эту запись вам нельзя: так настроено в клинике.",
         "call.recording.purged": "Запись удалена: срок её хранения истёк. Сведения о звонке сохранены.",
         "call.figures": "О разговоре без прослушивания",
         "call.figures.silence": "Тишина — {share} записи, самая долгая пауза {longest}.",
@@ -218,6 +219,7 @@ CALLS_MESSAGES: dict[str, dict[str, str]] = {
         ),
         "call.recording.failed": "The recording could not be obtained.",
         "call.recording.failed_because": "The recording could not be obtained: {reason}",
+        "call.recording.not_allowed": "You may not listen to this recording: the clinic's settings say so.",
         "call.recording.purged": (
             "The recording was removed: its retention period is over. The call's details are kept."
         ),

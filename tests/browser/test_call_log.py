@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import update
 
 from kolokol.app_keys import RECORDING_STORAGE, SESSIONS
-from kolokol.storage.tables import new_id
+from kolokol.storage.tables import Recording, new_id
 from pbx.call_record import Transfer
 from recordings.storage import audio_key
 from tests.browser.server import Kolokol, answered, ended, live_call, screenshot, utc_now, wait_for
@@ -28,8 +29,10 @@ CALLER = "+79161234567"
 
 
 @pytest.fixture
-def kolokol_settings(tmp_path: Path) -> dict[str, Any]:
-    return {"recordings": {"storage_dir": str(tmp_path / "recordings")}}
+def kolokol_settings(tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The audio under the test's directory; `operators_listen` as a test parametrizes it (default own)."""
+    listen = getattr(request, "param", "own")
+    return {"recordings": {"storage_dir": str(tmp_path / "recordings"), "operators_listen": listen}}
 
 
 @pytest.fixture(scope="module")
@@ -214,3 +217,43 @@ def test_the_consoles_recent_call_opens_its_page(kolokol: Kolokol, open_page: An
     expect(anna.locator("#call-title")).to_have_text("+7 999 777-66-55")
     expect(anna.locator("#timeline")).to_contain_text("Ответил(а) Анна")
     assert "%3A" not in anna.url and ":" not in anna.url.split("/calls/")[1]
+
+
+def test_a_recording_being_prepared_turns_into_the_player(
+    kolokol: Kolokol, open_page: Any, opus: Path
+) -> None:
+    started = utc_now() - timedelta(minutes=2)
+    ids = kolokol.run(
+        store_calls(
+            kolokol.settings,
+            kolokol.app[SESSIONS],
+            [LogCall("fresh", started_at=started, talk=SECONDS, recording="pending")],
+        )
+    )
+    kolokol.add_user("olga", "manager")
+    page = open_page("olga", path=f"/calls/{ids['fresh']}")
+    expect(page.locator("#recording-state")).to_have_attribute("data-state", "pending")
+    ready = stored_audio(kolokol, opus, started)
+    del ready["id"]
+
+    async def processed() -> None:
+        async with kolokol.app[SESSIONS].begin() as session:
+            await session.execute(
+                update(Recording)
+                .where(Recording.call_id == ids["fresh"])
+                .values(status="ready", stage="done", **ready)
+            )
+
+    kolokol.run(processed())
+    expect(page.locator("#player")).to_be_visible(timeout=15_000)
+    wait_for_audio(page, "a.readyState >= 1")
+    expect(page.locator("#figures-list")).to_contain_text("Тишина — 18% записи")
+
+
+@pytest.mark.parametrize("kolokol_settings", ["none"], indirect=True)
+def test_an_operator_not_allowed_to_listen_is_told_so(kolokol: Kolokol, open_page: Any, opus: Path) -> None:
+    ids = the_log(kolokol, opus)
+    kolokol.add_user("anna", "operator", extensions=("101",))
+    page = open_page("anna", path=f"/calls/{ids['recorded']}")
+    expect(page.locator("#recording-state")).to_have_attribute("data-state", "not-allowed")
+    expect(page.locator("#audio")).to_have_count(0)

@@ -98,7 +98,8 @@ def recording_row(call_id: str, status: str, started: datetime, **extra: Any) ->
         "status": status,
         "stage": "done" if status != "pending" else "acquire",
         "attempts": 0,
-        "next_attempt_at": now,
+        # Not due: a running worker leaves the row as the test set it.
+        "next_attempt_at": now + timedelta(days=1),
         "call_started_at": started,
         "created_at": now,
         "updated_at": now,

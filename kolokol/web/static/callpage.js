@@ -8,7 +8,7 @@ import { personAt, peopleOn, setDirectory } from './directory.js';
 import { h, icon } from './dom.js';
 import { calendarDate, duration, phone } from './format.js';
 import { t } from './i18n.js';
-import { page } from './page.js';
+import { page, user } from './page.js';
 import { mountPlayer } from './player.js';
 import { clockTime, directionCell, errorBox, get, handledBy, moment, outsideNumber, partyLabel, recordingState, sourceLabel, statusBadge, talk, withQuery } from './calllog_format.js';
 
@@ -172,12 +172,55 @@ function otherCallsPanel(call) {
   return section;
 }
 
-function recordingPanel(call) {
+/** May this user hear the call's recording (recordings.operators_listen for operators)? */
+function mayListen(call) {
+  const listen = (page.calllog && page.calllog.listen) || 'all';
+  if (listen === 'all') return true;
+  if (listen === 'none') return false;
+  const phones = [call.operator, call.answered_by, ...(call.rang || [])];
+  return phones.some((ext) => ext && user.extensions.includes(ext));
+}
+
+function recordingPanels(call) {
   const recording = call.recording;
   const playable = recording && recording.status === 'ready' && recording.url;
-  const content = playable ? mountPlayer(recording, get) : recordingNote(call);
+  let content;
+  if (!playable) content = recordingNote(call);
+  else if (!mayListen(call)) content = h('p', { class: 'cp-note', id: 'recording-state', dataset: { state: 'not-allowed' } }, icon('info'), h('span', {}, t('call.recording.not_allowed')));
+  else content = mountPlayer(recording, get);
   const figures = playable ? figureLines(recording.figures) : null;
-  return [panel('recording', t('call.recording'), content), figures ? panel('figures', t('call.figures'), figures) : null];
+  return [panel('recording', t('call.recording'), content), figures ? panel('figures', t('call.figures'), figures) : null].filter(Boolean);
+}
+
+// A recording being prepared usually is ready within a minute of the call's end: the page looks again
+// now and then, and shows the player when it is (or why it failed), without a reload.
+const WATCH_EVERY_MS = 5000;
+const WATCH_FOR_MS = 15 * 60 * 1000;
+
+function watchRecording(call, slot) {
+  const until = Date.now() + WATCH_FOR_MS;
+  const look = async () => {
+    if (Date.now() > until) return;
+    let fresh = null;
+    try {
+      fresh = await get(`/api/calls/${encodeURIComponent(call.id)}`);
+    } catch (error) {
+      if (error && error.status === 401) return;
+    }
+    const state = fresh ? recordingState(fresh) : 'pending';
+    if (fresh && state !== 'pending') {
+      slot.replaceChildren(...recordingPanels(fresh));
+      return;
+    }
+    setTimeout(look, WATCH_EVERY_MS);
+  };
+  setTimeout(look, WATCH_EVERY_MS);
+}
+
+function recordingSlot(call) {
+  const slot = h('div', { class: 'cp-slot', id: 'recording-slot' }, recordingPanels(call));
+  if (recordingState(call) === 'pending') watchRecording(call, slot);
+  return slot;
 }
 
 /** The call by its record's id, or by the live call's "<pbx>:<pbx_call_id>" (the console links so). */
@@ -224,7 +267,7 @@ async function start() {
   document.title = `${partyLabel(call)} — ${t('call.title')}`;
   root.replaceChildren(
     h('div', { class: 'cp-grid' },
-      h('div', { class: 'cp-main' }, summary(call), ...recordingPanel(call).filter(Boolean), historyPanel(call)),
+      h('div', { class: 'cp-main' }, summary(call), recordingSlot(call), historyPanel(call)),
       h('div', { class: 'cp-side' }, contactsPanel(call), otherCallsPanel(call)),
     ),
   ); // prettier-ignore

@@ -50,6 +50,7 @@ async def test_a_manager_opens_the_log_with_the_branches_to_pick(
     assert data["page"] == "calls"
     assert data["calllog"]["branches"] == ["Север <1>", "Центр"]
     assert data["calllog"]["timezone"] == "Europe/Moscow"
+    assert data["calllog"]["listen"] == "all", "managers hear every recording"
     assert data["messages"]["calls.title"] == "Журнал звонков"
     async with client.get("/console/supervisor") as resp:
         assert '<a class="topnav-link" href="/calls">' in await resp.text(), (
@@ -71,6 +72,7 @@ async def test_an_operator_opens_it_and_a_marketer_is_shown_their_own_page(
         assert resp.status == 200
         data = page_data(await resp.text())
     assert data["page"] == "call" and data["call_id"] == "abc" and data["user"]["extensions"] == ["101"]
+    assert data["calllog"]["listen"] == "own", "recordings.operators_listen, for the player to offer"
     client.session.cookie_jar.clear()
     await log_in(client, "mark")
     for path in ("/calls", "/calls/abc"):
