@@ -9,7 +9,7 @@ of a worker that died are taken again; a worker writes its result only while its
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
@@ -135,11 +135,23 @@ class JobStore:
                 .execution_options(synchronize_session=False)
             )
 
-    async def next_due_at(self) -> datetime | None:
+    async def next_due_at(self, now: datetime) -> datetime | None:
+        """When a row can next be claimed: the earliest due row nobody holds, or the earliest claim to
+        run out (a read only: an idle worker takes no write lock)."""
         async with self._sessions() as session:
-            return await session.scalar(
-                select(func.min(Recording.next_attempt_at)).where(Recording.status == PENDING)
+            free = await session.scalar(
+                select(func.min(Recording.next_attempt_at)).where(
+                    Recording.status == PENDING,
+                    or_(Recording.claimed_until.is_(None), Recording.claimed_until <= now),
+                )
             )
+            held = await session.scalar(
+                select(func.min(Recording.claimed_until)).where(
+                    Recording.status == PENDING, Recording.claimed_until > now
+                )
+            )
+        times = [_aware(t) for t in (free, held) if t is not None]
+        return min(times) if times else None
 
     async def purgeable(self, rules: list[Cutoff], limit: int) -> list[Purgeable]:
         """Rows past retention that still hold files (ready ones; failed ones with a kept original)."""
@@ -195,6 +207,11 @@ class JobStore:
                 .where(Recording.status == FAILED, Recording.updated_at >= now - timedelta(hours=24))
             )
         return int(backlog or 0), int(failed or 0)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite may hand back an aggregate's time without its zone.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _job(row: Recording, ended_at: datetime) -> Job:

@@ -82,7 +82,7 @@ class WorkerTiming:
     # A claim lasts this long and is renewed every third of it while the row is worked on.
     claim_seconds: float = 300.0
     # With nothing due, look again after this long (a poke wakes the worker at once).
-    idle_seconds: float = 2.0
+    idle_seconds: float = 1.0
     purge_every_seconds: float = 3600.0
     purge_batch: int = 500
 
@@ -166,21 +166,27 @@ class RecordingWorker:
         while not self._stopping:
             self._wake.clear()
             free = self.capacity - len(self._in_flight)
-            claimed: list[Job] = []
-            if free > 0:
-                try:
-                    claimed = await self._claim(free)
-                except Exception:
-                    log.exception("could not claim recordings; trying again shortly")
-            for job in claimed:
-                task = asyncio.create_task(self._work(job), name=f"recording-{job.id}")
-                self._in_flight[job.id] = task
-                task.add_done_callback(self._done_callback(job.id))
-            if claimed and len(claimed) == free:
-                # There may be more due: come back as soon as a slot frees up.
+            if free <= 0:
+                # Every slot busy: a finishing row wakes the loop.
                 await self._wait(self.timing.idle_seconds)
                 continue
-            await self._wait(await self._idle_for())
+            due: datetime | None = None
+            try:
+                due = await self.store.next_due_at(self._clock())
+                if due is not None and due <= self._clock():
+                    claimed = await self._claim(free)
+                    for job in claimed:
+                        task = asyncio.create_task(self._work(job), name=f"recording-{job.id}")
+                        self._in_flight[job.id] = task
+                        task.add_done_callback(self._done_callback(job.id))
+                    if claimed:
+                        # More may be due: look again at once.
+                        continue
+                    # Due rows another worker is taking right now: look again shortly.
+                    due = None
+            except Exception:
+                log.exception("could not look for due recordings; trying again shortly")
+            await self._wait(self._idle_for(due))
 
     def _done_callback(self, job_id: str) -> Callable[[asyncio.Task[None]], None]:
         def done(_task: asyncio.Task[None]) -> None:
@@ -189,11 +195,7 @@ class RecordingWorker:
 
         return done
 
-    async def _idle_for(self) -> float:
-        try:
-            due = await self.store.next_due_at()
-        except Exception:
-            return self.timing.idle_seconds
+    def _idle_for(self, due: datetime | None) -> float:
         if due is None:
             return self.timing.idle_seconds
         return max(0.0, min(self.timing.idle_seconds, (due - self._clock()).total_seconds()))

@@ -281,3 +281,38 @@ async def test_retention_purges_the_audio_and_keeps_the_call(
         [record] = await calls_json(session, [kept])
     assert record["recording"]["status"] == "purged" and record["recording"]["url"] is None
     assert await worker.purge_once() == 0
+
+
+async def test_the_running_worker_takes_rows_planned_while_it_runs(
+    engine: AsyncEngine, tmp_path: Path, wav: Path
+) -> None:
+    sessions = make_sessionmaker(engine)
+    clock = Clock(T0 + timedelta(minutes=1))
+    worker = make_worker(sessions, recording_settings(tmp_path / "store"), FakeAcquire(wav), clock)
+    await worker.start()
+    try:
+        calls = [
+            await pipeline(sessions, clock).record(answered(n, recording_file=f"{n}.wav")) for n in range(3)
+        ]
+        worker.poke()
+        # Only a bound for a broken run: three seconds of audio take far less.
+        async with asyncio.timeout(60):
+            while {r.status for r in (await rows(sessions)).values()} != {"ready"}:  # noqa: ASYNC110 - rows in the database
+                await asyncio.sleep(0.05)
+    finally:
+        await worker.stop()
+    assert {c.id for c in calls} == set((await rows(sessions)).keys())
+
+
+async def test_an_idle_worker_knows_when_to_look_again(
+    engine: AsyncEngine, tmp_path: Path, wav: Path
+) -> None:
+    sessions = make_sessionmaker(engine)
+    clock = Clock(T0 + timedelta(minutes=1))
+    store = JobStore(sessions)
+    assert await store.next_due_at(clock()) is None
+    await pipeline(sessions, clock).record(answered(1, recording_file="1.wav"))
+    assert await store.next_due_at(clock()) == clock()
+    [_held] = await store.claim("other-node", clock(), timedelta(minutes=5), 10)
+    # Held by another node: not before its claim runs out.
+    assert await store.next_due_at(clock()) == clock() + timedelta(minutes=5)
