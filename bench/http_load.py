@@ -69,6 +69,18 @@ async def wait_ready(base: str, server: subprocess.Popen[bytes], seconds: float 
     raise SystemExit("the server did not become ready")
 
 
+def cpu_seconds(process: subprocess.Popen[bytes]) -> float | None:
+    """The CPU time (user and system, all its threads) a server process has used so far; None where
+    /proc cannot tell. Per request, it is the server's own cost, which other load on the machine
+    changes far less than the requests/s it reaches."""
+    try:
+        with open(f"/proc/{process.pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def client_out_of_the_way() -> None:
     # The load's own heap (every request built in advance) must not be walked by its collector in the
     # middle of a run: a full collection of it stalls the sender for up to ~100 ms, which reads as the

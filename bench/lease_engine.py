@@ -15,7 +15,8 @@ Per database, and --repeat times:
   own process that reads each body and answers a fixed JSON (what the client, aiohttp and the two
   shared cores allow): kolokol's flat-out rate is printed as a share of it.
 Prints requests/s and p50/p99 for each, the medians over the repeats, and how many opens overflowed to
-the fallback. Targets (issue 10): flat out >= 50% of the ceiling; paced at half the flat-out rate, p99
+the fallback; and each server's CPU time per request (from /proc), which tells kolokol's own cost next to
+the bare handler's even when other work on the machine makes the rates wander. Targets (issue 10): flat out >= 50% of the ceiling; paced at half the flat-out rate, p99
 < 50 ms on SQLite. Loopback only.
 
     .venv/bin/python bench/lease_engine.py [--visits 1500] [--heartbeats 2] [--concurrency 16 32]
@@ -35,7 +36,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from http_load import (  # noqa: E402
     client_out_of_the_way,
+    cpu_seconds,
     free_port,
     percentile,
     sleep_until,
@@ -82,6 +84,8 @@ class Results:
     statuses: Counter[int] = field(default_factory=Counter)
     opens: int = 0
     overflows: int = 0
+    # The server's CPU time per request in microseconds (None: not known).
+    cpu_us: float | None = None
 
 
 # ---- the servers ----------------------------------------------------------------------------------
@@ -261,6 +265,16 @@ async def paced(base: str, visits: list[Visit], heartbeats: int, rate: float, ga
 # ---- reporting ------------------------------------------------------------------------------------
 
 
+async def measured(server: subprocess.Popen[bytes], run: Awaitable[Results]) -> Results:
+    """A run's results with the server's CPU time per request."""
+    before = cpu_seconds(server)
+    results = await run
+    after = cpu_seconds(server)
+    if before is not None and after is not None and results.latencies:
+        results.cpu_us = 1e6 * (after - before) / len(results.latencies)
+    return results
+
+
 def rate_of(results: Results) -> float:
     return len(results.latencies) / results.elapsed
 
@@ -268,10 +282,11 @@ def rate_of(results: Results) -> float:
 def report(label: str, results: Results) -> None:
     lat = results.latencies
     overflow = f", {results.overflows} of {results.opens} opens overflowed" if results.opens else ""
+    cpu = f", server CPU {results.cpu_us:.0f} us/request" if results.cpu_us is not None else ""
     print(
         f"  {label:34} {rate_of(results):6.0f} requests/s   p50 {1000 * statistics.median(lat):5.1f} ms"
         f"   p99 {1000 * percentile(lat, 0.99):5.1f} ms   max {1000 * max(lat):6.1f} ms"
-        f"   ({len(lat)} requests, HTTP {dict(results.statuses)}{overflow})"
+        f"   ({len(lat)} requests, HTTP {dict(results.statuses)}{overflow}{cpu})"
     )
 
 
@@ -282,6 +297,9 @@ class Round:
     paced_rate: float
     paced: Results
     ceiling_paced: Results
+    # Server CPU per request flat out (kolokol, the bare handler), at the best concurrency of each.
+    cpu_us: float | None = None
+    ceiling_cpu_us: float | None = None
 
 
 async def run_backend(name: str, db_url: str, args: argparse.Namespace, tmp: Path) -> list[Round]:
@@ -300,23 +318,39 @@ async def run_backend(name: str, db_url: str, args: argparse.Namespace, tmp: Pat
         await flat_out(ceiling_base, warm, args.heartbeats, 16)
         for _ in range(args.repeat):
             capacity = ceiling = 0.0
+            best: Results | None = None
+            best_top: Results | None = None
             for concurrency in args.concurrency:
                 visits = build_visits(await prepare_sites(db_url, args.sites, args.pool), args.visits)
-                done = await flat_out(base, visits, args.heartbeats, concurrency)
+                done = await measured(server, flat_out(base, visits, args.heartbeats, concurrency))
                 report(f"flat out, {concurrency} connections", done)
-                capacity = max(capacity, rate_of(done))
-                top = await flat_out(ceiling_base, visits, args.heartbeats, concurrency)
+                if rate_of(done) > capacity:
+                    capacity, best = rate_of(done), done
+                top = await measured(
+                    ceiling_server, flat_out(ceiling_base, visits, args.heartbeats, concurrency)
+                )
                 report(f"  ceiling, {concurrency} connections", top)
-                ceiling = max(ceiling, rate_of(top))
+                if rate_of(top) > ceiling:
+                    ceiling, best_top = rate_of(top), top
             rate = args.share * capacity
             visits = build_visits(await prepare_sites(db_url, args.sites, args.pool), args.visits)
-            done = await paced(base, visits, args.heartbeats, rate, args.gap)
+            done = await measured(server, paced(base, visits, args.heartbeats, rate, args.gap))
             report(f"paced at {rate:.0f} requests/s", done)
-            top = await paced(ceiling_base, visits, args.heartbeats, rate, args.gap)
+            top = await measured(ceiling_server, paced(ceiling_base, visits, args.heartbeats, rate, args.gap))
             report(f"  ceiling, paced at {rate:.0f}", top)
             share = capacity / ceiling
             print(f"  {'':34} flat out {capacity:.0f} requests/s = {share:.0%} of the ceiling {ceiling:.0f}")
-            rounds.append(Round(capacity, ceiling, rate, done, top))
+            rounds.append(
+                Round(
+                    capacity,
+                    ceiling,
+                    rate,
+                    done,
+                    top,
+                    best.cpu_us if best else None,
+                    best_top.cpu_us if best_top else None,
+                )
+            )
     finally:
         for process in (server, ceiling_server):
             process.terminate()
@@ -337,6 +371,15 @@ def summarize(name: str, rounds: list[Round]) -> None:
         f" {ceiling:.0f}: {median(shares):.0%} of it (each run: {', '.join(f'{s:.0%}' for s in shares)};"
         " target >= 50%)"
     )
+    cpu = [r.cpu_us for r in rounds if r.cpu_us is not None]
+    ceiling_cpu = [r.ceiling_cpu_us for r in rounds if r.ceiling_cpu_us is not None]
+    if cpu and ceiling_cpu:
+        # What each request costs the server itself: the ratio the requests/s would show on a machine
+        # with nothing else to do and a client that is never the limit.
+        print(
+            f"  server CPU per request flat out: {median(cpu):.0f} us, the bare handler's"
+            f" {median(ceiling_cpu):.0f} us ({median(ceiling_cpu) / median(cpu):.0%} of kolokol's cost)"
+        )
     print(
         f"  paced at {median([r.paced_rate for r in rounds]):.0f} requests/s (half the flat-out rate):"
         f" p50 {p50:.1f} ms, p99 {median(p99s):.1f} ms (each run: {', '.join(f'{v:.1f}' for v in p99s)};"
