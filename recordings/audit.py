@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import partial
 
 from aiohttp import web
 from sqlalchemy import func, select
@@ -111,8 +112,7 @@ async def record(app: web.Application, access: Access, *, range_start: int | Non
     recent = app.get(RECENT) or RecentPlaybacks(max_keys=1)
     if from_the_start(range_start):
         # From the start (or no range): always a row, one insert and nothing read.
-        async with sessions.begin() as session:
-            session.add(RecordingAccess(at=now, **asdict(access)))
+        await write_transaction(sessions, partial(_insert, access, now))
         recent.remember(access, now)
         return True
     if recent.recorded_lately(access, now):
@@ -125,8 +125,7 @@ async def record(app: web.Application, access: Access, *, range_start: int | Non
     async def write_if_new(session: AsyncSession) -> bool:
         if not starts_playback(range_start, await _last_access(session, access, now), now):
             return False
-        session.add(RecordingAccess(at=now, **asdict(access)))
-        return True
+        return await _insert(access, now, session)
 
     # Read again and write under the write lock: on SQLite two seeks at once make one row, not two (on
     # PostgreSQL both may be written in the same instant: a duplicate, never a missing row).
@@ -134,6 +133,11 @@ async def record(app: web.Application, access: Access, *, range_start: int | Non
     if written:
         recent.remember(access, now)
     return written
+
+
+async def _insert(access: Access, now: datetime, session: AsyncSession) -> bool:
+    session.add(RecordingAccess(at=now, **asdict(access)))
+    return True
 
 
 async def _last_access(session: AsyncSession, access: Access, now: datetime) -> datetime | None:
