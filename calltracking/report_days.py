@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -62,6 +62,8 @@ _BUILD_CHUNK_DAYS = 2
 # Days not rolled up, counted from their calls in one read.
 _READ_CHUNK_DAYS = 31
 
+K = TypeVar("K")
+
 
 @dataclass
 class Figures:
@@ -97,11 +99,48 @@ def all_reached(figures: Figures) -> dict[float, int]:
     if figures.reached_packed:
         pairs = array("i")
         pairs.frombytes(b"".join(figures.reached_packed))
-        for i in range(0, len(pairs), 2):
-            tenths[pairs[i]] += pairs[i + 1]
+        values = iter(pairs)
+        for value, calls in zip(values, values, strict=True):
+            tenths[value] += calls
     for minutes, calls in figures.reached.items():
         tenths[round(minutes * 10)] += calls
     return {value / 10: calls for value, calls in tenths.items()}
+
+
+def count_callers(figures: Mapping[K, Figures]) -> tuple[dict[K, int], int]:
+    """Unique callers per group, and over all groups together.
+
+    One group's set at a time, the largest first, and that one grows into everyone's: a year holds about
+    a million digests, and every set kept alive beside the others costs memory and a garbage-collector
+    pass over its entries each time young objects are collected.
+    """
+    unique: dict[K, int] = {}
+    everyone: set[int] = set()
+    for key in sorted(figures, key=lambda k: -_callers_size(figures[k])):
+        callers = all_callers(figures[key])
+        unique[key] = len(callers)
+        if everyone:
+            everyone |= callers
+        else:
+            everyone = callers
+        del callers
+    return unique, len(everyone)
+
+
+def _callers_size(figures: Figures) -> int:
+    return sum(map(len, figures.packed)) // 8 + len(figures.callers)
+
+
+def add_up(into: Figures, figures: Figures) -> None:
+    into.calls += figures.calls
+    into.first_time_callers += figures.first_time_callers
+    into.answered += figures.answered
+    into.missed += figures.missed
+    into.target_calls += figures.target_calls
+    into.callers |= figures.callers
+    into.packed += figures.packed
+    into.reached_packed += figures.reached_packed
+    into.reached.update(figures.reached)
 
 
 def caller_digest(number: str) -> int:
@@ -400,17 +439,7 @@ async def figures_by_day(
     days = found
     built = await _built_days(session, settings, days)
     rows = await session.execute(
-        select(
-            ReportBuilt.day,
-            ReportDay.key,
-            ReportDay.calls,
-            ReportDay.first_time_callers,
-            ReportDay.answered,
-            ReportDay.missed,
-            ReportDay.target_calls,
-            ReportDay.callers,
-            ReportDay.reached,
-        )
+        select(ReportBuilt.day, *_DAY_FIGURES)
         .join(ReportBuilt, ReportBuilt.id == ReportDay.built_id)
         .where(ReportBuilt.id.in_(list(built.values())), ReportDay.grouping == grouping)
     )
@@ -424,7 +453,75 @@ async def figures_by_day(
             packed=[callers],
             reached_packed=[reached],
         )
-    # Days not rolled up (not settled yet, or forgotten since): straight from their calls.
+    async for one_day, key, figures in _counted_from_calls(session, settings, grouping, days, built):
+        result[one_day][key] = figures
+    return result
+
+
+async def figures_over(
+    session: AsyncSession, settings: Settings, grouping: str, days: DayRange
+) -> dict[str | None, Figures]:
+    """Each group's figures added up over the whole range (what the report shows): rolled-up days read back
+    (on PostgreSQL added up by the database), the others counted from their calls."""
+    result: dict[str | None, Figures] = defaultdict(Figures)
+    found = await with_calls(session, days)
+    if found is None:
+        return result
+    days = found
+    built = await _built_days(session, settings, days)
+    ids = list(built.values())
+    if ids and session.get_bind().dialect.name == "postgresql":
+        rows: Iterable[Sequence[Any]] = await _added_up_on_postgres(session, grouping, ids)
+    else:
+        rows = await session.execute(
+            select(*_DAY_FIGURES).where(ReportDay.built_id.in_(ids), ReportDay.grouping == grouping)
+        )
+    for key, calls, first, answered, missed, target, callers, reached in rows:
+        into = result[key]
+        into.calls += calls
+        into.first_time_callers += first
+        into.answered += answered
+        into.missed += missed
+        into.target_calls += target
+        into.packed.append(callers)
+        into.reached_packed.append(reached)
+    async for _, key, figures in _counted_from_calls(session, settings, grouping, days, built):
+        add_up(result[key], figures)
+    return result
+
+
+_DAY_FIGURES = (
+    ReportDay.key,
+    ReportDay.calls,
+    ReportDay.first_time_callers,
+    ReportDay.answered,
+    ReportDay.missed,
+    ReportDay.target_calls,
+    ReportDay.callers,
+    ReportDay.reached,
+)
+# A year's callers are megabytes of digests: sent as they are (psycopg's binary results), not as hex text,
+# and joined per group by the database rather than sent as a few thousand rows.
+_ADDED_UP_SQL = """SELECT key, sum(calls), sum(first_time_callers), sum(answered), sum(missed),
+       sum(target_calls), string_agg(callers, ''::bytea), string_agg(reached, ''::bytea)
+  FROM tracking_report_days
+ WHERE built_id = ANY(%s::integer[]) AND grouping = %s
+ GROUP BY key"""
+
+
+async def _added_up_on_postgres(session: AsyncSession, grouping: str, ids: list[int]) -> list[Any]:
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    async with raw.driver_connection.cursor(binary=True) as cursor:  # type: ignore[union-attr]
+        await cursor.execute(_ADDED_UP_SQL, (ids, grouping))
+        return list(await cursor.fetchall())
+
+
+async def _counted_from_calls(
+    session: AsyncSession, settings: Settings, grouping: str, days: DayRange, built: dict[str, int]
+) -> AsyncIterator[tuple[date, str | None, Figures]]:
+    """The days of the range not rolled up (not settled yet, or forgotten since), counted from their
+    calls."""
     pending = []
     day = days.first
     while day <= days.last:
@@ -438,8 +535,7 @@ async def figures_by_day(
         for one_day, groups in counted.items():
             for (name, key), figures in groups.items():
                 if name == grouping:
-                    result[one_day][key] = figures
-    return result
+                    yield one_day, key, figures
 
 
 async def forget_all(session: AsyncSession) -> None:

@@ -7,7 +7,6 @@ over the days of a month, per-call costs) is finished in ``report_rows``, which 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,10 +19,11 @@ from calltracking.report_days import (
     GROUPINGS,
     Figures,
     Settings,
-    all_callers,
     all_reached,
+    count_callers,
     ensure_rolled_up,
     figures_by_day,
+    figures_over,
 )
 from calltracking.report_rows import COST_GROUPS, CallCounts, CostEntry, Reached
 from kolokol.storage.tables import TrackingCost
@@ -46,28 +46,12 @@ async def report_figures(
     settings = Settings(query.days.zone, query.target_call_seconds)
     await ensure_rolled_up(sessions, settings, query.days, now)
     async with sessions() as session:
-        by_day = await figures_by_day(session, settings, query.group, query.days)
-    merged: dict[str | None, Figures] = defaultdict(Figures)
-    for groups in by_day.values():
-        for key, f in groups.items():
-            into = merged[key]
-            into.calls += f.calls
-            into.first_time_callers += f.first_time_callers
-            into.answered += f.answered
-            into.missed += f.missed
-            into.target_calls += f.target_calls
-            into.callers |= f.callers
-            into.packed += f.packed
-            into.reached_packed += f.reached_packed
-            for minutes, n in f.reached.items():
-                into.reached[minutes] += n
-    # Callers of rolled-up days come as packed digests: one set per group, built at C speed.
-    callers = {key: all_callers(f) for key, f in merged.items()}
-    per_group = {key: _counts(f, len(callers[key])) for key, f in merged.items()}
-    everyone: set[int] = set().union(*callers.values())
+        merged = await figures_over(session, settings, query.group, query.days)
+    unique, everyone = count_callers(merged)
+    per_group = {key: _counts(f, unique[key]) for key, f in merged.items()}
     total = CallCounts(
         calls=sum(c.calls for c in per_group.values()),
-        unique_callers=len(everyone),
+        unique_callers=everyone,
         first_time_callers=sum(c.first_time_callers for c in per_group.values()),
         answered=sum(c.answered for c in per_group.values()),
         missed=sum(c.missed for c in per_group.values()),
