@@ -37,6 +37,16 @@ _UNKNOWN_DURATION_TIMEOUT_SECONDS = 900.0
 _TRUNCATED_SLACK_SECONDS = 1.0
 _TRUNCATED_SLACK_SHARE = 0.05
 _STDERR_REASON_CHARS = 300
+_MACHINE_TROUBLES = (
+    b"Error writing trailer",
+    b"Error closing file",
+    b"No space left on device",
+    b"Disk quota exceeded",
+    b"Read-only file system",
+    b"Input/output error",
+    b"Permission denied",
+    b"Cannot allocate memory",
+)
 _FFMPEG_CONTEXT = re.compile(r"\[[\w:. -]+ @ 0x[0-9a-f]+\] ")
 
 
@@ -77,6 +87,8 @@ def process(src: Path, dst: Path, fmt: Format, bitrate_kbps: int) -> ProcessedAu
     if bitrate_kbps <= 0:
         raise ValueError("the bitrate must be positive")
     size = _size(src)
+    if not dst.parent.is_dir():
+        raise FileNotFoundError(f"the directory for the processed audio is missing: {dst.parent}")
     with src.open("rb") as file:
         head = file.read(HEAD_BYTES)
     reason = not_audio_reason(head)
@@ -88,9 +100,11 @@ def process(src: Path, dst: Path, fmt: Format, bitrate_kbps: int) -> ProcessedAu
     probe = probe_audio(src)
     channels = 1 if probe.channels == 1 else 2
     part = dst.with_name(dst.name + ".part")
+    # A leftover (or planted) file or link there is never written through: ffmpeg creates a new one.
+    part.unlink(missing_ok=True)
     try:
         meter = LevelMeter(ANALYSIS_RATE, channels)
-        _transcode(src, part, fmt, bitrate_kbps, channels, probe, meter)
+        transcode(src, part, fmt, bitrate_kbps, channels, probe.duration_seconds, meter)
         levels = meter.finish()
         if levels.samples == 0:
             raise BadAudio("the file holds no audio (0 seconds)")
@@ -187,19 +201,26 @@ def summarise(stderr: bytes, src: Path | None = None) -> str:
     return line
 
 
-def _transcode(
-    src: Path, part: Path, fmt: Format, bitrate_kbps: int, channels: int, probe: Probe, meter: LevelMeter
+def transcode(
+    src: Path,
+    out: Path,
+    fmt: Format,
+    bitrate_kbps: int,
+    channels: int,
+    duration_seconds: float | None,
+    meter: LevelMeter,
 ) -> None:
+    """One ffmpeg run: ``out`` in the browser format, and the same audio as 8 kHz PCM into ``meter``."""
     command = [
         _tool("ffmpeg"),
         *("-nostdin", "-hide_banner", "-v", "error", "-y", "-i", str(src)),
         *("-map", "0:a:0", "-vn", "-sn", "-dn", "-ac", str(channels), "-map_metadata", "-1"),
         *encoder_arguments(fmt, bitrate_kbps),
-        str(part),
+        str(out),
         *("-map", "0:a:0", "-ac", str(channels), "-ar", str(ANALYSIS_RATE)),
         *("-c:a", "pcm_s16le", "-f", "s16le", "pipe:1"),
     ]
-    timeout = _timeout(probe.duration_seconds)
+    timeout = _timeout(duration_seconds)
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(  # noqa: S603 - fixed arguments, no shell, our own file paths
             command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors
@@ -227,8 +248,13 @@ def _transcode(
                 process.stdout.close()
         if timed_out.is_set():
             raise BadAudio(f"ffmpeg did not finish within {timeout:.0f} s; the file may be damaged")
+        complaint = _tail(errors)
+        # ffmpeg 5 exits 0 even when writing its output failed: its complaints are read either way. The
+        # disk's trouble is not the recording's: the worker tries again later.
+        if any(trouble in complaint for trouble in _MACHINE_TROUBLES):
+            raise OSError(f"ffmpeg could not write: {summarise(complaint, src)}")
         if code != 0:
-            raise BadAudio(f"ffmpeg could not decode the file: {summarise(_tail(errors), src)}")
+            raise BadAudio(f"ffmpeg could not decode the file: {summarise(complaint, src)}")
 
 
 def _timeout(duration: float | None) -> float:

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from recordings.audio_figures import LevelMeter
 from recordings.pool import ProcessPool
-from recordings.processing import BadAudio, ProcessedAudio, process
+from recordings.processing import BadAudio, ProcessedAudio, process, transcode
 from tests.support.call_audio import Samples, Segment, Silence, Tone, convert, probe, speech, write_wav
 
 # Caller: greets (0-3 s), waits, answers (6-9 s) and talks over the clinic at the end (11-13 s).
@@ -188,6 +189,28 @@ def test_a_failed_run_leaves_an_earlier_file_alone(tmp_path: Path) -> None:
     with pytest.raises(BadAudio):
         process(bad, dst, "opus", 24)
     assert dst.read_bytes() == b"earlier"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_is_not_blamed_on_the_recording(tmp_path: Path) -> None:
+    src = write_wav(tmp_path / "call.wav", [Tone(2)])
+    # /dev/full fails every write as a full disk does (and ffmpeg 5 still exits 0).
+    with pytest.raises(OSError, match="No space left on device") as caught:
+        transcode(src, Path("/dev/full"), "opus", 24, 1, 2.0, LevelMeter(8000, 1))
+    assert not isinstance(caught.value, BadAudio)
+
+
+def test_a_link_planted_where_the_result_is_written_is_not_followed(tmp_path: Path) -> None:
+    src = write_wav(tmp_path / "call.wav", [Tone(2)])
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "call.ogg.part").symlink_to(victim)
+    process(src, out / "call.ogg", "opus", 24)
+    assert victim.read_text() == "keep me"
+    assert not (out / "call.ogg").is_symlink()
+    assert probe(out / "call.ogg")["codec_name"] == "opus"
 
 
 def _assert_call_figures(audio: ProcessedAudio) -> None:
