@@ -93,9 +93,11 @@ def make_call_audio(path: Path, seconds: float, seed: int = 11) -> tuple[float, 
         for _ in range(rng.choice((1, 1, 2, 3))):
             phrase = rng.choice(lines)
             turns.append(Turn(side, at, phrase))
-            at += len(phrase) + int(rng.uniform(0.12, 0.28) * RATE)
+            spoken_until = at + len(phrase)
+            at = spoken_until + int(rng.uniform(0.12, 0.28) * RATE)
         end = at
-        talk[side] += min(end, total) - start
+        # The turn from its first word to its last (the short pauses between phrases are talk).
+        talk[side] += max(0, min(spoken_until, total) - start)
         roll = rng.random()
         if roll < 0.12:  # the other side starts before this one is done
             at = end - int(rng.uniform(0.4, 1.5) * RATE)
