@@ -257,3 +257,19 @@ def test_an_operator_not_allowed_to_listen_is_told_so(kolokol: Kolokol, open_pag
     page = open_page("anna", path=f"/calls/{ids['recorded']}")
     expect(page.locator("#recording-state")).to_have_attribute("data-state", "not-allowed")
     expect(page.locator("#audio")).to_have_count(0)
+
+
+def test_an_admin_sees_who_listened(kolokol: Kolokol, open_page: Any, opus: Path) -> None:
+    ids = the_log(kolokol, opus)
+    kolokol.add_user("root", "admin")
+    kolokol.add_user("olga", "manager")
+    page = open_page("root", path=f"/calls/{ids['failed']}")
+    expect(page.locator("#audit-empty")).to_be_visible()
+    page.goto(f"/calls/{ids['recorded']}")
+    wait_for_audio(page, "a.readyState >= 1")
+    page.click("#audit-refresh")
+    expect(page.locator("#audit-table tbody tr").first).to_contain_text("root")
+    expect(page.locator("#audit-table tbody tr").first).to_contain_text("слушал(а)")
+    other = open_page("olga", path=f"/calls/{ids['recorded']}")
+    expect(other.locator("#player")).to_be_visible()
+    expect(other.locator("#audit")).to_have_count(0)

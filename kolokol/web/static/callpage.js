@@ -223,6 +223,39 @@ function recordingSlot(call) {
   return slot;
 }
 
+const AUDIT_ROWS = 50;
+
+/** Admins: who listened to, downloaded or linked the recording, when and from where (the access audit). */
+function auditPanel(call) {
+  const body = h('div', { id: 'audit-body' });
+  const load = () => {
+    get(withQuery('/api/recordings/access', { call: call.id, limit: AUDIT_ROWS }))
+      .then((data) => {
+        if (!data.items.length) {
+          body.replaceChildren(h('p', { class: 'cp-note', id: 'audit-empty' }, t('call.audit.empty')));
+          return;
+        }
+        body.replaceChildren(
+          h('table', { class: 'live-table cl-table', id: 'audit-table' },
+            h('thead', {}, h('tr', {}, ['when', 'who', 'action', 'address'].map((key) => h('th', { scope: 'col' }, t(`call.audit.col.${key}`))))),
+            h('tbody', {}, data.items.map((item) =>
+              h('tr', { dataset: { action: item.action } },
+                h('td', { class: 'cl-when' }, moment(item.at)),
+                h('td', {}, item.via === 'link' ? t('call.audit.by_link') : item.who),
+                h('td', {}, t(`call.audit.action.${item.action}`) || item.action),
+                h('td', { title: item.user_agent || '' }, item.address),
+              ),
+            )),
+          ),
+        ); // prettier-ignore
+      })
+      .catch((error) => body.replaceChildren(errorBox(error)));
+  };
+  load();
+  const refresh = h('button', { type: 'button', class: 'button-ghost button-small', id: 'audit-refresh', onclick: load }, t('call.audit.refresh'));
+  return panel('audit', t('call.audit'), body, h('p', { class: 'cp-actions' }, refresh));
+}
+
 /** The call by its record's id, or by the live call's "<pbx>:<pbx_call_id>" (the console links so). */
 async function findCall(id) {
   const colon = id.indexOf(':');
@@ -268,7 +301,7 @@ async function start() {
   root.replaceChildren(
     h('div', { class: 'cp-grid' },
       h('div', { class: 'cp-main' }, summary(call), recordingSlot(call), historyPanel(call)),
-      h('div', { class: 'cp-side' }, contactsPanel(call), otherCallsPanel(call)),
+      h('div', { class: 'cp-side' }, contactsPanel(call), otherCallsPanel(call), user.role === 'admin' && call.recording && call.recording.id ? auditPanel(call) : null),
     ),
   ); // prettier-ignore
 }

@@ -24,6 +24,8 @@ BUILT = {
     "calls.recording.short.": "ready pending failed purged",
     "call.history.missed.": "ringing queue ivr",
     "call.history.task.": "open closed",
+    "call.audit.col.": "when who action address",
+    "call.audit.action.": "play download link",
     "channel.": "paid organic referral social email direct offline other",
     "console.contact.": "patient_status next_visit last_visit doctor curator branch birth_date email",
 }
