@@ -91,12 +91,12 @@ async def _send_file(
     request: web.Request, response: web.StreamResponse, handle: IO[bytes], start: int, count: int
 ) -> None:
     transport = request.transport
-    if transport is None:
+    if transport is None or transport.is_closing():
         raise ConnectionResetError("the listener went away")
     try:
         sent = await asyncio.get_running_loop().sendfile(transport, handle, start, count)
     except NotImplementedError:
-        # A transport sendfile cannot serve: read and write in chunks.
+        # An event loop without sendfile (uvloop has none): read and write in chunks.
         await asyncio.to_thread(handle.seek, start)
         await _copy(request, response, handle, count)
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,24 @@ async def test_if_range_gets_a_part_only_of_the_same_version(on_disk: Listening)
     assert by_date.status == 206
     changed = await on_disk.get(url, headers={"Range": "bytes=100-199", "If-Range": '"another-version"'})
     assert (changed.status, changed.body) == (200, on_disk.audio)
+
+
+async def test_without_sendfile_the_file_is_copied_in_chunks(
+    on_disk: Listening, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tried: list[int] = []
+
+    async def no_sendfile(*_args: object, **_kw: object) -> int:
+        tried.append(1)
+        raise NotImplementedError("this loop has no sendfile")
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "sendfile", no_sendfile)
+    stored = await on_disk.store()
+    whole = await on_disk.get(audio_url(stored.recording_id))
+    assert (whole.status, whole.body) == (200, on_disk.audio)
+    part = await on_disk.get(audio_url(stored.recording_id), headers={"Range": "bytes=1000-1999"})
+    assert (part.status, part.body) == (206, on_disk.audio[1000:2000])
+    assert len(tried) == 2, "both answers went the way without sendfile"
 
 
 async def test_download_is_an_attachment(on_disk: Listening) -> None:
