@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from tests.support.clock import Clock
 from tests.support.listening import Listening, start_listening
 from tests.support.logins import ClientMaker, add_user, log_in
 from tests.support.stored_recordings import STARTED, WithoutLocalFiles, make_opus
+from tests.support.waiting import eventually
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +120,28 @@ async def test_without_sendfile_the_file_is_copied_in_chunks(
     part = await on_disk.get(audio_url(stored.recording_id), headers={"Range": "bytes=1000-1999"})
     assert (part.status, part.body) == (206, on_disk.audio[1000:2000])
     assert len(tried) == 2, "both answers went the way without sendfile"
+
+
+async def test_a_listener_leaving_mid_recording_is_routine(
+    on_disk: Listening, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Far more than the sockets' buffers hold, so the server is still sending when the listener leaves.
+    big = tmp_path / "long.ogg"
+    await asyncio.to_thread(big.write_bytes, os.urandom(48 * 1024 * 1024))
+    stored = await on_disk.store(audio=big)
+    caplog.set_level(logging.DEBUG, logger="kolokol.recordings")
+    headers = {"Authorization": f"Bearer {on_disk.tokens['admin']}"}
+    async with on_disk.client.get(audio_url(stored.recording_id), headers=headers) as resp:
+        assert resp.status == 200
+        await resp.content.readexactly(64 * 1024)
+        resp.close()  # drops the connection mid-body
+    await eventually(
+        lambda: any(r.getMessage() == "listener gone mid-recording" for r in caplog.records),
+        "the server noticing the listener left",
+    )
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], "nothing to warn about"
+    again = await on_disk.get(audio_url(stored.recording_id), headers={"Range": "bytes=0-99"})
+    assert again.status == 206 and len(again.body) == 100
 
 
 async def test_download_is_an_attachment(on_disk: Listening) -> None:
