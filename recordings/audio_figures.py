@@ -4,12 +4,13 @@ Pure: 16-bit PCM in (any chunking), numbers out. ``LevelMeter`` cuts the PCM int
 two numbers per frame and channel (mean square and peak), so an hour of audio costs a few megabytes
 whatever its format; ``figures()`` then finds speech and silence in those frames and draws the waveform.
 
-Channels of a two-channel recording: channel 0 is the caller, channel 1 the clinic. Every source we take
-two-channel audio from puts the call's first leg first: Asterisk's MixMonitor ``D`` option interleaves the
-audio coming from the recorded channel (our dialplan records the caller's channel) before the audio going
-to it; Twilio's dual-channel recordings hold the parent call (the caller of an inbound call) in the first
-channel; Telnyx's dual recordings the first leg on channel A. (MixMonitor's ``r()``/``t()`` files are two
-mono files: received = the recorded channel's own voice, i.e. the caller.)
+Channels of a two-channel recording: channel 0 is the leg that started the call, channel 1 the other
+(``talk_seconds`` names them caller and clinic as on an inbound call; ``sides_for_direction`` swaps them
+for a call the clinic placed). Every source we take two-channel audio from puts the first leg first:
+Asterisk's MixMonitor ``D`` option interleaves the audio coming from the recorded channel (our dialplan
+records the caller's channel) before the audio going to it; Twilio's dual-channel recordings hold the
+parent call in the first channel; Telnyx's dual recordings the first leg on channel A. (MixMonitor's
+``r()``/``t()`` files are two mono files: received = the recorded channel's own voice.)
 """
 
 from __future__ import annotations
@@ -143,6 +144,19 @@ class AudioFigures:
             "talk_seconds": None if talk is None else {"caller": talk[0], "clinic": talk[1]},
             "overlap_seconds": self.overlap_seconds,
         }
+
+
+def sides_for_direction(figures_json: dict[str, Any] | None, direction: str | None) -> dict[str, Any] | None:
+    """The ``figures`` with ``talk_seconds`` named by who is who on this call.
+
+    Channel 0 is the leg that started the call (see the module's docstring): the caller on an inbound
+    call, but the clinic on one the clinic placed (``direction == "outbound"``), whose first leg is the
+    operator's phone or the operator's channel.
+    """
+    talk = figures_json.get("talk_seconds") if figures_json else None
+    if figures_json is None or direction != "outbound" or not isinstance(talk, dict):
+        return figures_json
+    return {**figures_json, "talk_seconds": {"caller": talk.get("clinic"), "clinic": talk.get("caller")}}
 
 
 def figures(levels: Levels) -> AudioFigures:

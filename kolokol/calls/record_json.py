@@ -15,6 +15,7 @@ from kolokol.contacts.views import contact_json
 from kolokol.storage.tables import Call, CallbackTask, Contact, Recording
 from kolokol.tasks.views import task_json
 from kolokol.times import iso
+from recordings.audio_figures import sides_for_direction
 
 
 def _seconds(start: datetime, end: datetime | None) -> float:
@@ -88,7 +89,8 @@ def recording_json(call: Call, recording: Recording | None) -> dict[str, Any] | 
         "url": f"/api/recordings/{recording.id}/audio" if ready else None,
         "peaks_url": f"/api/recordings/{recording.id}/peaks" if ready else None,
         "failure": recording.failure,
-        "figures": recording.figures,
+        # Channel 0 is whoever started the call: on a call the clinic placed, that is the clinic.
+        "figures": sides_for_direction(recording.figures, call.direction),
     }
     if ref:
         item["provider_ref"] = ref

@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from recordings.audio_figures import LevelMeter, Levels, figures, threshold_db
+from recordings.audio_figures import LevelMeter, Levels, figures, sides_for_direction, threshold_db
 
 RATE = 8000
 
@@ -177,3 +177,14 @@ def test_odd_bytes_at_the_end_are_ignored() -> None:
     meter = LevelMeter(RATE, 2)
     meter.feed(pcm(tone(0.1), tone(0.1)) + b"\x01\x02\x03")
     assert meter.finish().samples == 800
+
+
+def test_on_a_call_the_clinic_placed_channel_0_is_the_clinic() -> None:
+    measured = figures(measure(tone(3) + silence(2), silence(3) + tone(1))).as_json()
+    assert measured["talk_seconds"] == {"caller": 3.0, "clinic": 1.0}
+    assert sides_for_direction(measured, "inbound") == measured
+    swapped = sides_for_direction(measured, "outbound")
+    assert swapped["talk_seconds"] == {"caller": 1.0, "clinic": 3.0}
+    assert swapped["overlap_seconds"] == measured["overlap_seconds"]
+    mono = figures(measure(tone(1))).as_json()
+    assert sides_for_direction(mono, "outbound") == mono
