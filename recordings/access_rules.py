@@ -14,9 +14,13 @@ OperatorsListen = Literal["all", "own", "none"]
 SAME_PLAYBACK = timedelta(minutes=10)
 
 
-def call_phones(operator: str | None, answered_by: str | None, rang: Iterable[str]) -> frozenset[str]:
-    """The extensions a call was on: the ones that rang, the one that answered, the operator's."""
-    return frozenset(p for p in (operator, answered_by, *rang) if p)
+def call_phones(
+    operator: str | None, answered_by: str | None, rang: Iterable[str], caller: str, called: str
+) -> frozenset[str]:
+    """What a call was on: the operator's phone, the one that answered, the ones that rang, and the two
+    ends (an extension's own outgoing and internal calls). The call log's operator scope is the same
+    (kolokol.calls.call_scope): a call an operator sees listed is one they may hear."""
+    return frozenset(p for p in (operator, answered_by, *rang, caller, called) if p)
 
 
 def may_listen(

@@ -30,7 +30,7 @@ async def _recording_for(request: web.Request, principal: Principal) -> Recordin
         if principal.role == "operator":
             call = await session.get(Call, recording.call_id)
             if call is not None:
-                phones = call_phones(call.operator, call.answered_by, call.rang)
+                phones = call_phones(call.operator, call.answered_by, call.rang, call.caller, call.called)
     setting = request.app[SETTINGS].recordings.operators_listen
     if not may_listen(principal.role, principal.extensions, operators_listen=setting, phones=phones):
         raise ApiError(403, "forbidden", "this recording is not of a call on your phones")

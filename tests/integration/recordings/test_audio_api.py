@@ -177,10 +177,13 @@ async def test_operators_hear_the_calls_on_their_phones(on_disk: Listening) -> N
     mine = await on_disk.store(operator="101", answered_by="101", rang=("101", "102"))
     rang_me = await on_disk.store(operator="103", answered_by="103", rang=("102", "103"))
     not_mine = await on_disk.store(operator="200", answered_by="200", rang=("200",))
+    dialled_out = await on_disk.store(
+        operator=None, answered_by=None, rang=(), caller="102", called="+79031112233"
+    )
     await add_user(on_disk.app, "olga", "operator", extensions=("102",))
     await log_in(on_disk.client, "olga")
-    assert (await on_disk.get(audio_url(mine.recording_id), role=None)).status == 200
-    assert (await on_disk.get(audio_url(rang_me.recording_id), role=None)).status == 200
+    for own in (mine, rang_me, dialled_out):
+        assert (await on_disk.get(audio_url(own.recording_id), role=None)).status == 200
     refused = await on_disk.get(audio_url(not_mine.recording_id), role=None)
     assert refused.status == 403 and b"your phones" in refused.body
     assert (await on_disk.get(f"/api/recordings/{not_mine.recording_id}/peaks", role=None)).status == 403

@@ -8,12 +8,14 @@ import pytest
 
 from recordings.access_rules import OperatorsListen, call_phones, may_listen, starts_playback
 
-PHONES = call_phones("101", "102", ["101", "103"])
+PHONES = call_phones("101", "102", ["101", "103"], "+79161234567", "+74951110001")
 
 
-def test_a_calls_phones_are_the_operators_the_answerers_and_those_that_rang() -> None:
-    assert sorted(PHONES) == ["101", "102", "103"]
-    assert call_phones(None, None, []) == frozenset()
+def test_a_calls_phones_are_the_operators_the_answerers_those_that_rang_and_its_ends() -> None:
+    assert sorted(PHONES) == ["+74951110001", "+79161234567", "101", "102", "103"]
+    internal = call_phones(None, None, [], "104", "105")
+    assert sorted(internal) == ["104", "105"]
+    assert call_phones(None, None, [], "", "") == frozenset()
 
 
 @pytest.mark.parametrize("setting", ["all", "own", "none"])
