@@ -19,6 +19,11 @@ them plus ``STRANGER`` (callers who are none of them: a number found elsewhere, 
 
 - a lease live at the ring weighs ``ACTIVE_WEIGHT`` (1): a call during the visit is by far the likeliest
   call; ``YOUNG`` times that while the page has not heartbeat yet (a visitor calling at once, or a bot);
+- a lease live at the ring whose page had stopped heartbeating more than ``QUIET_BEATS`` intervals
+  before it (the visitor left and the number waits out the hold) weighs as a lease that ended when the
+  next heartbeat was due: a visitor who taps the number calls within seconds of the page's last
+  heartbeat, and one who left is no likelier to call than others who left about then. A heartbeat after
+  the ring (the call record is scored when the call ended) means the page was open;
 - a lease that ended ``d`` before the ring weighs ``LATE_SHARE · exp(-d / LATE_TAU) + SAVED_SHARE``:
   people call back after leaving the page, fewer as time passes (``LATE_TAU``, 40 minutes), and a few
   dial the number from their phone's history days later (the flat ``SAVED_SHARE``);
@@ -30,10 +35,17 @@ The figures follow from how often people call during a visit, after it the same 
 best (Brier) on the attribution harness's simulated traffic (tests/support/attribution_harness.py),
 whose call rates were set beforehand, and they round the rates that traffic implies.
 
+The session named is the weightiest of the source (channel, source, medium, campaign) whose sessions
+weigh most together: when several visitors who left may be calling back, the advertising most of them
+came from is the likeliest, and a report by source is then right more often even when the session is
+not. (A live lease outweighs any crowd of visitors who left.)
+
 Reasons (the first is the main one) and confidence by case:
 
 - ``lease-active``: a lease live at the ring — its session; about 0.9–1 (less when others left the
   page lately: they may be calling back); ``lease-unconfirmed`` added when its page had not heartbeat yet.
+- ``lease-on-hold``: the likeliest is a lease live at the ring whose page had gone quiet — its session,
+  as sure as a visitor who left that long ago (``ambiguous`` when others left about then).
 - ``lease-expired``: no live lease, and the last holder is the only one whose lease ended within
   ``SAVED_AFTER`` (a day) before the ring — that holder; confidence falls with the time since the lease
   ended.
@@ -83,6 +95,7 @@ PUBLIC_FALLBACK_STRANGER = 3.0
 SAVED_AFTER = timedelta(days=1)
 REPEAT_TRUST = 0.95
 YOUNG = 0.8
+QUIET_BEATS = 2
 AMBIGUOUS_BELOW = 0.5
 RIVAL_SHARE = 1 / 3
 
@@ -159,6 +172,9 @@ class LeaseRow:
     ends_at: datetime
     confirmed_at: datetime | None
     overflow: bool = False
+    # The page's last heartbeat (None: not known) and the site's heartbeat interval.
+    last_heartbeat_at: datetime | None = None
+    heartbeat: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +258,8 @@ class _Candidate:
     row: LeaseRow
     weight: float
     active: bool
+    # Live at the ring, but its page had stopped heartbeating: the visitor had left (the hold).
+    quiet: bool = False
 
 
 def _pool(
@@ -270,13 +288,15 @@ def _pool(
             ambiguous=True,
         )
     candidates = _weigh(rows, at)
-    best = max(candidates, key=lambda c: (c.weight, c.row.ends_at))
+    best = _likeliest(candidates)
     # Anyone who left the page lately could still be the caller: the chosen one's share of them all.
     confidence = best.weight / (sum(c.weight for c in candidates) + STRANGER)
-    if best.active:
+    if best.active and not best.quiet:
         reasons = ["lease-active"]
         if not _confirmed(best.row, at):
             reasons.append("lease-unconfirmed")
+    elif best.active:
+        reasons = ["lease-on-hold"]
     else:
         gap = at - best.row.ends_at
         recent = {c.row.visit.id for c in candidates if at - c.row.ends_at <= SAVED_AFTER}
@@ -376,24 +396,54 @@ def _fallback(
 # --- helpers ----------------------------------------------------------------------------------------
 
 
+def _likeliest(candidates: list[_Candidate]) -> _Candidate:
+    """The weightiest session of the source whose sessions weigh most together: when several people
+    may have dialled the number, the source they most likely share is the best guess for reports, and
+    its weightiest session the best guess of the session."""
+    by_source: dict[tuple[str | None, ...], list[_Candidate]] = {}
+    for c in candidates:
+        by_source.setdefault(_source_key(c.row.visit), []).append(c)
+    heads = [max(g, key=lambda c: (c.weight, c.row.ends_at)) for g in by_source.values()]
+    weights = [sum(c.weight for c in g) for g in by_source.values()]
+    # Ties (sessions long gone weigh the same) go to the most recent.
+    return max(zip(weights, heads, strict=True), key=lambda w: (w[0], w[1].weight, w[1].row.ends_at))[1]
+
+
+def _source_key(visit: Visit) -> tuple[str | None, ...]:
+    return visit.channel, visit.source, visit.medium, visit.campaign
+
+
 def _weigh(rows: Sequence[LeaseRow], at: datetime) -> list[_Candidate]:
     """One candidate per session: its weightiest lease of the number."""
     by_session: dict[str, _Candidate] = {}
     for row in rows:
         active = row.ends_at > at
         confirmed = _confirmed(row, at)
-        if active:
+        left = _left(row, at) if active else row.ends_at
+        if left is None:
             # A page that has not heartbeat yet: a visitor who calls at once, or a bot.
             weight = ACTIVE_WEIGHT if confirmed else ACTIVE_WEIGHT * YOUNG
         else:
-            weight = LATE_SHARE * math.exp(-((at - row.ends_at) / LATE_TAU)) + SAVED_SHARE
+            weight = LATE_SHARE * math.exp(-((at - left) / LATE_TAU)) + SAVED_SHARE
             if not confirmed:
                 weight *= UNCONFIRMED
-        candidate = _Candidate(row, weight, active)
+        candidate = _Candidate(row, weight, active, quiet=active and left is not None)
         held = by_session.get(row.visit.id)
         if held is None or (candidate.weight, row.ends_at) > (held.weight, held.row.ends_at):
             by_session[row.visit.id] = candidate
     return list(by_session.values())
+
+
+def _left(row: LeaseRow, at: datetime) -> datetime | None:
+    """When the visitor holding a live lease left its page, if its heartbeats had stopped by the ring;
+    None while the page is open. A heartbeat after the ring (read when the call is stored) means open."""
+    if row.heartbeat is None or row.last_heartbeat_at is None:
+        return None
+    seen = row.last_heartbeat_at
+    if seen >= at or at - seen <= row.heartbeat * QUIET_BEATS:
+        return None
+    # Gone by the next heartbeat that never came.
+    return seen + row.heartbeat
 
 
 def _confirmed(row: LeaseRow, at: datetime) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -41,7 +41,15 @@ from calltracking.attribution import (
     Visit,
     attribute,
 )
-from kolokol.storage.tables import Call, Lease, PoolNumber, TrackingNumber, TrackingPool, VisitorSession
+from kolokol.storage.tables import (
+    Call,
+    Lease,
+    PoolNumber,
+    TrackingNumber,
+    TrackingPool,
+    TrackingSite,
+    VisitorSession,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +222,8 @@ _LEASES = (
         Lease.ends_at.label("ends_at"),
         Lease.confirmed_at.label("confirmed_at"),
         Lease.overflow.label("overflow"),
+        Lease.last_heartbeat_at.label("last_heartbeat_at"),
+        TrackingSite.heartbeat_seconds.label("heartbeat_seconds"),
         TrackingPool.site_id.label("site"),
         TrackingPool.name.label("pool"),
         TrackingPool.branch.label("branch"),
@@ -223,6 +233,7 @@ _LEASES = (
         *_VISIT,
     )
     .join(TrackingPool, TrackingPool.id == Lease.pool_id)
+    .join(TrackingSite, TrackingSite.id == TrackingPool.site_id)
     .outerjoin(VisitorSession, VisitorSession.id == Lease.session_id)
     .where(Lease.number.in_(_NUMBERS), Lease.started_at >= _SINCE, Lease.started_at <= _UNTIL)
 )
@@ -231,6 +242,8 @@ _EARLIER_CALLS = (
         literal("call"),
         Call.outside_number,
         Call.started_at,
+        null(),
+        null(),
         null(),
         null(),
         null(),
@@ -300,8 +313,8 @@ def _listed(replaces: object) -> list[str]:
 
 
 def _take_history(inputs: Inputs, rows: Iterable[Sequence[Any]]) -> None:
-    for kind, key, started, ends, confirmed, overflow, site, pool, branch, number, confidence, *rest in rows:
-        session_id, *visit = rest
+    for kind, key, started, ends, confirmed, overflow, seen, beat, site, pool, branch, *rest in rows:
+        number, confidence, session_id, *visit = rest
         if kind == "lease":
             inputs.leases.setdefault(key, []).append(
                 LeaseRow(
@@ -311,6 +324,8 @@ def _take_history(inputs: Inputs, rows: Iterable[Sequence[Any]]) -> None:
                     _aware(ends),
                     _aware(confirmed) if confirmed is not None else None,
                     bool(overflow),
+                    _aware(seen) if seen is not None else None,
+                    timedelta(seconds=beat) if beat else None,
                 )
             )
         else:

@@ -19,17 +19,19 @@ import json
 import math
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select
 
 from calltracking.erlang import offered_load, servers_for
 from kolokol.app_keys import SESSIONS, SETTINGS
 from kolokol.auth.tokens import create_token
 from kolokol.calls.wiring import make_pipeline
+from kolokol.storage.tables import VisitorSession
 from pbx.call_record import PbxCallRecord
 from tests.support.clock import Clock
 
@@ -39,6 +41,8 @@ CLINIC = "+74951110001"
 FALLBACK = "+74951119999"
 START = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
 BUSY_FROM = timedelta(hours=9)
+# What "the right source" compares: the fields reports group by, down to the campaign.
+SOURCE_KEY = ("channel", "source", "medium", "campaign")
 
 # What brings visitors (the URL they land on, the page they came from): the channel does not change how
 # calls are attributed, but the stored source must be the visitor's.
@@ -194,10 +198,19 @@ class Outcome:
     source: dict[str, Any]
     # A repeat call's first call.
     first: Outcome | None = None
+    # The true session's channel, source, medium and campaign (filled when the simulation ends).
+    truth_source: tuple[str | None, ...] | None = None
 
     @property
     def right(self) -> bool:
         return self.source.get("session") == self.truth
+
+    @property
+    def source_right(self) -> bool:
+        """The right advertising even if not the right session: what a report by source counts."""
+        if self.truth_source is None:
+            return False
+        return tuple(self.source.get(name) for name in SOURCE_KEY) == self.truth_source
 
 
 @dataclass
@@ -222,6 +235,21 @@ class Results:
     def ambiguous(self) -> int:
         return sum(1 for o in self.outcomes if o.source.get("ambiguous"))
 
+    def flagged_share(self) -> float:
+        """The share of calls flagged ambiguous (left out of exports by default)."""
+        return self.ambiguous() / len(self.outcomes) if self.outcomes else float("nan")
+
+    def source_accuracy(self, kind: str | None = None) -> float:
+        """The share of calls given the right channel, source, medium and campaign, whichever session."""
+        chosen = [o for o in self.outcomes if kind is None or o.kind == kind]
+        return sum(o.source_right for o in chosen) / len(chosen) if chosen else float("nan")
+
+    def sure_wrong(self) -> Counter[str]:
+        """Calls not flagged ambiguous yet wrong, by main reason."""
+        return Counter(
+            o.source["reasons"][0] for o in self.outcomes if not o.source.get("ambiguous") and not o.right
+        )
+
     def sure_accuracy(self) -> float:
         """Of the calls attribution named without flagging them ambiguous (what exports send by default),
         the share it got right: how far a marketer can trust a named source."""
@@ -232,7 +260,7 @@ class Results:
         """Mean squared gap between each call's confidence and whether its session was right."""
         if not self.outcomes:
             return float("nan")
-        return sum((o.source["confidence"] - o.right) ** 2 for o in self.outcomes) / len(self.outcomes)
+        return sum((float(o.source["confidence"]) - o.right) ** 2 for o in self.outcomes) / len(self.outcomes)
 
     def reasons(self) -> Counter[str]:
         return Counter(o.source["reasons"][0] for o in self.outcomes)
@@ -297,7 +325,19 @@ async def simulate(
             await _beat(client, item, results)
         else:
             results.outcomes.append(await _call(pipeline, item))
+    await _fill_truth_sources(app, results)
     return results
+
+
+async def _fill_truth_sources(app: web.Application, results: Results) -> None:
+    truths = {o.truth for o in results.outcomes if o.truth is not None}
+    columns = [getattr(VisitorSession, name) for name in SOURCE_KEY]
+    async with app[SESSIONS]() as db:
+        rows = (
+            await db.execute(select(VisitorSession.id, *columns).where(VisitorSession.id.in_(truths)))
+        ).all()
+    sources = {row[0]: tuple(row[1:]) for row in rows}
+    results.outcomes = [replace(o, truth_source=sources.get(o.truth or "")) for o in results.outcomes]
 
 
 async def _post(
@@ -386,18 +426,24 @@ async def _call(pipeline: Any, call: PlannedCall) -> Outcome:
 
 def summary(results: Results) -> list[str]:
     """What the bench prints and a failing test shows."""
+    sure_wrong = ", ".join(f"{reason} {n}" for reason, n in results.sure_wrong().most_common()) or "none"
     lines = [
         f"pool {results.pool_size} numbers; {results.visitors} visitors, {results.opens} sessions opened, "
         f"{results.overflows} shown the fallback ({results.overflows / max(1, results.opens):.1%}); "
         f"{results.requests} requests, refused: {dict(results.refused) or 'none'}",
-        f"calls {results.count()}: right {results.accuracy():.1%}, ambiguous {results.ambiguous()}, "
-        f"Brier {results.brier():.3f}",
-        f"calls not flagged ambiguous {results.count() - results.ambiguous()}: "
-        f"right {results.sure_accuracy():.1%}",
+        f"calls {results.count()}: right session {results.accuracy():.1%}, right source "
+        f"{results.source_accuracy():.1%}, Brier {results.brier():.3f}",
+        f"calls during the visit {results.count('visit')}: right session {results.accuracy('visit'):.1%}",
+        f"flagged ambiguous {results.ambiguous()} ({results.flagged_share():.1%}); "
+        f"not flagged {results.count() - results.ambiguous()}: right session {results.sure_accuracy():.1%}; "
+        f"wrong among them by main reason: {sure_wrong}",
     ]
     for kind in ("visit", "late", "saved", "repeat"):
         if results.count(kind):
-            lines.append(f"  {kind:<7} {results.count(kind):>5} calls, right {results.accuracy(kind):.1%}")
+            lines.append(
+                f"  {kind:<7} {results.count(kind):>5} calls, right session {results.accuracy(kind):.1%}, "
+                f"right source {results.source_accuracy(kind):.1%}"
+            )
     lines.append("by main reason: calls, right, mean confidence")
     for reason, count in results.reasons().most_common():
         chosen = [o for o in results.outcomes if o.source["reasons"][0] == reason]

@@ -20,6 +20,7 @@ from kolokol.storage.tables import (
 SITE = "clinic-main"
 CLINIC = "+74951110001"
 CREATED = datetime(2026, 1, 1, tzinfo=UTC)
+HOLD = timedelta(seconds=300)
 
 
 @dataclass
@@ -38,7 +39,7 @@ class History:
                 TrackingSite(
                     id=SITE,
                     origins=["https://clinic.example"],
-                    hold_seconds=300,
+                    hold_seconds=int(HOLD.total_seconds()),
                     heartbeat_seconds=30,
                     max_lease_seconds=86400,
                     source_numbers=[],
@@ -94,7 +95,8 @@ class History:
                 overflow=overflow,
                 started_at=start,
                 confirmed_at=start + timedelta(seconds=30) if confirmed else None,
-                last_heartbeat_at=start,
+                # As the lease engine keeps them: a lease ends the hold after its page's last heartbeat.
+                last_heartbeat_at=max(start, end - HOLD),
                 ends_at=end,
             )
         )

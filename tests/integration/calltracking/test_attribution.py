@@ -164,6 +164,29 @@ async def test_new_inbound_calls_get_their_source_and_the_card_shows_the_same(en
         assert row.attr_confidence == live["confidence"]
 
 
+async def test_a_live_lease_whose_page_went_quiet_is_no_sure_thing_on_the_card_and_the_record(
+    engine: AsyncEngine,
+) -> None:
+    # The holder's page last heartbeat four minutes before the ring (the lease lives on for the hold);
+    # another visitor left the number's page a quarter of an hour before: either may be calling back.
+    sessions = make_sessionmaker(engine)
+    pool_id = await clinic(sessions)
+    async with sessions.begin() as db:
+        rows = History(db, pool_id)
+        rows.visit("s-left", RING - 30 * MIN, channel="organic", source="google", medium="organic")
+        rows.visit("s-quiet", RING - 9 * MIN, source="yandex", medium="cpc", campaign="implants")
+        rows.lease("s-left", POOL[2], RING - 30 * MIN, RING - 15 * MIN)
+        rows.lease("s-quiet", POOL[2], RING - 9 * MIN, RING + MIN)
+    record = inbound(1, POOL[2])
+    cards = CardBuilder(sessions, PhoneNormalizer(), lines={}, crm_contact_url=None, first_time_lookback=None)
+    shown = (await cards.build(ringing(record)))["source"]
+    await CallPipeline(sessions, sla=timedelta(minutes=15)).record(record)
+    source = (await stored(sessions))["2.1"]["source"]
+    assert (source["session"], source["reasons"], source["ambiguous"]) == ("s-quiet", ["lease-on-hold"], True)
+    assert source["confidence"] < 0.7
+    assert shown == source
+
+
 async def test_a_stored_call_keeps_the_source_it_was_given(engine: AsyncEngine) -> None:
     sessions = make_sessionmaker(engine)
     pool_id = await clinic(sessions)

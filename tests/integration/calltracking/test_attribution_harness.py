@@ -60,6 +60,11 @@ async def test_at_a_generous_pool_size_calls_during_the_visit_are_all_right_and_
     assert all(o.source["ambiguous"] for o in unsure), report
     # And it beats claiming every call for sure.
     assert results.brier() < 1 - results.accuracy(), report
+    # A late caller's session is often beyond knowing, but the campaign most visitors who left shared
+    # is the guess: a report by source is right more often than the session.
+    assert results.source_accuracy("late") > results.accuracy("late"), report
+    # Calls not flagged are the ones to trust: right more often than calls overall.
+    assert results.sure_accuracy() > results.accuracy(), report
 
 
 async def test_an_undersized_pool_overflows_and_attribution_says_which_calls_are_unsure(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from calltracking.attribution import (
@@ -370,3 +371,75 @@ def test_report_columns_copy_the_source() -> None:
     assert columns["attr_pool"] == "center"
     assert columns["attr_confidence"] == source["confidence"]
     assert set(report_columns(None).values()) == {None}
+
+
+# --- a live lease whose page went quiet; the likeliest source -----------------------------------------
+
+BEAT = timedelta(seconds=30)
+PAID_TOO = Visit("s-paid-2", channel="paid", source="yandex", medium="cpc", campaign="implants")
+
+
+def seen(row: LeaseRow, last_heartbeat: timedelta) -> LeaseRow:
+    """``row`` with its page's last heartbeat at ``RING - last_heartbeat`` and a 30 s heartbeat."""
+    return replace(row, last_heartbeat_at=RING - last_heartbeat, heartbeat=BEAT)
+
+
+def test_a_live_lease_whose_page_heartbeat_moments_ago_is_the_caller() -> None:
+    # A visitor who taps the number calls within a heartbeat or two of the page's last one.
+    row = seen(lease(PAID, 3 * MIN, -4 * MIN), timedelta(seconds=50))
+    source = attribute(POOL_NUMBER, CALLER, RING, POOL, [lease(ORGANIC, 40 * MIN, 20 * MIN), row])
+    assert (source["session"], source["reasons"], source["ambiguous"]) == ("s-paid", ["lease-active"], False)
+    assert source["confidence"] >= 0.9
+
+
+def test_a_heartbeat_after_the_ring_means_the_page_was_open_at_the_ring() -> None:
+    # The call record is scored after the call ended: heartbeats after the ring mean an open page.
+    row = seen(lease(PAID, 3 * MIN, -4 * MIN), -MIN)
+    assert attribute(POOL_NUMBER, CALLER, RING, POOL, [row])["reasons"] == ["lease-active"]
+
+
+def test_a_live_lease_whose_page_went_quiet_is_weighed_like_a_visitor_who_left() -> None:
+    # The holder left the page four minutes ago (its lease lives on for the hold); another visitor left
+    # the number's page twenty minutes ago: either may be calling back, so neither is sure.
+    on_hold = seen(lease(PAID, 8 * MIN, -MIN), 4 * MIN)
+    source = attribute(POOL_NUMBER, CALLER, RING, POOL, [lease(ORGANIC, 30 * MIN, 20 * MIN), on_hold])
+    assert source["session"] == "s-paid"
+    assert source["reasons"] == ["lease-on-hold"]
+    assert source["ambiguous"] is True
+    assert source["confidence"] < 0.7
+    # With the page still open the same holder would be all but certain.
+    open_page = attribute(
+        POOL_NUMBER, CALLER, RING, POOL, [lease(ORGANIC, 30 * MIN, 20 * MIN), seen(on_hold, 20 * BEAT / 30)]
+    )
+    assert open_page["reasons"] == ["lease-active"] and open_page["confidence"] > 0.9
+
+
+def test_a_quiet_holder_nobody_else_could_be_is_still_named_surely() -> None:
+    source = attribute(POOL_NUMBER, CALLER, RING, POOL, [seen(lease(PAID, 8 * MIN, -MIN), 4 * MIN)])
+    assert (source["session"], source["reasons"], source["ambiguous"]) == ("s-paid", ["lease-on-hold"], False)
+    assert source["confidence"] >= 0.9
+
+
+def test_among_visitors_who_left_the_source_most_of_them_shared_is_the_guess() -> None:
+    # The organic visitor left last, but two visitors of the same campaign left shortly before: the
+    # caller is likelier one of them, and the report by campaign likelier right with them.
+    rows = [
+        lease(PAID, 60 * MIN, 30 * MIN),
+        lease(PAID_TOO, 45 * MIN, 28 * MIN),
+        lease(ORGANIC, 40 * MIN, 25 * MIN),
+    ]
+    source = attribute(POOL_NUMBER, CALLER, RING, POOL, rows)
+    assert source["session"] == "s-paid-2"
+    assert (source["channel"], source["source"], source["campaign"]) == ("paid", "yandex", "implants")
+    assert source["reasons"] == ["lease-moved-on"]
+    assert source["ambiguous"] is True
+
+
+def test_the_live_holder_outweighs_any_crowd_of_visitors_who_left() -> None:
+    rows = [
+        lease(PAID, 60 * MIN, 30 * MIN),
+        lease(PAID_TOO, 45 * MIN, 28 * MIN),
+        lease(ORGANIC, 5 * MIN, -MIN),
+    ]
+    source = attribute(POOL_NUMBER, CALLER, RING, POOL, rows)
+    assert (source["session"], source["reasons"]) == ("s-organic", ["lease-active"])
