@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from kolokol.app_keys import SESSIONS
+from kolokol.app import make_app
+from kolokol.app_keys import CLOCK, SESSIONS
+from kolokol.settings import Settings
 from kolokol.storage.engine import make_engine
 from recordings.shared_secret import shared_secret
 from tests.support.clock import T0, Clock
@@ -194,8 +197,6 @@ async def test_every_node_signs_with_the_same_generated_key(db_url: str, listeni
     # Nodes starting at once each make a key; one is kept, and all of them use that one.
     engines = [make_engine(db_url) for _ in range(3)]
     try:
-        from sqlalchemy.ext.asyncio import async_sessionmaker
-
         makers = [async_sessionmaker(engine, expire_on_commit=False) for engine in engines]
         keys = await asyncio.gather(*(shared_secret(m, "test_key", now=T0) for m in makers))
         assert len(set(keys)) == 1 and len(keys[0]) >= 43
@@ -203,3 +204,26 @@ async def test_every_node_signs_with_the_same_generated_key(db_url: str, listeni
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+async def test_a_link_made_on_one_node_plays_on_another_unless_their_keys_differ(
+    db_url: str, aiohttp_client: ClientMaker, tmp_path: Path, opus: Path
+) -> None:
+    first = await start_listening(db_url, aiohttp_client, Clock(), opus, tmp_path / "rec")
+    stored = await first.store()
+    _, link = await make_link(first, stored.recording_id)
+
+    async def node(**recordings: Any) -> Any:
+        # Another process on the same database and storage (no reset: the first node's rows stay).
+        settings = {"database": {"url": db_url}, "feed": {"port": 0}}
+        settings["recordings"] = {"enabled": False, "storage_dir": str(tmp_path / "rec"), **recordings}
+        app = make_app(Settings.model_validate(settings))
+        app[CLOCK] = lambda: first.clock()
+        return await aiohttp_client(app)
+
+    second = await node()
+    async with second.get(link["url"]) as resp:
+        assert (resp.status, await resp.read()) == (200, first.audio)
+    configured = await node(link_secret="s" * 40)
+    async with configured.get(link["url"]) as resp:
+        assert (resp.status, (await resp.json())["error"]) == (403, "link-invalid")
