@@ -24,9 +24,11 @@ them plus ``STRANGER`` (callers who are none of them: a number found elsewhere, 
   next heartbeat was due: a visitor who taps the number calls within seconds of the page's last
   heartbeat, and one who left is no likelier to call than others who left about then. A heartbeat after
   the ring (the call record is scored when the call ended) means the page was open;
-- a lease that ended ``d`` before the ring weighs ``LATE_SHARE · exp(-d / LATE_TAU) + SAVED_SHARE``:
-  people call back after leaving the page, fewer as time passes (``LATE_TAU``, 40 minutes), and a few
-  dial the number from their phone's history days later (the flat ``SAVED_SHARE``);
+- a lease that ended before the ring, its visitor having left the page ``d`` before it (when the
+  heartbeat after the last one was due; the lease's end when heartbeats are not known), weighs
+  ``LATE_SHARE · exp(-d / LATE_TAU) + SAVED_SHARE``: people call back after leaving the page, fewer as
+  time passes (``LATE_TAU``, 40 minutes), and a few dial the number from their phone's history days
+  later (the flat ``SAVED_SHARE``);
 - an ended lease never confirmed by a heartbeat weighs ``UNCONFIRMED`` times as much (bots and bounces
   rarely call).
 
@@ -47,8 +49,8 @@ Reasons (the first is the main one) and confidence by case:
 - ``lease-on-hold``: the likeliest is a lease live at the ring whose page had gone quiet — its session,
   as sure as a visitor who left that long ago (``ambiguous`` when others left about then).
 - ``lease-expired``: no live lease, and the last holder is the only one whose lease ended within
-  ``SAVED_AFTER`` (a day) before the ring — that holder; confidence falls with the time since the lease
-  ended.
+  ``SAVED_AFTER`` (a day) before the ring — that holder; confidence falls with the time since its
+  visitor left.
 - ``lease-moved-on``: no live lease, and several holders ended within that day — the most recent
   holder, low, ``ambiguous``.
 - ``saved-number``: every lease ended more than ``SAVED_AFTER`` before the ring (a number saved in the
@@ -419,7 +421,7 @@ def _weigh(rows: Sequence[LeaseRow], at: datetime) -> list[_Candidate]:
     for row in rows:
         active = row.ends_at > at
         confirmed = _confirmed(row, at)
-        left = _left(row, at) if active else row.ends_at
+        left = _left(row, at) if active else _gone(row)
         if left is None:
             # A page that has not heartbeat yet: a visitor who calls at once, or a bot.
             weight = ACTIVE_WEIGHT if confirmed else ACTIVE_WEIGHT * YOUNG
@@ -444,6 +446,14 @@ def _left(row: LeaseRow, at: datetime) -> datetime | None:
         return None
     # Gone by the next heartbeat that never came.
     return seen + row.heartbeat
+
+
+def _gone(row: LeaseRow) -> datetime:
+    """When the visitor behind an ended lease left its page: when its next heartbeat was due (the lease
+    itself lasted the hold longer), or the lease's end when its heartbeats are not known."""
+    if row.heartbeat is None or row.last_heartbeat_at is None:
+        return row.ends_at
+    return min(row.ends_at, row.last_heartbeat_at + row.heartbeat)
 
 
 def _confirmed(row: LeaseRow, at: datetime) -> bool:

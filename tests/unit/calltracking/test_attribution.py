@@ -443,3 +443,13 @@ def test_the_live_holder_outweighs_any_crowd_of_visitors_who_left() -> None:
     ]
     source = attribute(POOL_NUMBER, CALLER, RING, POOL, rows)
     assert (source["session"], source["reasons"]) == ("s-organic", ["lease-active"])
+
+
+def test_visitors_who_left_are_weighed_by_when_they_left_the_page_not_by_when_their_lease_ended() -> None:
+    # The organic visitor's page went quiet eight minutes before the ring (their lease ended three
+    # minutes before it, after the hold); the paid visitor's four minutes before (their lease lives on).
+    left_earlier = seen(lease(ORGANIC, 20 * MIN, 3 * MIN), 8 * MIN)
+    left_later = seen(lease(PAID, 10 * MIN, -MIN), 4 * MIN)
+    source = attribute(POOL_NUMBER, CALLER, RING, POOL, [left_earlier, left_later])
+    assert (source["session"], source["reasons"]) == ("s-paid", ["lease-on-hold"])
+    assert source["ambiguous"] is True
