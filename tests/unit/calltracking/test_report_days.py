@@ -3,13 +3,18 @@ callers as digests, reach delays rounded as kept."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from calltracking.report_days import (
     CallFacts,
+    Figures,
+    all_reached,
     caller_digest,
+    count_callers,
     pack,
+    pack_reached,
     roll_up,
     rolled_up_keys,
     rounded_minutes,
@@ -75,3 +80,24 @@ def test_digests_pack_and_delays_round() -> None:
     assert set(unpack(pack(digests))) == digests
     assert caller_digest("+79160000001") != caller_digest("+79160000002")
     assert (rounded_minutes(12.34), rounded_minutes(90.6), rounded_minutes(2000.0)) == (12.3, 91.0, 1980.0)
+
+
+def test_unique_callers_per_group_and_across_groups() -> None:
+    ann, bob, eve = (caller_digest(n) for n in ("+79160000001", "+79160000002", "+79160000003"))
+    figures = {
+        # Rolled-up days (packed, a caller on two days) and a day counted from its calls.
+        "yandex": Figures(packed=[pack({ann, bob}), pack({bob})], callers={ann, eve}),
+        "google": Figures(packed=[pack({eve})]),
+        None: Figures(callers={bob}),
+        "vk": Figures(),
+    }
+    assert count_callers(figures) == ({"yandex": 3, "google": 1, None: 1, "vk": 0}, 3)
+    assert count_callers({}) == ({}, 0)
+
+
+def test_reach_delays_add_up_across_days() -> None:
+    figures = Figures(
+        reached_packed=[pack_reached(Counter({12.3: 2, 90.0: 1})), pack_reached(Counter({12.3: 1}))],
+        reached=Counter({90.0: 4, 1980.0: 1}),
+    )
+    assert all_reached(figures) == {12.3: 3, 90.0: 5, 1980.0: 1}
