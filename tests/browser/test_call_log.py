@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -122,6 +124,14 @@ def test_a_manager_filters_the_log_opens_a_call_and_plays_it(
     expect(rows(page)).to_have_count(1)
     csv = page.locator("#csv-link").get_attribute("href") or ""
     assert csv.startswith("/api/calls.csv?") and "branch=" in csv and "has_recording=true" in csv
+    # The period is the clinic's days (tracking.timezone), from midnight six days ago to midnight tonight.
+    moscow = ZoneInfo("Europe/Moscow")
+    today = datetime.now(moscow).date()
+    first = datetime.combine(today - timedelta(days=6), time(), moscow).astimezone(UTC)
+    end = datetime.combine(today + timedelta(days=1), time(), moscow).astimezone(UTC)
+    query = parse_qs(urlsplit(csv).query)
+    assert query["from"] == [first.strftime("%Y-%m-%dT%H:%M:%S.000Z")]
+    assert query["to"] == [end.strftime("%Y-%m-%dT%H:%M:%S.000Z")]
     page.fill("#filter-min_duration", "60")
     page.click("#filter-form button[type=submit]")
     expect(page.locator("#log-empty")).to_be_visible()

@@ -8,26 +8,12 @@ import { clear, h } from './dom.js';
 import { duration, phone } from './format.js';
 import { lang, t } from './i18n.js';
 import { page, user } from './page.js';
-import { directionCell, errorBox, get, handledBy, moment, partyLabel, recordingState, sourceLabel, statusBadge, talk, withQuery } from './calllog_format.js';
+import { addDays, directionCell, errorBox, get, handledBy, moment, partyLabel, recordingState, sourceLabel, startOf, statusBadge, talk, today, withQuery } from './calllog_format.js';
 
 const PAGE_SIZE = 50;
 const config = page.calllog || {};
 // The filters a link may carry, as the API names them; from/to are days here, times for the API.
 const FIELDS = ['from', 'to', 'branch', 'operator', 'direction', 'status', 'source', 'number', 'min_duration', 'max_duration', 'has_recording'];
-
-const pad = (n) => String(n).padStart(2, '0');
-const dayOf = (date) => `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
-
-function addDays(day, n) {
-  const [y, m, d] = day.split('-').map(Number);
-  return dayOf(new Date(y, m - 1, d + n));
-}
-
-/** The start of a day in this browser's time (the clinic's PCs keep the clinic's time), as UTC ISO. */
-function startOf(day) {
-  const [y, m, d] = day.split('-').map(Number);
-  return new Date(y, m - 1, d).toISOString();
-}
 
 const validDay = (value) => /^\d{4}-\d{2}-\d{2}$/.test(value || '') && !Number.isNaN(Date.parse(value));
 
@@ -36,9 +22,9 @@ function readState(search) {
   const params = new URLSearchParams(search);
   const state = {};
   for (const name of FIELDS) state[name] = params.get(name) || '';
-  const today = dayOf(new Date());
-  if (!validDay(state.from)) state.from = addDays(today, -6);
-  if (!validDay(state.to)) state.to = today;
+  const day = today();
+  if (!validDay(state.from)) state.from = addDays(day, -6);
+  if (!validDay(state.to)) state.to = day;
   const number = Number(params.get('page') || '1');
   state.page = Number.isInteger(number) && number > 0 ? number : 1;
   return state;
@@ -66,12 +52,12 @@ function field(name, label, control) {
 }
 
 function presetButtons(form, state) {
-  const today = dayOf(new Date());
+  const day = today();
   const presets = [
-    ['today', today, today],
-    ['yesterday', addDays(today, -1), addDays(today, -1)],
-    ['last_7', addDays(today, -6), today],
-    ['last_30', addDays(today, -29), today],
+    ['today', day, day],
+    ['yesterday', addDays(day, -1), addDays(day, -1)],
+    ['last_7', addDays(day, -6), day],
+    ['last_30', addDays(day, -29), day],
   ];
   return presets.map(([key, from, to]) =>
     h(
@@ -217,6 +203,13 @@ async function load() {
   try {
     const data = await get(withQuery(config.api || '/api/calls', { ...filters, limit: PAGE_SIZE, offset: (state.page - 1) * PAGE_SIZE }));
     if (mine !== loading) return;
+    if (!data.items.length && state.page > 1 && data.total > 0) {
+      // A link to a page past the end (fewer calls now): the first page instead of an empty one.
+      state = { ...state, page: 1 };
+      history.replaceState(null, '', addressOf(state));
+      load();
+      return;
+    }
     clear(status);
     count.textContent = t('calls.count', { n: data.total });
     wrap.replaceChildren(data.items.length ? table(data.items) : h('p', { class: 'table-empty', id: 'log-empty' }, t('calls.empty')));

@@ -5,8 +5,9 @@ import { ApiError, request } from './api.js';
 import { showConnection } from './common.js';
 import { personAt } from './directory.js';
 import { h, icon } from './dom.js';
-import { duration, phone } from './format.js';
+import { duration, now, phone } from './format.js';
 import { lang, t } from './i18n.js';
+import { page } from './page.js';
 
 /** A GET; the header's indicator says whether kolokol answers at all (any HTTP answer does). */
 export async function get(path) {
@@ -31,8 +32,38 @@ export function withQuery(path, params) {
   return text ? `${path}?${text}` : path;
 }
 
-const dateTime = new Intl.DateTimeFormat(lang, { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
-const dateTimeSeconds = new Intl.DateTimeFormat(lang, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+// Days and times are the clinic's (tracking.timezone), as in its reports and CSV, whatever the PC's clock.
+export const zone = (page.calllog && page.calllog.timezone) || 'Europe/Moscow';
+const dateTime = new Intl.DateTimeFormat(lang, { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: zone });
+const dateTimeSeconds = new Intl.DateTimeFormat(lang, { hour: '2-digit', minute: '2-digit', second: '2-digit', timeZone: zone });
+const isoDay = new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' });
+const wallClock = new Intl.DateTimeFormat('en-CA', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+
+/** Today in the clinic: 2026-12-03. */
+export function today() {
+  return isoDay.format(now());
+}
+
+/** A day plus n days (calendar arithmetic, no time zone involved). */
+export function addDays(day, n) {
+  const [y, m, d] = day.split('-').map(Number);
+  return new Date(Date.UTC(y, m - 1, d + n)).toISOString().slice(0, 10);
+}
+
+/** How far the clinic's clock is ahead of UTC at this instant, in ms. */
+function offsetAt(ms) {
+  const parts = Object.fromEntries(wallClock.formatToParts(ms).map((part) => [part.type, part.value]));
+  const wall = Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second));
+  return wall - Math.floor(ms / 1000) * 1000;
+}
+
+/** The instant a clinic day starts, as UTC ISO (twice round, for the days clocks change). */
+export function startOf(day) {
+  const [y, m, d] = day.split('-').map(Number);
+  const midnight = Date.UTC(y, m - 1, d);
+  const first = midnight - offsetAt(midnight);
+  return new Date(midnight - offsetAt(first)).toISOString();
+}
 
 /** 3 дек. 2026 г., 14:05 */
 export function moment(iso) {
