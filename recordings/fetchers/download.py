@@ -208,7 +208,9 @@ async def _save(
     mime = audio_mime(head)
     if mime is None:
         return Failed(not_audio_reason(head, response.headers.get("Content-Type")))
-    out = await asyncio.to_thread(_create, dest)
+    # Opened in the loop (one quick system call): were it opened in a thread, a task cancelled meanwhile
+    # would leave the file open with nobody to close it.
+    out = _create(dest)
     try:
         written = len(head)
         pending = bytearray(head)

@@ -177,7 +177,9 @@ async def test_a_worker_killed_in_the_middle_of_a_download_loses_nothing(
         first = worker("node-a", pool)
         killed = asyncio.create_task(first.run_once())
         incoming = tmp_path / "store" / "incoming"
-        await eventually(lambda: incoming.is_dir() and any(incoming.iterdir()), "the download to have begun")
+        await eventually(
+            lambda: incoming.is_dir() and any(incoming.iterdir()), "the download to have begun", within=WITHIN
+        )
         killed.cancel()  # the node is gone in the middle of the download: its claim stays until it runs out
         with pytest.raises(asyncio.CancelledError):
             await killed
