@@ -185,6 +185,10 @@ def test_a_call_whose_recording_failed_says_why(kolokol: Kolokol, open_page: Any
     expect(page.locator("#recording-state")).to_have_attribute("data-state", "failed")
     expect(page.locator("#recording-state")).to_contain_text("the file never appeared in 10 minutes")
     expect(page.locator("#audio")).to_have_count(0)
+    page.goto(f"/calls/{ids['missed']}?lang=en")
+    expect(page.locator("#timeline")).to_contain_text("Missed: nobody picked up in 0:20")
+    expect(page.locator("#recording-state")).to_have_attribute("data-state", "none")
+    screenshot(page, "call-page-missed-en")
 
 
 def test_an_operator_sees_only_their_phones_calls(kolokol: Kolokol, open_page: Any, opus: Path) -> None:
