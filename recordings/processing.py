@@ -104,7 +104,7 @@ def process(src: Path, dst: Path, fmt: Format, bitrate_kbps: int) -> ProcessedAu
     part.unlink(missing_ok=True)
     try:
         meter = LevelMeter(ANALYSIS_RATE, channels)
-        transcode(src, part, fmt, bitrate_kbps, channels, probe.duration_seconds, meter)
+        complaint = transcode(src, part, fmt, bitrate_kbps, channels, probe.duration_seconds, meter)
         levels = meter.finish()
         if levels.samples == 0:
             raise BadAudio("the file holds no audio (0 seconds)")
@@ -113,6 +113,11 @@ def process(src: Path, dst: Path, fmt: Format, bitrate_kbps: int) -> ProcessedAu
         if declared is not None and declared - decoded > max(
             _TRUNCATED_SLACK_SECONDS, _TRUNCATED_SLACK_SHARE * declared
         ):
+            if complaint.strip():
+                raise BadAudio(
+                    f"the file is damaged: only {decoded:.1f} s of its {declared:.1f} s could be decoded"
+                    f" ({summarise(complaint, src)})"
+                )
             raise BadAudio(_truncated(decoded, declared))
         os.replace(part, dst)
     finally:
@@ -191,7 +196,11 @@ def summarise(stderr: bytes, src: Path | None = None) -> str:
         text = text.replace(f"{src}: ", "").replace(str(src), "the file")
     # "[mp3 @ 0x55d0c2a8b140] " names ffmpeg's internal object: nothing a reader can use.
     text = _FFMPEG_CONTEXT.sub("", text)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.strip().startswith("Last message repeated")
+    ]
     if not lines:
         return "no details"
     unique = list(dict.fromkeys(lines))
@@ -209,8 +218,11 @@ def transcode(
     channels: int,
     duration_seconds: float | None,
     meter: LevelMeter,
-) -> None:
-    """One ffmpeg run: ``out`` in the browser format, and the same audio as 8 kHz PCM into ``meter``."""
+) -> bytes:
+    """One ffmpeg run: ``out`` in the browser format, and the same audio as 8 kHz PCM into ``meter``.
+
+    Returns what ffmpeg said about the input while decoding it (errors it read past; empty when clean).
+    """
     command = [
         _tool("ffmpeg"),
         *("-nostdin", "-hide_banner", "-v", "error", "-y", "-i", str(src)),
@@ -255,6 +267,7 @@ def transcode(
             raise OSError(f"ffmpeg could not write: {summarise(complaint, src)}")
         if code != 0:
             raise BadAudio(f"ffmpeg could not decode the file: {summarise(complaint, src)}")
+        return complaint
 
 
 def _timeout(duration: float | None) -> float:

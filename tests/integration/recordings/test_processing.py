@@ -60,6 +60,7 @@ def test_a_two_channel_call_to_mp3(tmp_path: Path) -> None:
     [
         ("call.mp3", ["-c:a", "libmp3lame", "-b:a", "64k", "-ar", "44100"]),
         ("call.ogg", ["-c:a", "libopus", "-b:a", "32k"]),
+        ("call-8k.mp3", ["-c:a", "libmp3lame", "-b:a", "24k"]),  # MPEG 2.5, as 8 kHz stays
         ("call.wav", ["-c:a", "pcm_alaw"]),  # how many PBXs store calls: G.711 in WAV
     ],
 )
@@ -152,6 +153,13 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     put("note.wav", "Запись недоступна\n".encode(), "text")
     put("noise.mp3", bytes(range(256)) * 40, "ffmpeg")
     put("cut.wav", good.read_bytes()[:50_000], "truncated")
+    ogg = convert(good, tmp_path / "good.ogg", "-c:a", "libopus").read_bytes()
+    garbled = (
+        ogg[: len(ogg) // 4]
+        + bytes((i * 37 + 11) % 256 for i in range(len(ogg) // 2))
+        + ogg[-len(ogg) // 4 :]
+    )
+    put("garbled.ogg", garbled, "damaged")
     put("cut.mp3", mp3.read_bytes()[: mp3.stat().st_size // 4], "truncated")
     wav = good.read_bytes()
     put("header-only.wav", wav[:44], "truncated")
