@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from kolokol.settings import Settings
-from recordings import jobs
+from recordings import fetchers, jobs, processing
 from recordings.job_store import Job, JobStore
 from recordings.jobs import ACQUIRE, PROCESS, JobFacts, Next, Policy
 from recordings.outcomes import Failed, Outcome, RetryLater
@@ -306,9 +306,6 @@ class RecordingWorker:
                 uploads=self.uploads,
             )
             return outcome, observed
-        fetchers = _optional("recordings.fetchers")
-        if fetchers is None or not hasattr(fetchers, "fetch"):
-            return RetryLater("kolokol cannot fetch cloud recordings yet (no fetchers)"), None
         limits = fetchers.FetchLimits.from_settings(self.settings.recordings)
         outcome = await fetchers.fetch(
             job.ref, dest, settings=self.settings, http=self._client(), now=now, limits=limits
@@ -331,10 +328,7 @@ class RecordingWorker:
             )
             return
         dst = self.storage.incoming(job.id, SUFFIXES[config.format])
-        process, bad_audio = self._processing()
-        if process is None:
-            await self._retry(job, RetryLater("the audio processing module is not installed yet"))
-            return
+        process = self._process_fn or processing.process
         try:
             audio = await self.pool.run(process, src, dst, config.format, config.bitrate_kbps)
         except PoolBroken as exc:
@@ -342,7 +336,7 @@ class RecordingWorker:
             return
         except Exception as exc:
             dst.unlink(missing_ok=True)
-            if bad_audio is not None and isinstance(exc, bad_audio):
+            if isinstance(exc, processing.BadAudio):
                 kept = await self._keep_or_drop_original(job, src)
                 await self._fail(
                     job, Failed(str(exc) or "the file is not audio kolokol can read"), original_key=kept
@@ -393,13 +387,6 @@ class RecordingWorker:
         await self.storage.put(key, src)
         return key
 
-    def _processing(self) -> tuple[Process | None, type[BaseException] | None]:
-        module = _optional("recordings.processing")
-        bad = getattr(module, "BadAudio", None) if module is not None else None
-        if self._process_fn is not None:
-            return self._process_fn, bad
-        return (getattr(module, "process", None) if module is not None else None), bad
-
     # --- retention -------------------------------------------------------------------------------
 
     async def purge_once(self) -> int:
@@ -433,8 +420,8 @@ class RecordingWorker:
 
 
 def _optional(module: str) -> Any:
-    # The intake, the fetchers and the processing are written by their owners; until a module exists, the
-    # rows wait (RetryLater) instead of failing.
+    # The Asterisk intake is written by its owner; until it exists, its rows wait (RetryLater) instead of
+    # failing.
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
