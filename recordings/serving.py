@@ -56,11 +56,13 @@ def require_playable(recording: Recording) -> str:
             {"purged_at": iso(recording.purged_at)},
         )
     if recording.status != "ready" or recording.audio_key is None:
+        message = (
+            f"the recording could not be collected: {recording.failure}"
+            if recording.status == "failed"
+            else "the recording is not ready yet; it is playable seconds to minutes after the call"
+        )
         raise ApiError(
-            404,
-            "recording-not-ready",
-            "the recording is not ready to play",
-            {"status": recording.status, "failure": recording.failure},
+            404, "recording-not-ready", message, {"status": recording.status, "failure": recording.failure}
         )
     return recording.audio_key
 
