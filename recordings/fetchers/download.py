@@ -82,8 +82,9 @@ async def download(
 ) -> Done | RetryLater | Failed | Refused:
     """Fetch ``request`` into ``dest``: Done when dest holds audio; Refused for a final 4xx."""
     limits = ctx.limits
+    deadline = asyncio.timeout(limits.whole)
     try:
-        async with asyncio.timeout(limits.whole):
+        async with deadline:
             opened = await _open(ctx, request, who=who)
             if not isinstance(opened, aiohttp.ClientResponse):
                 return opened
@@ -91,6 +92,9 @@ async def download(
                 return await _save(opened, dest, limits, who=who)
     except Exception as exc:
         _remove(dest)
+        if deadline.expired():
+            # Data kept coming, too slowly to ever finish: a trickle is not let hold a worker for hours.
+            return RetryLater(f"the download from {who} did not finish within {limits.whole:g} s")
         outcome = _trouble(exc, who, limits)
         if outcome is None:
             raise

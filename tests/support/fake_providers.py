@@ -71,6 +71,7 @@ class Switches:
     api_html: bool = False  # the APIs answer 200 with a maintenance page
     hang: bool = False  # the file hosts never answer
     stall_after: int = 0  # the file hosts send this many bytes of the file, then nothing more
+    trickle: bool = False  # the file hosts send the file a few bytes at a time, never quite stopping
     redirects: int = 0  # the file hosts redirect this many times before serving
     huge_bytes: int = 0  # the file hosts stream this many bytes (an MP3 frame, then zeros), no length
 
@@ -247,6 +248,17 @@ class FakeProviders:
         if self.switches.hang:
             await self._forever.wait()
         kind = "wav" if name.endswith(".wav") else "mp3"
+        if self.switches.trickle:
+            body = self.audio[kind]
+            slow = web.StreamResponse(
+                headers={"Content-Type": "audio/mpeg", "Content-Length": str(len(body))}
+            )
+            await slow.prepare(request)
+            for start in range(0, len(body), 16):
+                await slow.write(body[start : start + 16])
+                await asyncio.sleep(0.02)
+            await slow.write_eof()
+            return slow
         if self.switches.stall_after:
             body = self.audio[kind]
             stalled = web.StreamResponse(

@@ -347,6 +347,17 @@ async def test_a_hanging_provider_is_retried_later(
     assert place.files() == []
 
 
+async def test_a_trickling_download_is_cut_off_and_retried_later(
+    fake: FakeProviders, place: Place, http: aiohttp.ClientSession
+) -> None:
+    fake.switches.trickle = True
+    # Every wait for data is short, yet the whole would take far longer than allowed.
+    brief = FetchLimits(max_bytes=LIMITS.max_bytes, timeout_seconds=5, total_seconds=0.5)
+    outcome = await run(generic_ref(fake), place, http, settings_for(fake), limits=brief)
+    assert outcome == RetryLater("the download from the PBX did not finish within 0.5 s")
+    assert place.files() == []
+
+
 async def test_a_refused_connection_is_retried_later(
     fake: FakeProviders, place: Place, http: aiohttp.ClientSession
 ) -> None:
