@@ -3,7 +3,8 @@
 A real ``kolokol serve`` (its own process, SQLite, the recording stored as the worker leaves it) serves
 ``GET /api/recordings/{id}/audio``; this process is the listeners. Each reader seeks at random and reads
 --span bytes from there (a player buffering after a seek), again and again for --seconds, on its own
-keep-alive connection, with an admin's token (every request checked and audited by the playback rule).
+keep-alive connection, as a manager of its own (every request checked and audited by the playback rule:
+the first request of each listener is a playback written to the audit, their seeks are not).
 The same load then runs against the reference: a bare aiohttp server in its own process answering the
 same file with ``web.FileResponse`` (sendfile, no auth, no audit, no database) — what this machine, the
 client and aiohttp allow. Prints, for each: MB/s in total, MB/s per reader (min/median/max: no reader
@@ -35,10 +36,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from http_load import client_out_of_the_way, free_port, start_kolokol, wait_ready  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy.ext.asyncio import async_sessionmaker  # noqa: E402
 
 from kolokol.auth.tokens import create_token  # noqa: E402
 from kolokol.storage.engine import make_engine  # noqa: E402
 from kolokol.storage.migrate import upgrade  # noqa: E402
+from kolokol.storage.tables import RecordingAccess  # noqa: E402
 from recordings.storage import LocalDiskStorage  # noqa: E402
 from tests.support.stored_recordings import make_opus, store_recording  # noqa: E402
 
@@ -102,10 +106,10 @@ async def read_for(
 
 
 async def load(
-    name: str, url: str, headers: dict[str, str], pid: int, audio: bytes, args: argparse.Namespace
+    name: str, url: str, headers: list[dict[str, str]], pid: int, audio: bytes, args: argparse.Namespace
 ) -> Run:
     # One request first: the server's lazy start-up work (the link key, the first query) is not the load.
-    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as resp:
+    async with aiohttp.ClientSession() as session, session.get(url, headers=headers[0]) as resp:
         assert resp.status == 200, f"{name}: {resp.status} {await resp.text()}"
         await resp.read()
     await asyncio.sleep(1)
@@ -114,7 +118,7 @@ async def load(
     until = time.perf_counter() + args.seconds
     started = time.perf_counter()
     readers = [
-        asyncio.create_task(read_for(url, headers, audio, args.span, until, seed))
+        asyncio.create_task(read_for(url, headers[seed % len(headers)], audio, args.span, until, seed))
         for seed in range(args.readers)
     ]
     while not all(task.done() for task in readers):
@@ -127,19 +131,27 @@ async def load(
     return run
 
 
-async def prepare(tmp: Path, audio_path: Path) -> tuple[str, str, str]:
-    """The database (migrated, an admin token) and the stored recording: (db url, token, recording id)."""
+async def prepare(tmp: Path, audio_path: Path, listeners: int) -> tuple[str, list[str], str]:
+    """The database (migrated, a manager's token per listener) and the stored recording: (db url, tokens,
+    recording id)."""
     db_url = f"sqlite+aiosqlite:///{tmp / 'kolokol.sqlite3'}"
     engine = make_engine(db_url)
     await upgrade(engine)
-    from sqlalchemy.ext.asyncio import async_sessionmaker
-
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     async with sessions.begin() as session:
-        token = await create_token(session, name="bench-admin", role="admin")
+        tokens = [await create_token(session, name=f"listener-{n}", role="manager") for n in range(listeners)]
     stored = await store_recording(sessions, LocalDiskStorage(tmp / "recordings"), audio_path)
     await engine.dispose()
-    return db_url, token, stored.recording_id
+    return db_url, tokens, stored.recording_id
+
+
+async def audit_rows(db_url: str) -> int:
+    engine = make_engine(db_url)
+    try:
+        async with engine.connect() as connection:
+            return int(await connection.scalar(select(func.count()).select_from(RecordingAccess)) or 0)
+    finally:
+        await engine.dispose()
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -152,7 +164,7 @@ async def run(args: argparse.Namespace) -> None:
         audio = audio_path.read_bytes()
         print(f"the recording: {len(audio) / MB:.1f} MB; {args.readers} readers, {args.span // 1024} KB per "
               f"read, {args.seconds:.0f} s each", flush=True)  # fmt: skip
-        db_url, token, recording_id = await prepare(tmp, audio_path)
+        db_url, tokens, recording_id = await prepare(tmp, audio_path, args.readers)
         client_out_of_the_way()
 
         port = free_port()
@@ -161,7 +173,7 @@ async def run(args: argparse.Namespace) -> None:
         try:
             await wait_ready(f"http://127.0.0.1:{port}", server)
             url = f"http://127.0.0.1:{port}/api/recordings/{recording_id}/audio"
-            auth = {"Authorization": f"Bearer {token}"}
+            auth = [{"Authorization": f"Bearer {token}"} for token in tokens]
             kolokol = [await load(f"kolokol, round {n}", url, auth, server.pid, audio, args) for n in (1, 2)]
         finally:
             server.terminate()
@@ -172,7 +184,9 @@ async def run(args: argparse.Namespace) -> None:
         try:
             await wait_ready(f"http://127.0.0.1:{port}", reference)
             url = f"http://127.0.0.1:{port}/audio"
-            bare = [await load(f"reference, round {n}", url, {}, reference.pid, audio, args) for n in (1, 2)]
+            bare = [
+                await load(f"reference, round {n}", url, [{}], reference.pid, audio, args) for n in (1, 2)
+            ]
         finally:
             reference.terminate()
             reference.wait(timeout=30)
@@ -181,9 +195,12 @@ async def run(args: argparse.Namespace) -> None:
             print(result.report())
         served = sum(r.bytes_read for run in kolokol for r in run.readers)
         reference_served = sum(r.bytes_read for run in bare for r in run.readers)
+        requests = sum(r.requests for run in kolokol for r in run.readers)
         print(
             f"kolokol streams at {served / max(1, reference_served):.0%} of the reference's rate (the same "
-            "client, machine and run); flat memory: round 2 ends where round 1 did"
+            "client, machine and run); flat memory: round 2 ends where round 1 did; "
+            f"{await audit_rows(db_url)} playbacks audited for {requests} requests (one per listener and "
+            "start, their seeks not)"
         )
 
 
