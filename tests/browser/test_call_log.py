@@ -132,6 +132,10 @@ def test_a_manager_filters_the_log_opens_a_call_and_plays_it(
     query = parse_qs(urlsplit(csv).query)
     assert query["from"] == [first.strftime("%Y-%m-%dT%H:%M:%S.000Z")]
     assert query["to"] == [end.strftime("%Y-%m-%dT%H:%M:%S.000Z")]
+    download = page.request.get(csv)  # with the page's login, as the link is followed
+    assert download.ok and download.body().startswith("\ufeff".encode())
+    lines = download.body().decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("ID звонка,") and len(lines) == 2 and lines[1].startswith(ids["recorded"])
     page.fill("#filter-min_duration", "60")
     page.click("#filter-form button[type=submit]")
     expect(page.locator("#log-empty")).to_be_visible()
