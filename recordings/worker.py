@@ -19,6 +19,7 @@ import importlib
 import logging
 import os
 import random
+import shutil
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ log = logging.getLogger("kolokol.recordings")
 AcquireResult = tuple[Outcome, dict[str, Any] | None]
 Acquire = Callable[[Job, Path, datetime], Awaitable[AcquireResult]]
 SUFFIXES = {"opus": ".ogg", "mp3": ".mp3"}
+# Without ffmpeg, recordings waiting to be processed look again this often.
+FFMPEG_WAIT_SECONDS = 60.0
 _ORIGINAL_SUFFIX = ".orig"
 
 
@@ -243,6 +246,13 @@ class RecordingWorker:
         step = jobs.retry(self._facts(job), outcome, now, self.policy, self._rand())
         if step.status == jobs.FAILED:
             log.warning("recording failed", extra={"recording_id": job.id, "reason": step.failure})
+            # Given up: what was acquired goes (or is kept beside the others when originals are kept).
+            with contextlib.suppress(UnsafeKey):
+                half = self.storage.incoming(job.id, _ORIGINAL_SUFFIX)
+                if job.stage == PROCESS and half.exists():
+                    values["original_key"] = await self._keep_or_drop_original(job, half)
+                else:
+                    await asyncio.to_thread(half.unlink, missing_ok=True)
         await self.store.finish(self.name, job.id, step, now, **values)
 
     async def _fail(self, job: Job, outcome: Failed, **values: Any) -> None:
@@ -328,6 +338,13 @@ class RecordingWorker:
             )
             return
         dst = self.storage.incoming(job.id, SUFFIXES[config.format])
+        if self._process_fn is None and shutil.which("ffmpeg") is None:
+            # Not the recording's fault: it waits, without spending its attempts, until ffmpeg is
+            # installed (/readyz and the log say so).
+            now = self._clock()
+            wait = Next(jobs.PENDING, PROCESS, job.attempts, now + timedelta(seconds=FFMPEG_WAIT_SECONDS))
+            await self.store.finish(self.name, job.id, wait, now)
+            return
         process = self._process_fn or processing.process
         try:
             audio = await self.pool.run(process, src, dst, config.format, config.bitrate_kbps)

@@ -5,6 +5,7 @@ alone; retention purges the audio and keeps the call."""
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -316,3 +317,25 @@ async def test_an_idle_worker_knows_when_to_look_again(
     [_held] = await store.claim("other-node", clock(), timedelta(minutes=5), 10)
     # Held by another node: not before its claim runs out.
     assert await store.next_due_at(clock()) == clock() + timedelta(minutes=5)
+
+
+async def test_without_ffmpeg_recordings_wait_instead_of_failing(
+    engine: AsyncEngine, tmp_path: Path, wav: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sessions = make_sessionmaker(engine)
+    clock = Clock(T0 + timedelta(minutes=1))
+    call = await pipeline(sessions, clock).record(answered(1, recording_file="in-101.wav"))
+    worker = make_worker(sessions, recording_settings(tmp_path / "store"), FakeAcquire(wav), clock)
+    path = os.environ["PATH"]
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    for _ in range(10):
+        await worker.run_once()
+        clock.advance(minutes=1)
+    row = (await rows(sessions))[call.id]
+    assert (row.status, row.stage, row.attempts, row.failure) == ("pending", "process", 0, None)
+
+    monkeypatch.setenv("PATH", path)
+    assert await worker.run_once() == 1
+    assert (await rows(sessions))[call.id].status == "ready"
