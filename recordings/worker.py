@@ -349,6 +349,7 @@ class RecordingWorker:
         try:
             audio = await self.pool.run(process, src, dst, config.format, config.bitrate_kbps)
         except PoolBroken as exc:
+            await asyncio.to_thread(dst.unlink, missing_ok=True)
             await self._retry(job, RetryLater(str(exc)))
             return
         except Exception as exc:
