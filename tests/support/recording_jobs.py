@@ -4,6 +4,7 @@ integration tests: real database, real storage directory, real transcoding in th
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -150,3 +151,8 @@ def make_worker(
 async def rows(sessions: async_sessionmaker[AsyncSession]) -> dict[str, Recording]:
     async with sessions() as session:
         return {r.call_id: r for r in (await session.scalars(select(Recording))).all()}
+
+
+def dying_process(src: Path, dst: Path, fmt: str, bitrate_kbps: int) -> Any:
+    """A transcoder killed mid-file (out of memory, a signal): its process ends without a word."""
+    os._exit(9)

@@ -18,12 +18,16 @@ from kolokol.storage.engine import make_sessionmaker
 from kolokol.storage.tables import Call
 from recordings.job_store import JobStore
 from recordings.outcomes import Done, RetryLater
+from recordings.pool import ProcessPool
+from recordings.storage import LocalDiskStorage
+from recordings.worker import RecordingWorker
 from tests.support.clock import Clock
 from tests.support.recording_jobs import (
     T0,
     FakeAcquire,
     StuckPool,
     answered,
+    dying_process,
     make_worker,
     pipeline,
     recording_settings,
@@ -339,3 +343,32 @@ async def test_without_ffmpeg_recordings_wait_instead_of_failing(
     monkeypatch.setenv("PATH", path)
     assert await worker.run_once() == 1
     assert (await rows(sessions))[call.id].status == "ready"
+
+
+async def test_a_transcoder_that_dies_is_replaced_and_the_recording_tried_again(
+    engine: AsyncEngine, tmp_path: Path, wav: Path
+) -> None:
+    sessions = make_sessionmaker(engine)
+    clock = Clock(T0 + timedelta(minutes=1))
+    call = await pipeline(sessions, clock).record(answered(1, recording_file="in-101.wav"))
+    settings = recording_settings(tmp_path / "store")
+    pool = ProcessPool(1)
+    try:
+        dying = RecordingWorker(
+            JobStore(sessions),
+            LocalDiskStorage(tmp_path / "store"),
+            settings,
+            pool,
+            acquire=FakeAcquire(wav),
+            process=dying_process,
+            clock=clock,
+        )
+        assert await dying.run_once() == 1
+        row = (await rows(sessions))[call.id]
+        assert (row.status, row.stage, row.attempts) == ("pending", "process", 1)
+        clock.advance(minutes=1)
+        # The same pool, made anew after the death: the recording is done.
+        assert await make_worker(sessions, settings, FakeAcquire(wav), clock, pool=pool).run_once() == 1
+        assert (await rows(sessions))[call.id].status == "ready"
+    finally:
+        await pool.close()
