@@ -184,7 +184,9 @@ def test_on_a_call_the_clinic_placed_channel_0_is_the_clinic() -> None:
     assert measured["talk_seconds"] == {"caller": 3.0, "clinic": 1.0}
     assert sides_for_direction(measured, "inbound") == measured
     swapped = sides_for_direction(measured, "outbound")
+    assert swapped is not None
     assert swapped["talk_seconds"] == {"caller": 1.0, "clinic": 3.0}
     assert swapped["overlap_seconds"] == measured["overlap_seconds"]
     mono = figures(measure(tone(1))).as_json()
     assert sides_for_direction(mono, "outbound") == mono
+    assert sides_for_direction(None, "outbound") is None
