@@ -16,8 +16,8 @@ Per database, and --repeat times:
   shared cores allow): kolokol's flat-out rate is printed as a share of it.
 Prints requests/s and p50/p99 for each, the medians over the repeats, and how many opens overflowed to
 the fallback; and each server's CPU time per request (from /proc), which tells kolokol's own cost next to
-the bare handler's even when other work on the machine makes the rates wander. Targets (issue 10): flat out >= 50% of the ceiling; paced at half the flat-out rate, p99
-< 50 ms on SQLite. Loopback only.
+the bare handler's even when other work on the machine makes the rates wander. Targets (issue 10): flat
+out >= 50% of the ceiling; paced at half the flat-out rate, p99 < 50 ms on SQLite. Loopback only.
 
     .venv/bin/python bench/lease_engine.py [--visits 1500] [--heartbeats 2] [--concurrency 16 32]
                                            [--repeat 3] [--pg URL] [--no-sqlite]
