@@ -16,10 +16,11 @@ from aiohttp import web
 from kolokol.app_keys import RECORDING_STORAGE, RECORDING_WORKER, SESSIONS, SETTINGS
 from kolokol.home import find_home
 from kolokol.settings import Settings
-from recordings import access_setup
+from recordings import access_setup, upload_api
 from recordings.job_store import JobStore
 from recordings.pool import ProcessPool
 from recordings.storage import LocalDiskStorage
+from recordings.uploads import UPLOADS, UploadArea
 from recordings.worker import RecordingWorker
 
 log = logging.getLogger("kolokol.recordings")
@@ -46,7 +47,9 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
     if not ffmpeg_present():
         log.error(FFMPEG_MISSING)
     pool = ProcessPool(settings.recordings.workers)
-    worker = RecordingWorker(JobStore(app[SESSIONS]), app[RECORDING_STORAGE], settings, pool)
+    worker = RecordingWorker(
+        JobStore(app[SESSIONS]), app[RECORDING_STORAGE], settings, pool, uploads=app[upload_api.UPLOAD_AREA]
+    )
     app[RECORDING_WORKER] = worker
     await worker.start()
     yield
@@ -56,7 +59,11 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
 
 def setup(app: web.Application) -> None:
     """After the database (the worker's rows) and before anything that serves recordings."""
-    app[RECORDING_STORAGE] = LocalDiskStorage(storage_root(app[SETTINGS]))
+    root = storage_root(app[SETTINGS])
+    app[RECORDING_STORAGE] = LocalDiskStorage(root)
+    # Asterisk's post-command uploads (kolokol on another host) wait beside incoming/ for the worker.
+    app[upload_api.UPLOAD_AREA] = UploadArea(root / UPLOADS)
+    app.router.add_routes(upload_api.routes)
     app.cleanup_ctx.append(_worker)
     # Listening: the audio and peaks API, signed links and the access audit.
     access_setup.setup(app)
