@@ -38,8 +38,12 @@ mount_all() {
   mounted dev/pts || mount --bind /dev/pts "$CHROOT/dev/pts"
 }
 
+# curl: the recordings' post-command (asterisk_conf/kolokol-upload-recording) runs inside the chroot.
+PACKAGES="asterisk asterisk-modules asterisk-core-sounds-en sip-tester procps curl"
+
 build() {
-  if [ -f "$STAMP" ]; then
+  # A chroot built before a package joined the list gets it added (no rebuild).
+  if [ -f "$STAMP" ] && [ -x "$CHROOT/usr/bin/curl" ]; then
     return 0
   fi
   command -v debootstrap >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
@@ -61,8 +65,9 @@ build() {
   printf '#!/bin/sh\nexit 101\n' >"$CHROOT/usr/sbin/policy-rc.d"
   chmod +x "$CHROOT/usr/sbin/policy-rc.d"
   chroot "$CHROOT" apt-get update -qq
+  # shellcheck disable=SC2086 # the package list is words on purpose
   if ! chroot "$CHROOT" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      asterisk asterisk-modules asterisk-core-sounds-en sip-tester procps >"$CHROOT.apt.log" 2>&1; then
+      $PACKAGES >"$CHROOT.apt.log" 2>&1; then
     tail -n 20 "$CHROOT.apt.log" >&2
     echo "asterisk-chroot: the mirror could not deliver asterisk/sip-tester today" >&2
     exit 3
